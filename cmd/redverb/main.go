@@ -1,0 +1,113 @@
+// Command redverb runs the proxy: it wires configuration, logging, the
+// backend and the server together and handles signals.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alicebob/miniredis/v2"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/redverb/redverb/config"
+	"github.com/redverb/redverb/proxy"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	cfg, err := config.Load(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, config.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "redverb:", err)
+		os.Exit(2)
+	}
+	log, err := newLogger(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "redverb:", err)
+		os.Exit(2)
+	}
+	if err := run(cfg, log); err != nil {
+		log.Error("redverb stopped", zap.Error(err))
+		os.Exit(1)
+	}
+}
+
+func newLogger(cfg config.Config) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	zc := zap.NewProductionConfig()
+	if cfg.LogFormat == "console" {
+		zc = zap.NewDevelopmentConfig()
+		zc.Development = false
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.DisableStacktrace = true
+	return zc.Build()
+}
+
+func run(cfg config.Config, log *zap.Logger) error {
+	backendURL := cfg.Backend
+	if backendURL == "" {
+		mr := miniredis.NewMiniRedis()
+		if err := mr.Start(); err != nil {
+			return fmt.Errorf("embedded backend: %w", err)
+		}
+		defer mr.Close()
+		backendURL = "redis://" + mr.Addr()
+		log.Warn("no --backend given: using an EMBEDDED IN-MEMORY DEMO backend (miniredis). " +
+			"Data lives in this process only and is lost on exit; set --backend redis://host:port for real use.")
+	}
+	backend, err := proxy.NewBackend(proxy.BackendOptions{
+		URL:         backendURL,
+		SharedConns: cfg.BackendConns,
+		Logger:      log,
+	})
+	if err != nil {
+		return fmt.Errorf("backend: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &proxy.Server{
+		Backend:       backend,
+		RequirePass:   cfg.RequirePass,
+		ProtectedMode: cfg.ProtectedMode == "yes",
+		Logger:        log,
+	}
+	log.Info("redverb started",
+		zap.String("listen", ln.Addr().String()),
+		zap.String("backend", backend.Addr()),
+		zap.String("version", version),
+		zap.Bool("requirepass", cfg.RequirePass != ""))
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case err := <-served:
+		return err
+	case sig := <-signals:
+		log.Info("shutting down", zap.String("signal", sig.String()), zap.Duration("timeout", cfg.ShutdownTimeout))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("shutdown timed out; remaining clients were disconnected")
+	}
+	log.Info("redverb stopped")
+	return nil
+}

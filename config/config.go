@@ -1,0 +1,224 @@
+// Package config reads redverb's settings from flags, REDVERB_* environment
+// variables and a YAML file, in that order of precedence.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config holds every setting. Its zero value is a working configuration:
+// each field documents what zero means.
+type Config struct {
+	// Listen is the address clients connect to. If empty, 127.0.0.1:6380.
+	Listen string `yaml:"listen"`
+	// Backend is redis://[user:pass@]host:port[/db] or rediss://... for TLS.
+	// If empty, redverb starts an embedded in-memory backend (demo only).
+	Backend string `yaml:"backend"`
+	// RequirePass makes clients AUTH with this password. If empty, no AUTH.
+	RequirePass string `yaml:"requirepass"`
+	// ProtectedMode is "yes" or "no", as in redis.conf. If empty, yes.
+	ProtectedMode string `yaml:"protected-mode"`
+	// LogLevel is debug, info, warn or error. If empty, info.
+	LogLevel string `yaml:"log-level"`
+	// LogFormat is json or console. If empty, console.
+	LogFormat string `yaml:"log-format"`
+	// ShutdownTimeout bounds how long in-flight commands may finish after
+	// SIGTERM. If zero, 10s.
+	ShutdownTimeout time.Duration `yaml:"shutdown-timeout"`
+	// BackendConns is how many shared backend connections carry ordinary
+	// commands (per database and protocol). If zero, 2.
+	BackendConns int `yaml:"backend-conns"`
+	// VerbsDir holds user-defined verbs (*.lua). If empty, only built-ins.
+	VerbsDir string `yaml:"verbs-dir"`
+}
+
+// Defaults applied by Normalize to empty fields.
+const (
+	DefaultListen          = "127.0.0.1:6380"
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultBackendConns    = 2
+)
+
+// setting describes one option once, for flags, environment and help.
+type setting struct {
+	name  string
+	usage string
+	def   string
+	set   func(*Config, string) error
+}
+
+var settings = []setting{
+	{"listen", "address to accept clients on", DefaultListen, func(c *Config, v string) error { c.Listen = v; return nil }},
+	{"backend", "backend URL redis://[user:pass@]host:port[/db] or rediss:// (default: embedded in-memory demo backend)", "", func(c *Config, v string) error { c.Backend = v; return nil }},
+	{"requirepass", "password clients must AUTH with", "", func(c *Config, v string) error { c.RequirePass = v; return nil }},
+	{"protected-mode", "yes|no: refuse non-loopback clients when listening publicly without a password", "yes", func(c *Config, v string) error { c.ProtectedMode = v; return nil }},
+	{"log-level", "debug|info|warn|error", "info", func(c *Config, v string) error { c.LogLevel = v; return nil }},
+	{"log-format", "json|console", "console", func(c *Config, v string) error { c.LogFormat = v; return nil }},
+	{"shutdown-timeout", "how long in-flight commands may finish on SIGTERM", DefaultShutdownTimeout.String(), func(c *Config, v string) (err error) {
+		c.ShutdownTimeout, err = time.ParseDuration(v)
+		return err
+	}},
+	{"backend-conns", "shared backend connections per database and protocol", strconv.Itoa(DefaultBackendConns), func(c *Config, v string) (err error) {
+		c.BackendConns, err = strconv.Atoi(v)
+		return err
+	}},
+	{"verbs-dir", "directory of user-defined verbs (*.lua)", "", func(c *Config, v string) error { c.VerbsDir = v; return nil }},
+}
+
+// EnvName is the environment variable that carries a setting.
+func EnvName(name string) string {
+	return "REDVERB_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// ErrHelp is returned by Load when --help was asked for; usage is printed.
+var ErrHelp = flag.ErrHelp
+
+// Load builds the configuration from command-line args (without the
+// program name), the environment and the file named by --config or
+// REDVERB_CONFIG. Flags override the environment, which overrides the file.
+// The result is normalized and validated.
+func Load(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("redverb", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	values := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		values[s.name] = fs.String(s.name, s.def, fmt.Sprintf("%s (env %s)", s.usage, EnvName(s.name)))
+	}
+	file := fs.String("config", "", "YAML file with the same settings (env "+EnvName("config")+")")
+	fs.Usage = func() {
+		fmt.Fprintf(usage, "Usage: redverb [flags]\n\nredverb is a Redis proxy with atomic verbs. Flags override REDVERB_* environment\nvariables, which override the --config file.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q (settings are given as --name value)", fs.Arg(0))
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+
+	var c Config
+	path := *file
+	if !explicit["config"] {
+		path = getenv(EnvName("config"))
+	}
+	if path != "" {
+		if err := c.readFile(path); err != nil {
+			return Config{}, err
+		}
+	}
+	for _, s := range settings {
+		source, v := "", ""
+		if explicit[s.name] {
+			source, v = "--"+s.name, *values[s.name]
+		} else if ev, ok := lookup(getenv, EnvName(s.name)); ok {
+			source, v = EnvName(s.name), ev
+		} else {
+			continue
+		}
+		if err := s.set(&c, v); err != nil {
+			return Config{}, fmt.Errorf("invalid setting %s=%q: %v", source, v, err)
+		}
+	}
+	c.Normalize()
+	return c, c.Validate()
+}
+
+func lookup(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+func (c *Config) readFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("invalid setting --config: %v", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("invalid setting --config %s: %v", path, err)
+	}
+	return nil
+}
+
+// Normalize fills empty fields with their defaults.
+func (c *Config) Normalize() {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.ProtectedMode == "" {
+		c.ProtectedMode = "yes"
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "console"
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.BackendConns == 0 {
+		c.BackendConns = DefaultBackendConns
+	}
+}
+
+// Validate reports the first bad setting, naming it and the reason.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("invalid setting listen=%q: %v", c.Listen, err)
+	}
+	if c.Backend != "" {
+		u, err := url.Parse(c.Backend)
+		switch {
+		case err != nil:
+			return fmt.Errorf("invalid setting backend: %v", err)
+		case u.Scheme != "redis" && u.Scheme != "rediss":
+			return fmt.Errorf("invalid setting backend=%q: scheme must be redis:// or rediss://", c.Backend)
+		case u.Host == "":
+			return fmt.Errorf("invalid setting backend=%q: missing host:port", c.Backend)
+		}
+		if db := strings.Trim(u.Path, "/"); db != "" {
+			if n, err := strconv.Atoi(db); err != nil || n < 0 {
+				return fmt.Errorf("invalid setting backend=%q: database %q is not a non-negative integer", c.Backend, db)
+			}
+		}
+	}
+	if c.ProtectedMode != "yes" && c.ProtectedMode != "no" {
+		return fmt.Errorf("invalid setting protected-mode=%q: must be yes or no", c.ProtectedMode)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("invalid setting log-level=%q: must be debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		return fmt.Errorf("invalid setting log-format=%q: must be json or console", c.LogFormat)
+	}
+	if c.ShutdownTimeout < 0 {
+		return fmt.Errorf("invalid setting shutdown-timeout=%s: must not be negative", c.ShutdownTimeout)
+	}
+	if c.BackendConns < 0 || c.BackendConns > 64 {
+		return fmt.Errorf("invalid setting backend-conns=%d: must be between 1 and 64", c.BackendConns)
+	}
+	if c.VerbsDir != "" {
+		if st, err := os.Stat(c.VerbsDir); err != nil || !st.IsDir() {
+			return fmt.Errorf("invalid setting verbs-dir=%q: not a readable directory", c.VerbsDir)
+		}
+	}
+	return nil
+}

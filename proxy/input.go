@@ -1,0 +1,318 @@
+package proxy
+
+import (
+	"errors"
+	"math"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/tidwall/redcon"
+)
+
+// Limits Redis applies to what a client may send (redis.conf defaults).
+const (
+	maxBulkLen        = 512 << 20 // proto-max-bulk-len
+	maxInlineLen      = 64 << 10  // PROTO_INLINE_MAX_SIZE
+	maxUnauthArgs     = 10
+	maxUnauthBulkLen  = 16384
+	watchBufferLimit  = 64 << 10 // input read ahead while a command blocks
+	minReadSpace      = 16 << 10
+	protocolErrPrefix = "Protocol error: "
+)
+
+// protocolError is what Redis answers, before closing the connection, when a
+// client breaks the protocol.
+type protocolError string
+
+func (e protocolError) Error() string { return protocolErrPrefix + string(e) }
+
+func isProtocolError(err error) bool {
+	var pe protocolError
+	return errors.As(err, &pe)
+}
+
+// command is one client command. raw and args point into the input buffer
+// and stay valid until the next call to readCommands.
+type command struct {
+	raw  []byte
+	args [][]byte
+}
+
+// input reads a client's commands. It checks Redis's input limits as bytes
+// arrive, so a client announcing a 1 GB bulk is refused at its header
+// instead of being buffered, then lets redcon split the checked bytes into
+// commands without copying them. It can also read ahead in the background,
+// which is how a session blocked on the backend notices that its client
+// went away.
+type input struct {
+	conn      net.Conn
+	needsAuth func() bool
+
+	mu        sync.Mutex
+	buf       []byte // buf[start:checked] is validated and unparsed
+	start     int
+	checked   int
+	err       error // sticky: protocol error or socket error
+	readAhead chan struct{}
+
+	// validation state at buf[checked:]
+	state      inputState
+	bulksLeft  int
+	payloadLen int
+
+	cmds []command
+	args [][]byte // backing store for every command's args in a batch
+}
+
+type inputState uint8
+
+const (
+	atCommand inputState = iota
+	atCount
+	atBulkHeader
+	inPayload
+	inInline
+)
+
+func newInput(conn net.Conn, needsAuth func() bool) *input {
+	return &input{conn: conn, needsAuth: needsAuth, buf: make([]byte, 0, minReadSpace)}
+}
+
+// readCommands returns every complete command received so far, waiting for
+// at least one. The previous batch's commands become invalid.
+func (in *input) readCommands() ([]command, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.cmds, in.args = in.cmds[:0], in.args[:0]
+	in.compact()
+	for {
+		if err := in.parse(); err != nil {
+			return nil, err
+		}
+		if len(in.cmds) > 0 {
+			return in.cmds, nil
+		}
+		if in.err != nil {
+			return nil, in.err
+		}
+		if in.readAhead != nil {
+			ch := in.readAhead
+			in.mu.Unlock()
+			<-ch
+			in.mu.Lock()
+			continue
+		}
+		if err := in.fill(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// parse splits buf[start:checked] into commands.
+func (in *input) parse() error {
+	for in.start < in.checked {
+		packet := in.buf[in.start:in.checked]
+		if len(packet) > 1 && packet[0] == '*' && packet[1] == '-' {
+			// *-1: an empty command, which Redis skips; validate let it through.
+			in.start += indexNewline(packet) + 1
+			continue
+		}
+		complete, args, _, rest, err := redcon.ReadNextCommand(packet, in.args[len(in.args):])
+		if err != nil {
+			return protocolError(strings.TrimPrefix(err.Error(), protocolErrPrefix))
+		}
+		if !complete {
+			return nil
+		}
+		raw := packet[:len(packet)-len(rest)]
+		in.start += len(raw)
+		if len(args) == 0 {
+			continue
+		}
+		if raw[0] != '*' { // inline command: forward it in RESP form
+			raw = appendCommand(nil, args...)
+		}
+		n := len(in.args)
+		in.args = append(in.args, args...)
+		in.cmds = append(in.cmds, command{raw: raw, args: in.args[n:len(in.args):len(in.args)]})
+	}
+	return nil
+}
+
+// compact moves unparsed bytes to the front of the buffer. It runs only
+// between batches, when no command points into the buffer.
+func (in *input) compact() {
+	if in.start == 0 {
+		return
+	}
+	if cap(in.buf) > 1<<20 && len(in.buf)-in.start < minReadSpace {
+		// Drop a buffer a huge command left behind.
+		in.buf = append(make([]byte, 0, minReadSpace), in.buf[in.start:]...)
+	} else {
+		in.buf = in.buf[:copy(in.buf, in.buf[in.start:])]
+	}
+	in.checked -= in.start
+	in.start = 0
+}
+
+// fill reads once from the socket; in.mu is held on entry and on return. A
+// timeout (the read deadline Shutdown sets) is returned but not kept, so it
+// does not count as the client going away.
+func (in *input) fill() error {
+	if cap(in.buf)-len(in.buf) < minReadSpace {
+		grown := make([]byte, len(in.buf), 2*cap(in.buf)+minReadSpace)
+		copy(grown, in.buf)
+		in.buf = grown
+	}
+	buf := in.buf
+	in.mu.Unlock()
+	n, err := in.conn.Read(buf[len(buf):cap(buf)])
+	in.mu.Lock()
+	in.buf = in.buf[:len(in.buf)+n]
+	in.validate()
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return err
+	}
+	if err != nil && in.err == nil {
+		in.err = err
+	}
+	return nil
+}
+
+// watchClosed starts reading ahead in the background and returns a channel
+// that is closed when the client closes its connection (or breaks the
+// protocol). Bytes read meanwhile are kept for the next readCommands;
+// read-ahead stops at watchBufferLimit so a fast client cannot make the
+// proxy buffer without limit. The caller calls stop when it no longer cares.
+func (in *input) watchClosed() (closed <-chan struct{}, stop func()) {
+	gone := make(chan struct{})
+	quit := make(chan struct{})
+	go func() {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		for {
+			for in.readAhead != nil {
+				ch := in.readAhead
+				in.mu.Unlock()
+				<-ch
+				in.mu.Lock()
+			}
+			if in.err != nil {
+				close(gone)
+				return
+			}
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			if len(in.buf)-in.start >= watchBufferLimit {
+				return
+			}
+			done := make(chan struct{})
+			in.readAhead = done
+			timeout := in.fill()
+			in.readAhead = nil
+			close(done)
+			if timeout != nil {
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return gone, func() { once.Do(func() { close(quit) }) }
+}
+
+// validate advances checked over the bytes received, enforcing Redis's
+// limits; it records a protocolError where the stream breaks them.
+func (in *input) validate() {
+	for in.err == nil && in.checked < len(in.buf) {
+		b := in.buf[in.checked:]
+		switch in.state {
+		case inPayload:
+			n := min(in.payloadLen, len(b))
+			in.checked += n
+			in.payloadLen -= n
+			if in.payloadLen == 0 {
+				in.bulksLeft--
+				in.state = atBulkHeader
+				if in.bulksLeft == 0 {
+					in.state = atCommand
+				}
+			}
+		case atCommand:
+			in.state = inInline
+			if b[0] == '*' {
+				in.state = atCount
+			}
+		default: // a line: inline command, multibulk count or bulk header
+			i := indexNewline(b)
+			if i < 0 {
+				if len(b) > maxInlineLen {
+					in.err = tooLongLine[in.state]
+				}
+				return
+			}
+			if in.state == inInline {
+				in.state = atCommand
+			} else {
+				in.header(b[:i+1])
+			}
+			if in.err == nil {
+				in.checked += i + 1
+			}
+		}
+	}
+}
+
+var tooLongLine = map[inputState]error{
+	inInline:     protocolError("too big inline request"),
+	atCount:      protocolError("too big mbulk count string"),
+	atBulkHeader: protocolError("too big bulk count string"),
+}
+
+// header checks a multibulk count or bulk length line.
+func (in *input) header(line []byte) {
+	body := line[1 : len(line)-1]
+	if len(body) > 0 && body[len(body)-1] == '\r' {
+		body = body[:len(body)-1]
+	}
+	n, err := strconv.ParseInt(string(body), 10, 64)
+	if in.state == atCount {
+		switch {
+		case err != nil || n > math.MaxInt32:
+			in.err = protocolError("invalid multibulk length")
+		case n <= 0:
+			in.state = atCommand // an empty command: Redis ignores it
+		case n > maxUnauthArgs && in.needsAuth():
+			in.err = protocolError("unauthenticated multibulk length")
+		default:
+			in.bulksLeft = int(n)
+			in.state = atBulkHeader
+		}
+		return
+	}
+	switch {
+	case line[0] != '$':
+		in.err = protocolError("expected '$', got '" + string(line[0]) + "'")
+	case err != nil || n < 0 || n > maxBulkLen:
+		in.err = protocolError("invalid bulk length")
+	case n > maxUnauthBulkLen && in.needsAuth():
+		in.err = protocolError("unauthenticated bulk length")
+	default:
+		in.payloadLen = int(n) + 2
+		in.state = inPayload
+	}
+}
+
+func indexNewline(b []byte) int {
+	for i, c := range b {
+		if c == '\n' {
+			return i
+		}
+	}
+	return -1
+}

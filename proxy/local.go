@@ -1,0 +1,400 @@
+package proxy
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/redcon"
+)
+
+// localCommands are answered by the proxy because they concern the client's
+// own connection, which the proxy owns; forwarding them would change a
+// backend connection that other clients share.
+var localCommands map[string]func(*Session, [][]byte)
+
+// unsubscribeCommands are answered locally only for a client with no
+// subscriptions; a subscribed client's go to its pub/sub connection.
+var unsubscribeCommands = map[string]bool{"unsubscribe": true, "punsubscribe": true, "sunsubscribe": true}
+
+// noAuthCommands may run before a client has authenticated, as in Redis.
+var noAuthCommands = map[string]bool{"auth": true, "hello": true, "quit": true, "reset": true}
+
+func init() {
+	localCommands = map[string]func(*Session, [][]byte){
+		"auth":         (*Session).cmdAuth,
+		"hello":        (*Session).cmdHello,
+		"select":       (*Session).cmdSelect,
+		"quit":         (*Session).cmdQuit,
+		"reset":        (*Session).cmdReset,
+		"client":       (*Session).cmdClient,
+		"unsubscribe":  (*Session).cmdUnsubscribe,
+		"punsubscribe": (*Session).cmdUnsubscribe,
+		"sunsubscribe": (*Session).cmdUnsubscribe,
+	}
+	for _, name := range refusedCommands {
+		localCommands[name] = (*Session).cmdRefused
+	}
+	for name := range localCommands {
+		routes[name] = routeLocal
+	}
+}
+
+// refusedCommands would hand a client the backend connection itself
+// (replication, MONITOR) or act on the whole backend in ways a proxy user
+// should not (SHUTDOWN, DEBUG).
+var refusedCommands = []string{"monitor", "shutdown", "debug", "sync", "psync", "replconf", "failover"}
+
+func (s *Session) cmdRefused(args [][]byte) {
+	s.out = appendError(s.out, fmt.Sprintf("ERR '%s' is not supported by redverb; run it against the backend directly",
+		strings.ToLower(string(args[0]))))
+}
+
+func (s *Session) arityError(name string) {
+	s.out = appendError(s.out, "ERR wrong number of arguments for '"+name+"' command")
+}
+
+func (s *Session) cmdQuit([][]byte) {
+	s.out = append(s.out, "+OK\r\n"...)
+	s.quit = true
+}
+
+func (s *Session) cmdReset([][]byte) {
+	if s.sub != nil {
+		s.endStreaming()
+	}
+	if s.ded != nil {
+		if s.inMulti || s.watching {
+			s.ded.nc.Close()
+		} else {
+			s.srv.Backend.give(s.ded)
+		}
+		s.ded = nil
+	}
+	s.inMulti, s.watching, s.multiDB = false, false, -1
+	s.db, s.proto, s.name = s.srv.Backend.DB(), 2, ""
+	s.authed.Store(s.srv.RequirePass == "")
+	s.out = append(s.out, "+RESET\r\n"...)
+}
+
+// checkPassword answers whether user/pass authenticate against the proxy's
+// requirepass, with Redis's error replies.
+func (s *Session) checkPassword(user, pass []byte) bool {
+	if s.srv.RequirePass == "" && (user == nil || string(user) == "default") {
+		return true
+	}
+	good := string(user) == "default" || user == nil
+	good = subtle.ConstantTimeCompare(pass, []byte(s.srv.RequirePass)) == 1 && good
+	if !good {
+		s.out = appendError(s.out, "WRONGPASS invalid username-password pair or user is disabled.")
+	}
+	return good
+}
+
+func (s *Session) cmdAuth(args [][]byte) {
+	var user, pass []byte
+	switch len(args) {
+	case 2:
+		pass = args[1]
+		if s.srv.RequirePass == "" {
+			s.out = appendError(s.out, "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+			return
+		}
+	case 3:
+		user, pass = args[1], args[2]
+	default:
+		s.arityError("auth")
+		return
+	}
+	if s.checkPassword(user, pass) {
+		s.authed.Store(true)
+		s.out = append(s.out, "+OK\r\n"...)
+	}
+}
+
+func (s *Session) cmdHello(args [][]byte) {
+	proto := s.proto
+	if len(args) > 1 {
+		v, err := strconv.ParseInt(string(args[1]), 10, 64)
+		if err != nil {
+			s.out = appendError(s.out, "ERR Protocol version is not an integer or out of range")
+			return
+		}
+		if v < 2 || v > 3 {
+			s.out = appendError(s.out, "NOPROTO unsupported protocol version")
+			return
+		}
+		proto = int(v)
+	}
+	var user, pass []byte
+	var name *string
+	for i := 2; i < len(args); i++ {
+		more := len(args) - i - 1
+		switch opt := strings.ToLower(string(args[i])); {
+		case opt == "auth" && more >= 2:
+			user, pass = args[i+1], args[i+2]
+			i += 2
+		case opt == "setname" && more >= 1:
+			n := string(args[i+1])
+			name = &n
+			i++
+		default:
+			s.out = appendError(s.out, "ERR Syntax error in HELLO option '"+string(args[i])+"'")
+			return
+		}
+	}
+	if pass != nil {
+		if !s.checkPassword(user, pass) {
+			return
+		}
+	} else if !s.authed.Load() {
+		s.out = appendError(s.out, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		return
+	}
+	if name != nil && !validClientName(*name) {
+		s.out = appendError(s.out, "ERR Client names cannot contain spaces, newlines or special characters.")
+		return
+	}
+	s.authed.Store(true)
+	if name != nil {
+		s.name = *name
+	}
+	s.proto = proto
+	s.appendHello()
+}
+
+// appendHello writes HELLO's reply: a map in RESP3, a flat array in RESP2.
+func (s *Session) appendHello() {
+	if s.proto == 3 {
+		s.out = appendHeader(s.out, '%', 7)
+	} else {
+		s.out = appendHeader(s.out, '*', 14)
+	}
+	s.out = redcon.AppendBulkString(s.out, "server")
+	s.out = redcon.AppendBulkString(s.out, "redis")
+	s.out = redcon.AppendBulkString(s.out, "version")
+	s.out = redcon.AppendBulkString(s.out, s.srv.Backend.Version(context.Background()))
+	s.out = redcon.AppendBulkString(s.out, "proto")
+	s.out = redcon.AppendInt(s.out, int64(s.proto))
+	s.out = redcon.AppendBulkString(s.out, "id")
+	s.out = redcon.AppendInt(s.out, int64(s.id))
+	s.out = redcon.AppendBulkString(s.out, "mode")
+	s.out = redcon.AppendBulkString(s.out, "standalone")
+	s.out = redcon.AppendBulkString(s.out, "role")
+	s.out = redcon.AppendBulkString(s.out, "master")
+	s.out = redcon.AppendBulkString(s.out, "modules")
+	s.out = redcon.AppendArray(s.out, 0)
+}
+
+func (s *Session) cmdSelect(args [][]byte) {
+	if len(args) != 2 {
+		s.arityError("select")
+		return
+	}
+	db, err := strconv.ParseInt(string(args[1]), 10, 32)
+	if err != nil {
+		s.out = appendError(s.out, "ERR value is not an integer or out of range")
+		return
+	}
+	if db < 0 {
+		s.out = appendError(s.out, "ERR DB index is out of range")
+		return
+	}
+	if err := s.srv.Backend.CheckDB(context.Background(), int(db), s.proto); err != nil {
+		s.out = appendBackendError(s.out, err)
+		return
+	}
+	s.db = int(db)
+	s.out = append(s.out, "+OK\r\n"...)
+}
+
+// cmdUnsubscribe answers an unsubscribe from a client that has no
+// subscriptions (a subscribed client's go to its pub/sub connection). Redis
+// replies once per named channel, which would desynchronise a shared
+// connection, so the proxy answers as Redis would.
+func (s *Session) cmdUnsubscribe(args [][]byte) {
+	kind := strings.ToLower(string(args[0]))
+	push := func(channel []byte) {
+		if s.proto == 3 {
+			s.out = appendHeader(s.out, '>', 3)
+		} else {
+			s.out = appendHeader(s.out, '*', 3)
+		}
+		s.out = redcon.AppendBulkString(s.out, kind)
+		if channel == nil {
+			s.out = s.appendNull(s.out)
+		} else {
+			s.out = redcon.AppendBulk(s.out, channel)
+		}
+		s.out = redcon.AppendInt(s.out, 0)
+	}
+	if len(args) == 1 {
+		push(nil)
+	}
+	for _, ch := range args[1:] {
+		push(ch)
+	}
+}
+
+func (s *Session) appendNull(dst []byte) []byte {
+	if s.proto == 3 {
+		return append(dst, "_\r\n"...)
+	}
+	return append(dst, "$-1\r\n"...)
+}
+
+func validClientName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if name[i] < '!' || name[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// clientSubcommands are the CLIENT subcommands about the caller's own
+// connection. Others (PAUSE, UNPAUSE, UNBLOCK, ...) are forwarded.
+var clientSubcommands = map[string]func(*Session, [][]byte){
+	"setname": func(s *Session, args [][]byte) {
+		if len(args) != 3 {
+			s.arityError("client|setname")
+			return
+		}
+		if !validClientName(string(args[2])) {
+			s.out = appendError(s.out, "ERR Client names cannot contain spaces, newlines or special characters.")
+			return
+		}
+		s.name = string(args[2])
+		s.out = append(s.out, "+OK\r\n"...)
+	},
+	"getname": func(s *Session, args [][]byte) {
+		if len(args) != 2 {
+			s.arityError("client|getname")
+			return
+		}
+		if s.name == "" {
+			s.out = s.appendNull(s.out)
+			return
+		}
+		s.out = redcon.AppendBulkString(s.out, s.name)
+	},
+	"id": func(s *Session, args [][]byte) {
+		if len(args) != 2 {
+			s.arityError("client|id")
+			return
+		}
+		s.out = redcon.AppendInt(s.out, int64(s.id))
+	},
+	"info": func(s *Session, args [][]byte) {
+		if len(args) != 2 {
+			s.arityError("client|info")
+			return
+		}
+		s.publishInfo()
+		s.out = s.appendText(s.out, s.describe(time.Now()))
+	},
+	"list": func(s *Session, args [][]byte) {
+		s.publishInfo()
+		var b strings.Builder
+		now := time.Now()
+		for _, other := range s.srv.sessionsSnapshot() {
+			b.WriteString(other.describe(now))
+		}
+		s.out = s.appendText(s.out, b.String())
+	},
+	"setinfo": func(s *Session, args [][]byte) {
+		if len(args) != 4 {
+			s.arityError("client|setinfo")
+			return
+		}
+		switch strings.ToLower(string(args[2])) {
+		case "lib-name":
+			s.libName = string(args[3])
+		case "lib-ver":
+			s.libVer = string(args[3])
+		default:
+			s.out = appendError(s.out, "ERR Unrecognized option '"+string(args[2])+"'")
+			return
+		}
+		s.out = append(s.out, "+OK\r\n"...)
+	},
+}
+
+// Connection modes a proxy cannot offer on a shared backend connection.
+var clientUnsupported = map[string]bool{
+	"kill": true, "reply": true, "tracking": true, "caching": true,
+	"no-evict": true, "no-touch": true, "getredir": true, "trackinginfo": true,
+}
+
+func (s *Session) cmdClient(args [][]byte) {
+	if len(args) < 2 {
+		s.arityError("client")
+		return
+	}
+	sub := strings.ToLower(string(args[1]))
+	if h := clientSubcommands[sub]; h != nil {
+		h(s, args)
+		return
+	}
+	if clientUnsupported[sub] {
+		s.out = appendError(s.out, "ERR CLIENT "+strings.ToUpper(sub)+" is not supported by redverb")
+		return
+	}
+	// Server-wide subcommands (PAUSE, UNPAUSE, UNBLOCK, HELP, NO-...) go to the backend.
+	s.runShared([]command{{raw: appendCommand(nil, args...), args: args}})
+}
+
+// appendText writes a bulk string, or a verbatim string in RESP3 as Redis
+// does for CLIENT INFO and CLIENT LIST.
+func (s *Session) appendText(dst []byte, text string) []byte {
+	if s.proto == 3 {
+		dst = appendHeader(dst, '=', len(text)+4)
+		dst = append(dst, "txt:"...)
+		dst = append(dst, text...)
+		return append(dst, '\r', '\n')
+	}
+	return redcon.AppendBulkString(dst, text)
+}
+
+// clientInfo is what CLIENT LIST shows of a session. Other sessions read it
+// concurrently, so the session publishes a fresh copy when it changes.
+type clientInfo struct {
+	name, libName, libVer string
+	db, proto             int
+	flags                 string
+	multi                 int
+}
+
+func (s *Session) snapshot() clientInfo {
+	ci := clientInfo{name: s.name, libName: s.libName, libVer: s.libVer, db: s.db, proto: s.proto, flags: "N", multi: -1}
+	switch {
+	case s.sub != nil:
+		ci.flags = "P"
+	case s.inMulti:
+		ci.flags, ci.multi = "x", 0
+	}
+	return ci
+}
+
+// publishInfo is called after every pipeline; it allocates only on change.
+func (s *Session) publishInfo() {
+	if cur := s.info.Load(); cur == nil || *cur != s.snapshot() {
+		ci := s.snapshot()
+		s.info.Store(&ci)
+	}
+}
+
+// describe formats the session like a line of CLIENT LIST.
+func (s *Session) describe(now time.Time) string {
+	ci := s.info.Load()
+	if ci == nil {
+		ci = &clientInfo{flags: "N", multi: -1, proto: 2}
+	}
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=%d sub=0 psub=0 ssub=0 multi=%d resp=%d user=default lib-name=%s lib-ver=%s\n",
+		s.id, s.nc.RemoteAddr(), s.nc.LocalAddr(), ci.name,
+		int(now.Sub(s.created).Seconds()), int(now.Sub(time.Unix(0, s.lastSeen.Load())).Seconds()),
+		ci.flags, ci.db, ci.multi, ci.proto, ci.libName, ci.libVer)
+}

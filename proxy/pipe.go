@@ -1,0 +1,220 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"runtime"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// redialBackoff keeps a dead backend from being redialled by every command:
+// within this window after a failed dial, commands fail at once.
+const redialBackoff = 200 * time.Millisecond
+
+// A request is one batch of commands from one session, sent in order on a
+// pipe; its replies are appended to out in the same order.
+type request struct {
+	cmds [][]byte // raw RESP commands
+	out  []byte   // replies are appended after what it already holds
+	base int      // len(out) when the request was sent
+	ends []int    // ends[i] is len(out) after reply i
+	done chan struct{}
+}
+
+// pipe is a backend connection shared by many sessions. Commands of all
+// sessions are appended to one write buffer and written together, so N
+// clients cost the backend one read and one write instead of N; a single
+// reader hands the replies back in order.
+type pipe struct {
+	b   *Backend
+	key connKey
+
+	mu       sync.Mutex
+	c        *conn
+	wbuf     []byte
+	queue    []*request // written or about to be, waiting for replies
+	head     int
+	dialErr  error
+	dialedAt time.Time
+}
+
+func newPipe(b *Backend, key connKey) *pipe { return &pipe{b: b, key: key} }
+
+// do sends req and waits for all its replies. Backend failures become error
+// replies for the commands that did not get an answer, so a session always
+// has exactly one reply per command.
+func (p *pipe) do(req *request) {
+	req.base = len(req.out)
+	req.ends = req.ends[:0]
+	p.mu.Lock()
+	if err := p.connectLocked(context.Background()); err != nil {
+		p.mu.Unlock()
+		req.failRest(err)
+		return
+	}
+	for _, cmd := range req.cmds {
+		p.wbuf = append(p.wbuf, cmd...)
+	}
+	p.queue = append(p.queue, req)
+	kick(p.c)
+	p.mu.Unlock()
+	<-req.done
+}
+
+// writeLoop writes what sessions queued. It runs in its own goroutine so
+// that while it is being woken, and while each write is in the kernel, more
+// sessions append their commands: under load one syscall carries the
+// commands of many clients.
+func (p *pipe) writeLoop(c *conn) {
+	var buf []byte
+	for range c.kick {
+		runtime.Gosched() // let sessions that are already runnable add theirs
+		p.mu.Lock()
+		if p.c != c {
+			p.mu.Unlock()
+			return
+		}
+		buf, p.wbuf = p.wbuf, buf[:0]
+		p.mu.Unlock()
+		if len(buf) == 0 {
+			continue
+		}
+		if _, err := c.nc.Write(buf); err != nil {
+			c.nc.Close() // the reader fails what is queued
+			return
+		}
+	}
+}
+
+func kick(c *conn) {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (p *pipe) connectLocked(ctx context.Context) error {
+	if p.c != nil {
+		return nil
+	}
+	if p.dialErr != nil && time.Since(p.dialedAt) < redialBackoff {
+		return p.dialErr
+	}
+	c, err := p.b.dial(ctx, p.key)
+	p.dialedAt = time.Now()
+	p.dialErr = err
+	if err != nil {
+		return err
+	}
+	p.c = c
+	p.wbuf = p.wbuf[:0]
+	c.kick = make(chan struct{}, 1)
+	go p.readLoop(c)
+	go p.writeLoop(c)
+	return nil
+}
+
+// ensure connects if needed and reports the handshake's outcome.
+func (p *pipe) ensure(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dialErr = nil // an explicit check deserves a fresh attempt
+	return p.connectLocked(ctx)
+}
+
+func (p *pipe) readLoop(c *conn) {
+	for {
+		if _, err := c.r.Peek(1); err != nil {
+			p.fail(c, err)
+			return
+		}
+		p.mu.Lock()
+		if p.head == len(p.queue) {
+			p.mu.Unlock()
+			p.fail(c, errors.New("unexpected data from backend"))
+			return
+		}
+		req := p.queue[p.head]
+		p.mu.Unlock()
+		for len(req.ends) < len(req.cmds) {
+			var err error
+			req.out, err = readReply(c.r, req.out)
+			if err != nil {
+				p.fail(c, err)
+				return
+			}
+			req.ends = append(req.ends, len(req.out))
+		}
+		p.mu.Lock()
+		p.queue[p.head] = nil
+		p.head++
+		if p.head == len(p.queue) {
+			p.queue, p.head = p.queue[:0], 0
+		}
+		p.mu.Unlock()
+		req.done <- struct{}{}
+	}
+}
+
+// fail drops a broken connection and answers everything waiting on it.
+func (p *pipe) fail(c *conn, cause error) {
+	c.nc.Close()
+	p.mu.Lock()
+	if p.c != c {
+		p.mu.Unlock()
+		return
+	}
+	p.c = nil
+	kick(c) // its writer sees it is no longer current and exits
+	waiting := append([]*request(nil), p.queue[p.head:]...)
+	clear(p.queue)
+	p.queue, p.head = p.queue[:0], 0
+	p.mu.Unlock()
+	if errors.Is(cause, net.ErrClosed) {
+		cause = errors.New("connection closed")
+	}
+	if len(waiting) > 0 {
+		p.b.log.Warn("backend connection lost", zap.Error(cause), zap.Int("waiting", len(waiting)))
+	}
+	for _, req := range waiting {
+		req.failRest(errBackend{cause})
+		req.done <- struct{}{}
+	}
+}
+
+func (p *pipe) close() {
+	p.mu.Lock()
+	c := p.c
+	p.mu.Unlock()
+	if c != nil {
+		c.nc.Close()
+	}
+}
+
+// failRest answers every command that has no reply yet with err.
+func (req *request) failRest(err error) {
+	var line []byte
+	var re replyError
+	if errors.As(err, &re) {
+		line = re.reply
+	} else {
+		line = appendError(nil, "ERR "+err.Error())
+	}
+	for len(req.ends) < len(req.cmds) {
+		req.out = append(req.out, line...)
+		req.ends = append(req.ends, len(req.out))
+	}
+}
+
+// reply returns the raw bytes of reply i.
+func (req *request) reply(i int) []byte {
+	start := req.base
+	if i > 0 {
+		start = req.ends[i-1]
+	}
+	return req.out[start:req.ends[i]]
+}

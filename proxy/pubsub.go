@@ -1,0 +1,182 @@
+package proxy
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// subscriber streams a subscribed client's dedicated backend connection to
+// the client. Messages arrive whenever the backend publishes them, so a
+// reader goroutine queues them and a writer goroutine drains the queue to
+// the client. The queue is bounded: a client that stops reading is
+// disconnected once its backlog passes the limit, like Redis's pubsub
+// client-output-buffer-limit, instead of growing the proxy's memory.
+type subscriber struct {
+	s     *Session
+	c     *conn
+	limit int
+
+	mu      sync.Mutex
+	buf     []byte
+	stopped bool
+	wake    chan struct{}
+	written chan struct{} // closed when the writer has exited
+}
+
+// startStreaming moves the session to pub/sub: from here on its commands go
+// to its own backend connection and replies reach the client through the
+// subscriber. It returns how many commands it consumed.
+func (s *Session) startStreaming(cmds []command) int {
+	if s.ded == nil {
+		c, err := s.srv.Backend.take(context.Background(), s.key())
+		if err != nil {
+			s.out = appendBackendError(s.out, err)
+			return 1
+		}
+		s.ded = c
+	}
+	if s.flush() != nil {
+		s.quit = true
+		return len(cmds)
+	}
+	sub := &subscriber{
+		s:       s,
+		c:       s.ded,
+		limit:   s.srv.subscriberBacklog(),
+		wake:    make(chan struct{}, 1),
+		written: make(chan struct{}),
+	}
+	s.sub = sub
+	go sub.readLoop()
+	go sub.writeLoop()
+	return s.runStreaming(cmds)
+}
+
+// runStreaming forwards commands of a subscribed session, answering the
+// proxy's own commands locally, and returns how many it consumed: all of
+// them, unless RESET ends pub/sub mode partway.
+func (s *Session) runStreaming(cmds []command) int {
+	var wbuf []byte
+	send := func() {
+		if len(wbuf) > 0 {
+			if _, err := s.ded.nc.Write(wbuf); err != nil {
+				s.sub.push(appendBackendError(nil, err))
+			}
+			wbuf = wbuf[:0]
+		}
+	}
+	for i, cmd := range cmds {
+		s.nameBuf = lowerName(s.nameBuf, cmd.args[0])
+		local := localCommands[string(s.nameBuf)]
+		if local == nil || unsubscribeCommands[string(s.nameBuf)] {
+			wbuf = append(wbuf, cmd.raw...)
+			continue
+		}
+		send()
+		local(s, cmd.args)
+		if s.sub == nil { // RESET: the session is back to normal mode
+			return i + 1
+		}
+		s.sub.push(s.out)
+		s.out = s.out[:0]
+		if s.quit {
+			return len(cmds)
+		}
+	}
+	send()
+	return len(cmds)
+}
+
+func (sub *subscriber) readLoop() {
+	var frame []byte
+	for {
+		var err error
+		frame, err = readReply(sub.c.r, frame[:0])
+		if err != nil {
+			sub.mu.Lock()
+			stopped := sub.stopped
+			sub.mu.Unlock()
+			if !stopped {
+				// The backend went away: the client must resubscribe, so
+				// drop its connection as Redis would on a restart.
+				sub.s.srv.log.Warn("pub/sub backend connection lost", zap.Uint64("client", sub.s.id), zap.Error(err))
+				sub.s.nc.Close()
+			}
+			return
+		}
+		if !sub.push(frame) {
+			sub.s.srv.log.Warn("disconnecting subscriber over its backlog limit",
+				zap.Uint64("client", sub.s.id), zap.Int("limit", sub.limit))
+			sub.s.nc.Close()
+			sub.c.nc.Close()
+			return
+		}
+	}
+}
+
+// push queues bytes for the client; false means the backlog limit is hit.
+func (sub *subscriber) push(b []byte) bool {
+	sub.mu.Lock()
+	if len(sub.buf)+len(b) > sub.limit {
+		sub.mu.Unlock()
+		return false
+	}
+	sub.buf = append(sub.buf, b...)
+	sub.mu.Unlock()
+	select {
+	case sub.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (sub *subscriber) writeLoop() {
+	defer close(sub.written)
+	var spare []byte
+	for range sub.wake {
+		for {
+			sub.mu.Lock()
+			b := sub.buf
+			sub.buf = spare[:0]
+			stopped := sub.stopped
+			sub.mu.Unlock()
+			if len(b) == 0 {
+				if stopped {
+					return
+				}
+				break
+			}
+			if _, err := sub.s.nc.Write(b); err != nil {
+				sub.s.nc.Close()
+				return
+			}
+			spare = b
+		}
+	}
+}
+
+// stop ends streaming: the backend connection is closed (it holds
+// subscriptions, so it is never pooled) and what is queued is written out.
+func (sub *subscriber) stop() {
+	sub.mu.Lock()
+	sub.stopped = true
+	sub.mu.Unlock()
+	sub.c.nc.Close()
+	select {
+	case sub.wake <- struct{}{}:
+	default:
+	}
+	// A client that is not reading must not hold the session forever.
+	sub.s.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	<-sub.written
+	sub.s.nc.SetWriteDeadline(time.Time{})
+}
+
+// endStreaming leaves pub/sub mode; the subscribed connection is closed.
+func (s *Session) endStreaming() {
+	s.sub.stop()
+	s.sub, s.ded = nil, nil
+}

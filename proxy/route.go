@@ -1,0 +1,64 @@
+package proxy
+
+import "bytes"
+
+// route says where a command runs. Most commands are forwarded on a shared
+// connection; the others need connection state that cannot be shared.
+type route uint8
+
+const (
+	routeShared        route = iota // multiplexed with other clients' commands
+	routeLocal                      // answered by the proxy (AUTH, SELECT, HELLO, ...)
+	routeBlocking                   // may block: runs on a connection of its own
+	routeTx                         // MULTI/WATCH: a connection of its own until EXEC/DISCARD/UNWATCH
+	routeSubscribe                  // pub/sub: a connection of its own, streamed
+	routeVerb                       // a registered verb (a script on the backend)
+	routeMaybeBlocking              // blocking or shared depending on its options
+)
+
+// routes holds every command that does not take routeShared. Names are
+// lower case.
+var routes = map[string]route{
+	"multi": routeTx, "watch": routeTx,
+	"subscribe": routeSubscribe, "psubscribe": routeSubscribe, "ssubscribe": routeSubscribe,
+	"blpop": routeBlocking, "brpop": routeBlocking, "brpoplpush": routeBlocking,
+	"blmove": routeBlocking, "blmpop": routeBlocking, "bzpopmin": routeBlocking,
+	"bzpopmax": routeBlocking, "bzmpop": routeBlocking, "wait": routeBlocking,
+	"waitaof": routeBlocking,
+	// XREAD and XREADGROUP block only with the BLOCK option.
+	"xread": routeMaybeBlocking, "xreadgroup": routeMaybeBlocking,
+}
+
+// lowerName lower-cases a command name into buf (reused by the caller), so
+// that map lookups written as m[string(name)] do not allocate.
+func lowerName(buf []byte, name []byte) []byte {
+	buf = buf[:0]
+	for _, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf = append(buf, c)
+	}
+	return buf
+}
+
+// routeOf returns where a command runs.
+func routeOf(name []byte, args [][]byte) route {
+	r, ok := routes[string(name)]
+	if !ok {
+		return routeShared
+	}
+	if r == routeMaybeBlocking {
+		r = routeShared
+		for _, a := range args[1:] {
+			if bytes.EqualFold(a, []byte("streams")) {
+				break
+			}
+			if bytes.EqualFold(a, []byte("block")) {
+				r = routeBlocking
+				break
+			}
+		}
+	}
+	return r
+}

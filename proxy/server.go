@@ -1,0 +1,162 @@
+// Package proxy serves the Redis protocol to clients and forwards their
+// commands to a backend Redis, keeping each client's connection state.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Server accepts client connections. Its zero value is not usable: Backend
+// is required; every other field has a working default.
+type Server struct {
+	Backend *Backend
+	// RequirePass, if set, makes clients AUTH before any other command.
+	RequirePass string
+	// ProtectedMode refuses clients from non-loopback addresses when the
+	// server listens on a non-loopback address and has no RequirePass.
+	ProtectedMode bool
+	// SubscriberBacklog is how many bytes of pub/sub messages may wait for a
+	// slow subscriber before it is disconnected. If zero, 32 MiB.
+	SubscriberBacklog int
+	// Logger receives start-up, fault and shutdown events. If nil, none.
+	Logger *zap.Logger
+
+	log      *zap.Logger
+	draining atomic.Bool
+	nextID   atomic.Uint64
+	mu       sync.Mutex
+	sessions map[uint64]*Session
+	lns      []net.Listener
+	wg       sync.WaitGroup
+}
+
+func (srv *Server) subscriberBacklog() int {
+	if srv.SubscriberBacklog == 0 {
+		return 32 << 20
+	}
+	return srv.SubscriberBacklog
+}
+
+// Serve accepts connections on ln until Shutdown or a listener error.
+func (srv *Server) Serve(ln net.Listener) error {
+	srv.mu.Lock()
+	if srv.sessions == nil {
+		srv.sessions = make(map[uint64]*Session)
+	}
+	if srv.log == nil {
+		srv.log = srv.Logger
+		if srv.log == nil {
+			srv.log = zap.NewNop()
+		}
+	}
+	srv.lns = append(srv.lns, ln)
+	srv.mu.Unlock()
+	protect := srv.ProtectedMode && srv.RequirePass == "" && !isLoopback(ln.Addr())
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if srv.draining.Load() || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		if protect && !isLoopback(nc.RemoteAddr()) {
+			go refuseProtected(nc)
+			continue
+		}
+		s := newSession(srv, srv.nextID.Add(1), nc)
+		srv.mu.Lock()
+		if srv.draining.Load() {
+			srv.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		srv.sessions[s.id] = s
+		srv.wg.Add(1)
+		srv.mu.Unlock()
+		go s.serve()
+	}
+}
+
+const protectedModeError = "-DENIED redverb is running in protected mode because it listens on a non-loopback address " +
+	"and no password is set. In this mode connections are only accepted from the loopback interface. " +
+	"To accept clients from other hosts, either 1) set a password with --requirepass (or REDVERB_REQUIREPASS) " +
+	"and have clients AUTH, or 2) disable protected mode with --protected-mode no, " +
+	"after making sure redverb is not reachable from the internet.\r\n"
+
+func refuseProtected(nc net.Conn) {
+	nc.SetWriteDeadline(time.Now().Add(time.Second))
+	nc.Write([]byte(protectedModeError))
+	nc.Close()
+}
+
+func isLoopback(addr net.Addr) bool {
+	host, _, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (srv *Server) forget(s *Session) {
+	srv.mu.Lock()
+	delete(srv.sessions, s.id)
+	srv.mu.Unlock()
+	srv.wg.Done()
+}
+
+func (srv *Server) sessionsSnapshot() []*Session {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	list := make([]*Session, 0, len(srv.sessions))
+	for _, s := range srv.sessions {
+		list = append(list, s)
+	}
+	return list
+}
+
+// Shutdown stops accepting, lets every client finish the pipeline it is
+// running, then closes. Clients still busy when ctx ends (a BLPOP with no
+// timeout, say) are disconnected. The backend is closed last.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.mu.Lock()
+	srv.draining.Store(true)
+	for _, ln := range srv.lns {
+		ln.Close()
+	}
+	// Wake clients waiting for their next command; those running one
+	// finish it first, then see the draining flag.
+	for _, s := range srv.sessions {
+		s.in.conn.SetReadDeadline(time.Now())
+	}
+	srv.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		srv.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		for _, s := range srv.sessionsSnapshot() {
+			s.nc.Close()
+		}
+	}
+	srv.Backend.Close()
+	return err
+}

@@ -1,0 +1,381 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Session is one client connection and the Redis connection state the
+// client believes it has: selected database, protocol, authentication,
+// name, and a dedicated backend connection while it needs one.
+type Session struct {
+	srv     *Server
+	id      uint64
+	nc      net.Conn
+	in      *input
+	out     []byte // replies not yet written to the client
+	nameBuf []byte
+	req     request
+
+	db       int
+	proto    int
+	authed   atomic.Bool
+	name     string
+	libName  string
+	libVer   string
+	created  time.Time
+	lastSeen atomic.Int64 // unix nanoseconds of the last command
+	info     atomic.Pointer[clientInfo]
+
+	ded      *conn // dedicated backend connection, while the client needs one
+	inMulti  bool
+	watching bool
+	multiDB  int // database a SELECT queued inside MULTI switches to; -1 if none
+	sub      *subscriber
+	quit     bool
+}
+
+var errClientGone = errors.New("client went away")
+
+func newSession(srv *Server, id uint64, nc net.Conn) *Session {
+	s := &Session{
+		srv:     srv,
+		id:      id,
+		nc:      nc,
+		db:      srv.Backend.DB(),
+		proto:   2,
+		created: time.Now(),
+		multiDB: -1,
+		nameBuf: make([]byte, 0, 32),
+	}
+	s.authed.Store(srv.RequirePass == "")
+	s.in = newInput(nc, func() bool { return !s.authed.Load() })
+	s.req.done = make(chan struct{}, 1)
+	s.lastSeen.Store(time.Now().UnixNano())
+	return s
+}
+
+// serve reads pipelines from the client until it leaves, the proxy shuts
+// down, or the client breaks the protocol.
+func (s *Session) serve() {
+	defer s.close()
+	for {
+		cmds, err := s.in.readCommands()
+		if err != nil {
+			if isProtocolError(err) {
+				s.out = appendError(s.out, "ERR "+err.Error())
+				s.flush()
+			}
+			return
+		}
+		s.lastSeen.Store(time.Now().UnixNano())
+		s.run(cmds)
+		s.publishInfo()
+		if err := s.flush(); err != nil || s.quit || s.srv.draining.Load() {
+			return
+		}
+	}
+}
+
+func (s *Session) flush() error {
+	if len(s.out) == 0 {
+		return nil
+	}
+	_, err := s.nc.Write(s.out)
+	if cap(s.out) > 64<<10 {
+		s.out = nil // do not keep a huge reply's buffer for an idle client
+	} else {
+		s.out = s.out[:0]
+	}
+	return err
+}
+
+// run answers a pipeline in order, sending runs of ordinary commands to the
+// backend as one batch.
+func (s *Session) run(cmds []command) {
+	for len(cmds) > 0 && !s.quit {
+		if s.sub != nil {
+			cmds = cmds[s.runStreaming(cmds):]
+			continue
+		}
+		cmds = cmds[s.step(cmds):]
+	}
+}
+
+// step runs the commands at the front of cmds that share a route and
+// returns how many it consumed.
+func (s *Session) step(cmds []command) int {
+	args := cmds[0].args
+	s.nameBuf = lowerName(s.nameBuf, args[0])
+	name := s.nameBuf
+	if !s.authed.Load() && !noAuthCommands[string(name)] {
+		s.out = appendError(s.out, "NOAUTH Authentication required.")
+		return 1
+	}
+	r := routeOf(name, args)
+	if s.ded != nil && !s.inMulti && r == routeSubscribe {
+		return s.startStreaming(cmds)
+	}
+	if s.ded != nil && r != routeLocal {
+		return s.runDedicated(cmds)
+	}
+	switch r {
+	case routeLocal:
+		if s.ded != nil && string(name) == "select" {
+			return s.runDedicated(cmds)
+		}
+		localCommands[string(name)](s, args)
+		return 1
+	case routeTx:
+		return s.runDedicated(cmds)
+	case routeSubscribe:
+		return s.startStreaming(cmds)
+	case routeBlocking:
+		s.runBlocking(cmds[0])
+		return 1
+	}
+	return s.runShared(cmds)
+}
+
+func (s *Session) key() connKey { return connKey{db: s.db, proto: s.proto} }
+
+// runShared sends the leading run of ordinary commands as one batch on the
+// session's shared connection.
+func (s *Session) runShared(cmds []command) int {
+	n := 1
+	for n < len(cmds) {
+		s.nameBuf = lowerName(s.nameBuf, cmds[n].args[0])
+		if routeOf(s.nameBuf, cmds[n].args) != routeShared {
+			break
+		}
+		n++
+	}
+	req := &s.req
+	req.cmds = req.cmds[:0]
+	for _, c := range cmds[:n] {
+		req.cmds = append(req.cmds, c.raw)
+	}
+	req.out = s.out
+	p, err := s.srv.Backend.pipeFor(s.key(), s.id)
+	if err != nil {
+		req.base, req.ends = len(req.out), req.ends[:0]
+		req.failRest(err)
+	} else {
+		p.do(req)
+	}
+	s.out = req.out
+	clear(req.cmds)
+	return n
+}
+
+// runBlocking runs a command that may block on a dedicated connection, so
+// it never holds up the shared ones.
+func (s *Session) runBlocking(cmd command) {
+	c, err := s.srv.Backend.take(context.Background(), s.key())
+	if err != nil {
+		s.out = appendBackendError(s.out, err)
+		return
+	}
+	if err := s.exchange(c, [][]byte{cmd.raw}, true, nil); err != nil {
+		c.nc.Close()
+		return
+	}
+	s.srv.Backend.give(c)
+}
+
+// runDedicated sends commands on the session's own backend connection,
+// taking one if needed, and follows MULTI/WATCH state through the replies.
+// The connection goes back to the pool as soon as no state is left on it.
+func (s *Session) runDedicated(cmds []command) int {
+	if s.ded == nil {
+		c, err := s.srv.Backend.take(context.Background(), s.key())
+		if err != nil {
+			s.out = appendBackendError(s.out, err)
+			return 1
+		}
+		s.ded = c
+	}
+	n, blocking := 0, false
+	names := make([]string, 0, len(cmds))
+	raws := make([][]byte, 0, len(cmds))
+	for n < len(cmds) {
+		name := lowerName(nil, cmds[n].args[0])
+		r := routeOf(name, cmds[n].args)
+		if n > 0 && string(name) != "select" && (r == routeLocal || r == routeSubscribe) {
+			break
+		}
+		blocking = blocking || (!s.inMulti && r == routeBlocking)
+		names = append(names, string(name))
+		raws = append(raws, cmds[n].raw)
+		n++
+	}
+	err := s.exchange(s.ded, raws, blocking, func(i int, reply []byte) {
+		s.trackTx(names[i], cmds[i].args, reply)
+	})
+	if err != nil {
+		s.dropDedicated()
+		return n
+	}
+	if !s.inMulti && !s.watching {
+		s.srv.Backend.give(s.ded)
+		s.ded = nil
+	}
+	return n
+}
+
+// trackTx follows the transaction state a reply reveals.
+func (s *Session) trackTx(name string, args [][]byte, reply []byte) {
+	queued := bytes.Equal(reply, []byte("+QUEUED\r\n"))
+	ok := !isError(reply)
+	switch name {
+	case "multi":
+		if ok {
+			s.inMulti = true
+		}
+	case "watch":
+		if ok {
+			s.watching = true
+		}
+	case "unwatch":
+		if ok && !queued {
+			s.watching = false
+		}
+	case "discard":
+		if ok {
+			s.inMulti, s.watching, s.multiDB = false, false, -1
+		}
+	case "exec":
+		if s.inMulti {
+			committed := ok && (reply[0] == '*') && !bytes.HasPrefix(reply, []byte("*-1"))
+			if committed && s.multiDB >= 0 {
+				s.db, s.ded.key.db = s.multiDB, s.multiDB
+			}
+			s.inMulti, s.watching, s.multiDB = false, false, -1
+		}
+	case "select":
+		db, _ := strconv.Atoi(string(args[len(args)-1]))
+		if queued {
+			s.multiDB = db
+		} else if ok {
+			s.db, s.ded.key.db = db, db
+		}
+	}
+}
+
+// dropDedicated closes the session's dedicated connection after a failure;
+// whatever transaction it held is gone with it, as Redis does for a client
+// whose connection drops.
+func (s *Session) dropDedicated() {
+	if s.ded != nil {
+		s.ded.nc.Close()
+		s.ded = nil
+	}
+	s.inMulti, s.watching, s.multiDB = false, false, -1
+}
+
+// exchange writes raws to c and appends one reply per command to s.out,
+// calling each (if set) with every reply. When the commands may block, it
+// also watches the client: if the client disconnects meanwhile, the backend
+// connection is closed so the blocked command is abandoned, not leaked.
+func (s *Session) exchange(c *conn, raws [][]byte, mayBlock bool, each func(int, []byte)) error {
+	var wbuf []byte
+	for _, r := range raws {
+		wbuf = append(wbuf, r...)
+	}
+	if _, err := c.nc.Write(wbuf); err != nil {
+		s.failReplies(len(raws), err)
+		return err
+	}
+	read := func() (int, error) {
+		for i := range raws {
+			start := len(s.out)
+			var err error
+			if s.out, err = readReply(c.r, s.out); err != nil {
+				s.out = s.out[:start]
+				return i, err
+			}
+			if each != nil {
+				each(i, s.out[start:])
+			}
+		}
+		return len(raws), nil
+	}
+	if !mayBlock {
+		got, err := read()
+		if err != nil {
+			s.failReplies(len(raws)-got, err)
+		}
+		return err
+	}
+	type result struct {
+		got int
+		err error
+	}
+	done := make(chan result, 1)
+	gone, stop := s.in.watchClosed()
+	defer stop()
+	go func() {
+		got, err := read()
+		done <- result{got, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			s.failReplies(len(raws)-r.got, r.err)
+		}
+		return r.err
+	case <-gone:
+		c.nc.Close()
+		<-done
+		s.quit = true
+		return errClientGone
+	}
+}
+
+func (s *Session) failReplies(n int, err error) {
+	if errors.Is(err, net.ErrClosed) {
+		err = errors.New("connection closed")
+	}
+	for i := 0; i < n; i++ {
+		s.out = appendBackendError(s.out, errBackend{err})
+	}
+}
+
+func appendBackendError(dst []byte, err error) []byte {
+	var re replyError
+	if errors.As(err, &re) {
+		return append(dst, re.reply...)
+	}
+	var be errBackend
+	if !errors.As(err, &be) {
+		err = errBackend{err}
+	}
+	return appendError(dst, "ERR "+err.Error())
+}
+
+// close releases everything the session holds.
+func (s *Session) close() {
+	if s.sub != nil {
+		s.endStreaming()
+	}
+	if s.ded != nil {
+		// A client that vanished mid-transaction leaves state on the
+		// connection: close it rather than lend it to someone else.
+		if s.inMulti || s.watching {
+			s.ded.nc.Close()
+		} else {
+			s.srv.Backend.give(s.ded)
+		}
+		s.ded = nil
+	}
+	s.nc.Close()
+	s.srv.forget(s)
+	s.srv.log.Debug("client closed", zap.Uint64("id", s.id))
+}
