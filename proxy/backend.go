@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redverb/redverb/internal/resp"
 	"go.uber.org/zap"
 )
 
@@ -158,7 +159,7 @@ func (c *conn) handshake(ro *redis.Options, key connKey, deadline time.Time) err
 	}
 	var buf []byte
 	for _, cmd := range cmds {
-		buf = appendCommand(buf, cmd...)
+		buf = resp.AppendCommand(buf, cmd...)
 	}
 	c.nc.SetDeadline(deadline)
 	defer c.nc.SetDeadline(time.Time{})
@@ -166,11 +167,11 @@ func (c *conn) handshake(ro *redis.Options, key connKey, deadline time.Time) err
 		return errBackend{err}
 	}
 	for range cmds {
-		reply, err := readReply(c.r, nil)
+		reply, err := resp.ReadReply(c.r, nil)
 		if err != nil {
 			return errBackend{err}
 		}
-		if isError(reply) {
+		if resp.IsError(reply) {
 			return replyError{reply}
 		}
 	}
@@ -284,8 +285,8 @@ func (b *Backend) Version(ctx context.Context) string {
 
 // roundTrip sends one command and reads its reply.
 func (c *conn) roundTrip(args ...[]byte) ([]byte, error) {
-	if _, err := c.nc.Write(appendCommand(nil, args...)); err != nil {
+	if _, err := c.nc.Write(resp.AppendCommand(nil, args...)); err != nil {
 		return nil, err
 	}
-	return readReply(c.r, nil)
+	return resp.ReadReply(c.r, nil)
 }

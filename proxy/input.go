@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/redverb/redverb/internal/resp"
 	"github.com/tidwall/redcon"
 )
 
@@ -86,7 +87,9 @@ func (in *input) readCommands() ([]command, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.cmds, in.args = in.cmds[:0], in.args[:0]
-	in.compact()
+	if in.readAhead == nil { // a read-ahead writes into the buffer compact moves
+		in.compact()
+	}
 	for {
 		if err := in.parse(); err != nil {
 			return nil, err
@@ -98,15 +101,23 @@ func (in *input) readCommands() ([]command, error) {
 			return nil, in.err
 		}
 		if in.readAhead != nil {
-			ch := in.readAhead
-			in.mu.Unlock()
-			<-ch
-			in.mu.Lock()
+			in.waitReadAhead()
 			continue
 		}
 		if err := in.fill(); err != nil {
 			return nil, err
 		}
+	}
+}
+
+// waitReadAhead waits, with in.mu held on entry and return, until no
+// background read is in flight.
+func (in *input) waitReadAhead() {
+	for in.readAhead != nil {
+		ch := in.readAhead
+		in.mu.Unlock()
+		<-ch
+		in.mu.Lock()
 	}
 }
 
@@ -132,7 +143,7 @@ func (in *input) parse() error {
 			continue
 		}
 		if raw[0] != '*' { // inline command: forward it in RESP form
-			raw = appendCommand(nil, args...)
+			raw = resp.AppendCommand(nil, args...)
 		}
 		n := len(in.args)
 		in.args = append(in.args, args...)
@@ -194,12 +205,7 @@ func (in *input) watchClosed() (closed <-chan struct{}, stop func()) {
 		in.mu.Lock()
 		defer in.mu.Unlock()
 		for {
-			for in.readAhead != nil {
-				ch := in.readAhead
-				in.mu.Unlock()
-				<-ch
-				in.mu.Lock()
-			}
+			in.waitReadAhead()
 			if in.err != nil {
 				close(gone)
 				return

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redverb/redverb/internal/resp"
 	"github.com/tidwall/redcon"
 )
 
@@ -49,12 +50,12 @@ func init() {
 var refusedCommands = []string{"monitor", "shutdown", "debug", "sync", "psync", "replconf", "failover"}
 
 func (s *Session) cmdRefused(args [][]byte) {
-	s.out = appendError(s.out, fmt.Sprintf("ERR '%s' is not supported by redverb; run it against the backend directly",
+	s.out = resp.AppendError(s.out, fmt.Sprintf("ERR '%s' is not supported by redverb; run it against the backend directly",
 		strings.ToLower(string(args[0]))))
 }
 
 func (s *Session) arityError(name string) {
-	s.out = appendError(s.out, "ERR wrong number of arguments for '"+name+"' command")
+	s.out = resp.AppendError(s.out, "ERR wrong number of arguments for '"+name+"' command")
 }
 
 func (s *Session) cmdQuit([][]byte) {
@@ -89,7 +90,7 @@ func (s *Session) checkPassword(user, pass []byte) bool {
 	good := string(user) == "default" || user == nil
 	good = subtle.ConstantTimeCompare(pass, []byte(s.srv.RequirePass)) == 1 && good
 	if !good {
-		s.out = appendError(s.out, "WRONGPASS invalid username-password pair or user is disabled.")
+		s.out = resp.AppendError(s.out, "WRONGPASS invalid username-password pair or user is disabled.")
 	}
 	return good
 }
@@ -100,7 +101,7 @@ func (s *Session) cmdAuth(args [][]byte) {
 	case 2:
 		pass = args[1]
 		if s.srv.RequirePass == "" {
-			s.out = appendError(s.out, "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+			s.out = resp.AppendError(s.out, "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 			return
 		}
 	case 3:
@@ -120,11 +121,11 @@ func (s *Session) cmdHello(args [][]byte) {
 	if len(args) > 1 {
 		v, err := strconv.ParseInt(string(args[1]), 10, 64)
 		if err != nil {
-			s.out = appendError(s.out, "ERR Protocol version is not an integer or out of range")
+			s.out = resp.AppendError(s.out, "ERR Protocol version is not an integer or out of range")
 			return
 		}
 		if v < 2 || v > 3 {
-			s.out = appendError(s.out, "NOPROTO unsupported protocol version")
+			s.out = resp.AppendError(s.out, "NOPROTO unsupported protocol version")
 			return
 		}
 		proto = int(v)
@@ -142,7 +143,7 @@ func (s *Session) cmdHello(args [][]byte) {
 			name = &n
 			i++
 		default:
-			s.out = appendError(s.out, "ERR Syntax error in HELLO option '"+string(args[i])+"'")
+			s.out = resp.AppendError(s.out, "ERR Syntax error in HELLO option '"+string(args[i])+"'")
 			return
 		}
 	}
@@ -151,11 +152,11 @@ func (s *Session) cmdHello(args [][]byte) {
 			return
 		}
 	} else if !s.authed.Load() {
-		s.out = appendError(s.out, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		s.out = resp.AppendError(s.out, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 		return
 	}
 	if name != nil && !validClientName(*name) {
-		s.out = appendError(s.out, "ERR Client names cannot contain spaces, newlines or special characters.")
+		s.out = resp.AppendError(s.out, "ERR Client names cannot contain spaces, newlines or special characters.")
 		return
 	}
 	s.authed.Store(true)
@@ -169,9 +170,9 @@ func (s *Session) cmdHello(args [][]byte) {
 // appendHello writes HELLO's reply: a map in RESP3, a flat array in RESP2.
 func (s *Session) appendHello() {
 	if s.proto == 3 {
-		s.out = appendHeader(s.out, '%', 7)
+		s.out = resp.AppendHeader(s.out, '%', 7)
 	} else {
-		s.out = appendHeader(s.out, '*', 14)
+		s.out = resp.AppendHeader(s.out, '*', 14)
 	}
 	s.out = redcon.AppendBulkString(s.out, "server")
 	s.out = redcon.AppendBulkString(s.out, "redis")
@@ -196,11 +197,11 @@ func (s *Session) cmdSelect(args [][]byte) {
 	}
 	db, err := strconv.ParseInt(string(args[1]), 10, 32)
 	if err != nil {
-		s.out = appendError(s.out, "ERR value is not an integer or out of range")
+		s.out = resp.AppendError(s.out, "ERR value is not an integer or out of range")
 		return
 	}
 	if db < 0 {
-		s.out = appendError(s.out, "ERR DB index is out of range")
+		s.out = resp.AppendError(s.out, "ERR DB index is out of range")
 		return
 	}
 	if err := s.srv.Backend.CheckDB(context.Background(), int(db), s.proto); err != nil {
@@ -219,9 +220,9 @@ func (s *Session) cmdUnsubscribe(args [][]byte) {
 	kind := strings.ToLower(string(args[0]))
 	push := func(channel []byte) {
 		if s.proto == 3 {
-			s.out = appendHeader(s.out, '>', 3)
+			s.out = resp.AppendHeader(s.out, '>', 3)
 		} else {
-			s.out = appendHeader(s.out, '*', 3)
+			s.out = resp.AppendHeader(s.out, '*', 3)
 		}
 		s.out = redcon.AppendBulkString(s.out, kind)
 		if channel == nil {
@@ -264,7 +265,7 @@ var clientSubcommands = map[string]func(*Session, [][]byte){
 			return
 		}
 		if !validClientName(string(args[2])) {
-			s.out = appendError(s.out, "ERR Client names cannot contain spaces, newlines or special characters.")
+			s.out = resp.AppendError(s.out, "ERR Client names cannot contain spaces, newlines or special characters.")
 			return
 		}
 		s.name = string(args[2])
@@ -316,7 +317,7 @@ var clientSubcommands = map[string]func(*Session, [][]byte){
 		case "lib-ver":
 			s.libVer = string(args[3])
 		default:
-			s.out = appendError(s.out, "ERR Unrecognized option '"+string(args[2])+"'")
+			s.out = resp.AppendError(s.out, "ERR Unrecognized option '"+string(args[2])+"'")
 			return
 		}
 		s.out = append(s.out, "+OK\r\n"...)
@@ -340,18 +341,18 @@ func (s *Session) cmdClient(args [][]byte) {
 		return
 	}
 	if clientUnsupported[sub] {
-		s.out = appendError(s.out, "ERR CLIENT "+strings.ToUpper(sub)+" is not supported by redverb")
+		s.out = resp.AppendError(s.out, "ERR CLIENT "+strings.ToUpper(sub)+" is not supported by redverb")
 		return
 	}
 	// Server-wide subcommands (PAUSE, UNPAUSE, UNBLOCK, HELP, NO-...) go to the backend.
-	s.runShared([]command{{raw: appendCommand(nil, args...), args: args}})
+	s.runShared([]command{{raw: resp.AppendCommand(nil, args...), args: args}})
 }
 
 // appendText writes a bulk string, or a verbatim string in RESP3 as Redis
 // does for CLIENT INFO and CLIENT LIST.
 func (s *Session) appendText(dst []byte, text string) []byte {
 	if s.proto == 3 {
-		dst = appendHeader(dst, '=', len(text)+4)
+		dst = resp.AppendHeader(dst, '=', len(text)+4)
 		dst = append(dst, "txt:"...)
 		dst = append(dst, text...)
 		return append(dst, '\r', '\n')

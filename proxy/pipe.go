@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redverb/redverb/internal/resp"
 	"go.uber.org/zap"
 )
 
@@ -142,7 +143,7 @@ func (p *pipe) readLoop(c *conn) {
 		p.mu.Unlock()
 		for len(req.ends) < len(req.cmds) {
 			var err error
-			req.out, err = readReply(c.r, req.out)
+			req.out, err = resp.ReadReply(c.r, req.out)
 			if err != nil {
 				p.fail(c, err)
 				return
@@ -202,7 +203,7 @@ func (req *request) failRest(err error) {
 	if errors.As(err, &re) {
 		line = re.reply
 	} else {
-		line = appendError(nil, "ERR "+err.Error())
+		line = resp.AppendError(nil, "ERR "+err.Error())
 	}
 	for len(req.ends) < len(req.cmds) {
 		req.out = append(req.out, line...)

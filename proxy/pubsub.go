@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redverb/redverb/internal/resp"
 	"go.uber.org/zap"
 )
 
@@ -94,7 +95,7 @@ func (sub *subscriber) readLoop() {
 	var frame []byte
 	for {
 		var err error
-		frame, err = readReply(sub.c.r, frame[:0])
+		frame, err = resp.ReadReply(sub.c.r, frame[:0])
 		if err != nil {
 			sub.mu.Lock()
 			stopped := sub.stopped

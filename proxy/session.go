@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redverb/redverb/internal/resp"
 	"go.uber.org/zap"
 )
 
@@ -70,7 +71,7 @@ func (s *Session) serve() {
 		cmds, err := s.in.readCommands()
 		if err != nil {
 			if isProtocolError(err) {
-				s.out = appendError(s.out, "ERR "+err.Error())
+				s.out = resp.AppendError(s.out, "ERR "+err.Error())
 				s.flush()
 			}
 			return
@@ -116,7 +117,7 @@ func (s *Session) step(cmds []command) int {
 	s.nameBuf = lowerName(s.nameBuf, args[0])
 	name := s.nameBuf
 	if !s.authed.Load() && !noAuthCommands[string(name)] {
-		s.out = appendError(s.out, "NOAUTH Authentication required.")
+		s.out = resp.AppendError(s.out, "NOAUTH Authentication required.")
 		return 1
 	}
 	r := routeOf(name, args)
@@ -233,7 +234,7 @@ func (s *Session) runDedicated(cmds []command) int {
 // trackTx follows the transaction state a reply reveals.
 func (s *Session) trackTx(name string, args [][]byte, reply []byte) {
 	queued := bytes.Equal(reply, []byte("+QUEUED\r\n"))
-	ok := !isError(reply)
+	ok := !resp.IsError(reply)
 	switch name {
 	case "multi":
 		if ok {
@@ -297,7 +298,7 @@ func (s *Session) exchange(c *conn, raws [][]byte, mayBlock bool, each func(int,
 		for i := range raws {
 			start := len(s.out)
 			var err error
-			if s.out, err = readReply(c.r, s.out); err != nil {
+			if s.out, err = resp.ReadReply(c.r, s.out); err != nil {
 				s.out = s.out[:start]
 				return i, err
 			}
@@ -357,7 +358,7 @@ func appendBackendError(dst []byte, err error) []byte {
 	if !errors.As(err, &be) {
 		err = errBackend{err}
 	}
-	return appendError(dst, "ERR "+err.Error())
+	return resp.AppendError(dst, "ERR "+err.Error())
 }
 
 // close releases everything the session holds.

@@ -1,4 +1,6 @@
-package proxy
+// Package resp frames RESP2 and RESP3 replies without decoding them, so
+// they can be passed on byte for byte.
+package resp
 
 import (
 	"bufio"
@@ -12,17 +14,18 @@ import (
 // the reply reader recurse without limit.
 const maxReplyDepth = 64
 
-var errBadReply = errors.New("malformed reply from backend")
+// ErrBadReply means the bytes are not RESP.
+var ErrBadReply = errors.New("malformed reply from backend")
 
-// readReply appends one complete RESP2 or RESP3 reply, exactly as received,
+// ReadReply appends one complete RESP2 or RESP3 reply, exactly as received,
 // to dst. A RESP3 attribute is returned together with the reply it annotates.
-func readReply(r *bufio.Reader, dst []byte) ([]byte, error) {
+func ReadReply(r *bufio.Reader, dst []byte) ([]byte, error) {
 	return readFrame(r, dst, 0)
 }
 
 func readFrame(r *bufio.Reader, dst []byte, depth int) ([]byte, error) {
 	if depth > maxReplyDepth {
-		return dst, errBadReply
+		return dst, ErrBadReply
 	}
 	start := len(dst)
 	dst, err := readLine(r, dst)
@@ -31,7 +34,7 @@ func readFrame(r *bufio.Reader, dst []byte, depth int) ([]byte, error) {
 	}
 	line := dst[start : len(dst)-2]
 	if len(line) == 0 {
-		return dst, errBadReply
+		return dst, ErrBadReply
 	}
 	switch line[0] {
 	case '+', '-', ':', '_', ',', '#', '(':
@@ -39,7 +42,7 @@ func readFrame(r *bufio.Reader, dst []byte, depth int) ([]byte, error) {
 	case '$', '!', '=':
 		n, err := strconv.Atoi(string(line[1:]))
 		if err != nil {
-			return dst, errBadReply
+			return dst, ErrBadReply
 		}
 		if n < 0 {
 			return dst, nil
@@ -48,7 +51,7 @@ func readFrame(r *bufio.Reader, dst []byte, depth int) ([]byte, error) {
 	case '*', '~', '>', '%', '|':
 		n, err := strconv.Atoi(string(line[1:]))
 		if err != nil {
-			return dst, errBadReply
+			return dst, ErrBadReply
 		}
 		if line[0] == '%' || line[0] == '|' {
 			n *= 2
@@ -64,7 +67,7 @@ func readFrame(r *bufio.Reader, dst []byte, depth int) ([]byte, error) {
 		}
 		return dst, nil
 	}
-	return dst, fmt.Errorf("%w: unexpected type byte %q", errBadReply, line[0])
+	return dst, fmt.Errorf("%w: unexpected type byte %q", ErrBadReply, line[0])
 }
 
 // readLine appends one CRLF-terminated line, CRLF included.
@@ -80,7 +83,7 @@ func readLine(r *bufio.Reader, dst []byte) ([]byte, error) {
 		}
 	}
 	if len(dst) < 2 || dst[len(dst)-2] != '\r' {
-		return dst, errBadReply
+		return dst, ErrBadReply
 	}
 	return dst, nil
 }
@@ -99,30 +102,30 @@ func readN(r *bufio.Reader, dst []byte, n int) ([]byte, error) {
 	return dst, nil
 }
 
-// appendCommand encodes args as a RESP array of bulk strings.
-func appendCommand(dst []byte, args ...[]byte) []byte {
-	dst = appendHeader(dst, '*', len(args))
+// AppendCommand encodes args as a RESP array of bulk strings.
+func AppendCommand(dst []byte, args ...[]byte) []byte {
+	dst = AppendHeader(dst, '*', len(args))
 	for _, a := range args {
-		dst = appendHeader(dst, '$', len(a))
+		dst = AppendHeader(dst, '$', len(a))
 		dst = append(dst, a...)
 		dst = append(dst, '\r', '\n')
 	}
 	return dst
 }
 
-func appendHeader(dst []byte, kind byte, n int) []byte {
+func AppendHeader(dst []byte, kind byte, n int) []byte {
 	dst = append(dst, kind)
 	dst = strconv.AppendInt(dst, int64(n), 10)
 	return append(dst, '\r', '\n')
 }
 
-// isError reports whether a raw reply is an error reply.
-func isError(reply []byte) bool {
+// IsError reports whether a raw reply is an error reply.
+func IsError(reply []byte) bool {
 	return len(reply) > 0 && (reply[0] == '-' || reply[0] == '!')
 }
 
-// appendError encodes msg, which starts with an error code such as "ERR".
-func appendError(dst []byte, msg string) []byte {
+// AppendError encodes msg, which starts with an error code such as "ERR".
+func AppendError(dst []byte, msg string) []byte {
 	dst = append(dst, '-')
 	dst = append(dst, msg...)
 	return append(dst, '\r', '\n')

@@ -1,0 +1,269 @@
+// Package redistest starts real redis-server processes and in-process
+// proxies on free loopback ports for integration tests.
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/redverb/redverb/internal/resp"
+	"github.com/redverb/redverb/proxy"
+)
+
+// Redis is a redis-server process owned by a test.
+type Redis struct {
+	t    testing.TB
+	Port int
+	dir  string
+	args []string
+	cmd  *exec.Cmd
+}
+
+// StartRedis starts redis-server on a free loopback port with persistence
+// off; extra args are redis-server options ("--maxmemory", "1mb", ...).
+// It is stopped when the test ends.
+func StartRedis(t testing.TB, args ...string) *Redis {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatal("redis-server not found: the integration tests need a real Redis. " +
+			"Install it with: sudo apt-get install -y redis-server redis-tools")
+	}
+	r := &Redis{t: t, dir: t.TempDir(), args: args}
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		r.Port = freePort(t)
+		if err = r.start(); err == nil {
+			t.Cleanup(r.Stop)
+			return r
+		}
+	}
+	t.Fatalf("starting redis-server: %v", err)
+	return nil
+}
+
+func (r *Redis) start() error {
+	argv := append([]string{
+		"--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", r.dir,
+		"--protected-mode", "no", "--loglevel", "warning",
+	}, r.args...)
+	r.cmd = exec.Command("redis-server", argv...)
+	var out strings.Builder
+	r.cmd.Stdout, r.cmd.Stderr = &out, &out
+	if err := r.cmd.Start(); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", r.Addr()); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.cmd.Process.Kill()
+	r.cmd.Wait()
+	return fmt.Errorf("redis-server did not start: %s", out.String())
+}
+
+// Addr is host:port.
+func (r *Redis) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.Port) }
+
+// URL is the backend URL for the proxy.
+func (r *Redis) URL() string { return "redis://" + r.Addr() }
+
+// Stop kills the server (as a crash or failover would).
+func (r *Redis) Stop() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+// Restart starts the server again on the same port, with an empty dataset.
+func (r *Redis) Restart() {
+	r.t.Helper()
+	r.Stop()
+	if err := r.start(); err != nil {
+		r.t.Fatalf("restarting redis-server: %v", err)
+	}
+}
+
+// Proxy is an in-process redverb server.
+type Proxy struct {
+	Server  *proxy.Server
+	Backend *proxy.Backend
+	ln      net.Listener
+}
+
+// ProxyOption adjusts a proxy before it starts.
+type ProxyOption func(*proxy.Server, *proxy.BackendOptions)
+
+// WithPassword sets requirepass.
+func WithPassword(pass string) ProxyOption {
+	return func(s *proxy.Server, _ *proxy.BackendOptions) { s.RequirePass = pass }
+}
+
+// StartProxy serves a proxy for backendURL on a free loopback port until
+// the test ends.
+func StartProxy(t testing.TB, backendURL string, opts ...ProxyOption) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ServeProxy(t, ln, backendURL, opts...)
+}
+
+// ServeProxy is StartProxy on a listener the test provides.
+func ServeProxy(t testing.TB, ln net.Listener, backendURL string, opts ...ProxyOption) *Proxy {
+	t.Helper()
+	log := zaptest.NewLogger(t)
+	bo := proxy.BackendOptions{URL: backendURL, Logger: log}
+	srv := &proxy.Server{Logger: log, ProtectedMode: true}
+	for _, o := range opts {
+		o(srv, &bo)
+	}
+	backend, err := proxy.NewBackend(bo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Backend = backend
+	p := &Proxy{Server: srv, Backend: backend, ln: ln}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-served
+	})
+	return p
+}
+
+// Addr is the proxy's host:port.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// Conn is a raw RESP connection that returns replies as the exact bytes
+// received, for comparing a proxy with Redis.
+type Conn struct {
+	t  testing.TB
+	nc net.Conn
+	r  *bufio.Reader
+}
+
+// Dial connects to addr; the connection closes when the test ends.
+func Dial(t testing.TB, addr string) *Conn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &Conn{t: t, nc: nc, r: bufio.NewReaderSize(nc, 64<<10)}
+}
+
+// Do sends one command and returns its raw reply.
+func (c *Conn) Do(args ...string) string {
+	c.t.Helper()
+	c.Send(args...)
+	return c.Read()
+}
+
+// Send writes one command without reading its reply.
+func (c *Conn) Send(args ...string) {
+	c.t.Helper()
+	bs := make([][]byte, len(args))
+	for i, a := range args {
+		bs[i] = []byte(a)
+	}
+	c.Write(resp.AppendCommand(nil, bs...))
+}
+
+// Write sends raw bytes.
+func (c *Conn) Write(b []byte) {
+	c.t.Helper()
+	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.nc.Write(b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// Read returns the next raw reply, failing the test after 10s.
+func (c *Conn) Read() string {
+	c.t.Helper()
+	reply, err := c.ReadErr(10 * time.Second)
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	return reply
+}
+
+// ReadErr returns the next raw reply or the error that prevented it.
+func (c *Conn) ReadErr(timeout time.Duration) (string, error) {
+	c.nc.SetReadDeadline(time.Now().Add(timeout))
+	b, err := resp.ReadReply(c.r, nil)
+	return string(b), err
+}
+
+// ReadAll returns everything until the server closes the connection or
+// timeout passes.
+func (c *Conn) ReadAll(timeout time.Duration) string {
+	c.nc.SetReadDeadline(time.Now().Add(timeout))
+	var sb strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.r.Read(buf)
+		sb.Write(buf[:n])
+		if err != nil {
+			return sb.String()
+		}
+	}
+}
+
+// Close closes the connection.
+func (c *Conn) Close() { c.nc.Close() }
+
+// NetConn exposes the socket for tests that need it.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// ConnectedClients reads connected_clients from INFO on a direct connection.
+func (r *Redis) ConnectedClients() int {
+	r.t.Helper()
+	c := Dial(r.t, r.Addr())
+	defer c.Close()
+	info := c.Do("INFO", "clients")
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "connected_clients:"); ok {
+			n, _ := strconv.Atoi(v)
+			return n - 1 // not counting this connection
+		}
+	}
+	r.t.Fatalf("no connected_clients in INFO: %q", info)
+	return 0
+}
+
+func freePort(t testing.TB) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Bulk encodes s as a RESP bulk string, for writing expected replies.
+func Bulk(s string) string { return "$" + strconv.Itoa(len(s)) + "\r\n" + s + "\r\n" }
