@@ -38,7 +38,7 @@ type Config struct {
 	// SIGTERM. If zero, 10s.
 	ShutdownTimeout time.Duration `yaml:"shutdown-timeout"`
 	// BackendConns is how many shared backend connections carry ordinary
-	// commands (per database and protocol). If zero, 2.
+	// commands (per database and protocol). If zero, 1.
 	BackendConns int `yaml:"backend-conns"`
 	// VerbsDir holds user-defined verbs (*.lua). If empty, only built-ins.
 	VerbsDir string `yaml:"verbs-dir"`
@@ -48,7 +48,7 @@ type Config struct {
 const (
 	DefaultListen          = "127.0.0.1:6380"
 	DefaultShutdownTimeout = 10 * time.Second
-	DefaultBackendConns    = 2
+	DefaultBackendConns    = 1
 )
 
 // setting describes one option once, for flags, environment and help.
@@ -150,7 +150,8 @@ func (c *Config) readFile(path string) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("invalid setting --config %s: %v", path, err)
+		msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "yaml: unmarshal errors:", "")), " ")
+		return fmt.Errorf("invalid setting --config %s: %s", path, msg)
 	}
 	return nil
 }

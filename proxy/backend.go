@@ -23,7 +23,9 @@ type BackendOptions struct {
 	// DialTimeout bounds connecting and the handshake. If zero, 2s.
 	DialTimeout time.Duration
 	// SharedConns is how many multiplexed connections carry ordinary
-	// commands for each (database, protocol) pair. If zero, 2.
+	// commands for each (database, protocol) pair. If zero, 1: one
+	// connection batches best; more help only when one backend connection
+	// is the bottleneck (large values).
 	SharedConns int
 	// MaxIdle is how many dedicated connections (transactions, blocking
 	// commands) are kept open for reuse. If zero, 64.
@@ -65,7 +67,7 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 		opts.DialTimeout = 2 * time.Second
 	}
 	if opts.SharedConns == 0 {
-		opts.SharedConns = 2
+		opts.SharedConns = 1
 	}
 	if opts.MaxIdle == 0 {
 		opts.MaxIdle = 64

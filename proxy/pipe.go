@@ -16,6 +16,10 @@ import (
 // within this window after a failed dial, commands fail at once.
 const redialBackoff = 200 * time.Millisecond
 
+// maxYields bounds how often a pipe's writer yields to let more commands
+// join a write.
+const maxYields = 4
+
 // A request is one batch of commands from one session, sent in order on a
 // pipe; its replies are appended to out in the same order.
 type request struct {
@@ -73,7 +77,19 @@ func (p *pipe) do(req *request) {
 func (p *pipe) writeLoop(c *conn) {
 	var buf []byte
 	for range c.kick {
-		runtime.Gosched() // let sessions that are already runnable add theirs
+		// Let sessions that are already runnable add their commands, for as
+		// long as more keep arriving (bounded, so a steady trickle cannot
+		// starve the write).
+		for i, size := 0, -1; i < maxYields; i++ {
+			p.mu.Lock()
+			grew := len(p.wbuf) > size
+			size = len(p.wbuf)
+			p.mu.Unlock()
+			if !grew {
+				break
+			}
+			runtime.Gosched()
+		}
 		p.mu.Lock()
 		if p.c != c {
 			p.mu.Unlock()

@@ -140,9 +140,10 @@ func (sub *subscriber) writeLoop() {
 	for range sub.wake {
 		for {
 			sub.mu.Lock()
-			b := sub.buf
-			sub.buf = spare[:0]
-			stopped := sub.stopped
+			b, stopped := sub.buf, sub.stopped
+			if len(b) > 0 {
+				sub.buf = spare[:0]
+			}
 			sub.mu.Unlock()
 			if len(b) == 0 {
 				if stopped {

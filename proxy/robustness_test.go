@@ -156,7 +156,9 @@ func (l fakeRemote) Addr() net.Addr {
 	return &net.TCPAddr{IP: net.IPv4zero, Port: l.Listener.Addr().(*net.TCPAddr).Port}
 }
 
-func (remoteConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(203, 0, 113, 7), Port: 5000} }
+func (remoteConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(203, 0, 113, 7), Port: 5000}
+}
 
 func TestProtectedMode(t *testing.T) {
 	r := redistest.StartRedis(t)

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Compares redverb with direct redis-server and with twemproxy (nutcracker)
+# on loopback, in one run, and prints ops/s and ratios.
+#
+#   bench/run.sh              # SET/GET, 50 clients, pipeline 1 and 16
+#   ROUNDS=5 N=500000 bench/run.sh
+#
+# Needs: redis-server, redis-benchmark (redis-tools), nutcracker, go.
+# Each round runs every target once, interleaved, so a noisy neighbour hurts
+# all of them alike; the median of the rounds is reported.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+N=${N:-300000}
+CLIENTS=${CLIENTS:-50}
+PIPELINES=${PIPELINES:-"1 16"}
+
+for tool in redis-server redis-benchmark nutcracker go; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool not found (apt-get install -y redis-server redis-tools nutcracker)" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do redis-cli -p "$1" PING >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "bench: nothing answers on $1" >&2; exit 1; }
+
+REDIS=$(free_port); NUT=$(free_port); RV=$(free_port); NUTSTATS=$(free_port)
+redis-server --port "$REDIS" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --loglevel warning >/dev/null & pids+=($!)
+wait_port "$REDIS"
+
+cat >"$work/nutcracker.yml" <<EOF
+bench:
+  listen: 127.0.0.1:$NUT
+  hash: fnv1a_64
+  distribution: ketama
+  redis: true
+  server_connections: 1
+  servers:
+   - 127.0.0.1:$REDIS:1
+EOF
+nutcracker -c "$work/nutcracker.yml" -s "$NUTSTATS" -o "$work/nutcracker.log" >/dev/null 2>&1 & pids+=($!)
+wait_port "$NUT"
+
+# redverb runs twice: with Go's default GOMAXPROCS (all cores), and with
+# GOMAXPROCS=1, which is how to run it on a box whose other cores belong to
+# redis-server and the load generator (idle Go threads otherwise spin on
+# cores the others need).
+RV1=$(free_port)
+go build -o "$work/redverb" ./cmd/redverb
+"$work/redverb" --listen "127.0.0.1:$RV" --backend "redis://127.0.0.1:$REDIS" --log-level warn >"$work/redverb.log" 2>&1 & pids+=($!)
+GOMAXPROCS=1 "$work/redverb" --listen "127.0.0.1:$RV1" --backend "redis://127.0.0.1:$REDIS" --log-level warn >"$work/redverb1.log" 2>&1 & pids+=($!)
+wait_port "$RV"; wait_port "$RV1"
+
+# rps PORT TEST PIPELINE -> requests per second
+rps() {
+  redis-benchmark -p "$1" -c "$CLIENTS" -n "$N" -P "$3" -t "$2" -r 100000 --csv 2>/dev/null |
+    awk -F'","' 'NR==2 {print int($2)}'
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+printf '%-4s %-8s %10s %10s %10s %10s | %-20s | %-20s\n' test pipeline redis twemproxy redverb "rv(1P)" "redverb: /redis /twem" "rv(1P): /redis /twem"
+for P in $PIPELINES; do
+  for T in set get; do
+    declare -A res=()
+    for r in $(seq "$ROUNDS"); do
+      res[redis]+="$(rps "$REDIS" "$T" "$P") "
+      res[nut]+="$(rps "$NUT" "$T" "$P") "
+      res[rv]+="$(rps "$RV" "$T" "$P") "
+      res[rv1]+="$(rps "$RV1" "$T" "$P") "
+    done
+    d=$(echo "${res[redis]}" | tr ' ' '\n' | grep . | median)
+    n=$(echo "${res[nut]}" | tr ' ' '\n' | grep . | median)
+    v=$(echo "${res[rv]}" | tr ' ' '\n' | grep . | median)
+    v1=$(echo "${res[rv1]}" | tr ' ' '\n' | grep . | median)
+    printf '%-4s %-8s %10s %10s %10s %10s | %8.2fx %8.2fx | %8.2fx %8.2fx\n' "$T" "$P" "$d" "$n" "$v" "$v1" \
+      "$(echo "$v / $d" | bc -l)" "$(echo "$v / $n" | bc -l)" "$(echo "$v1 / $d" | bc -l)" "$(echo "$v1 / $n" | bc -l)"
+    unset res
+  done
+done
+echo "($CLIENTS clients, $N requests per run, median of $ROUNDS interleaved rounds, $(nproc) cores)"

@@ -1,0 +1,104 @@
+package config
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "redverb.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Listen: "127.0.0.1:6380", ProtectedMode: "yes", LogLevel: "info", LogFormat: "console",
+		ShutdownTimeout: 10 * time.Second, BackendConns: 1}
+	if c != want {
+		t.Fatalf("got %+v, want %+v", c, want)
+	}
+}
+
+func TestPrecedenceFlagOverEnvOverFile(t *testing.T) {
+	file := writeFile(t, "listen: 127.0.0.1:1111\nbackend: redis://file:1\nrequirepass: fromfile\nlog-level: debug\n")
+	c, err := Load(
+		[]string{"--config", file, "--listen", "127.0.0.1:3333"},
+		env(map[string]string{"REDVERB_LISTEN": "127.0.0.1:2222", "REDVERB_BACKEND": "redis://env:2"}),
+		io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:3333" || c.Backend != "redis://env:2" || c.RequirePass != "fromfile" || c.LogLevel != "debug" {
+		t.Fatalf("precedence wrong: %+v", c)
+	}
+	// The file can come from the environment too.
+	c, err = Load(nil, env(map[string]string{"REDVERB_CONFIG": file}), io.Discard)
+	if err != nil || c.Backend != "redis://file:1" {
+		t.Fatalf("REDVERB_CONFIG: %+v, %v", c, err)
+	}
+}
+
+func TestBadSettingsNameTheSetting(t *testing.T) {
+	cases := []struct {
+		args []string
+		env  map[string]string
+		file string
+		want string
+	}{
+		{args: []string{"--listen", "nonsense"}, want: "listen"},
+		{args: []string{"--backend", "http://x:1"}, want: "backend"},
+		{args: []string{"--backend", "redis://x:1/notanumber"}, want: "backend"},
+		{args: []string{"--log-level", "loud"}, want: "log-level"},
+		{args: []string{"--log-format", "xml"}, want: "log-format"},
+		{args: []string{"--protected-mode", "maybe"}, want: "protected-mode"},
+		{args: []string{"--shutdown-timeout", "soon"}, want: "shutdown-timeout"},
+		{args: []string{"--backend-conns", "999"}, want: "backend-conns"},
+		{args: []string{"--verbs-dir", "/does/not/exist"}, want: "verbs-dir"},
+		{env: map[string]string{"REDVERB_BACKEND_CONNS": "x"}, want: "REDVERB_BACKEND_CONNS"},
+		{file: "listen: 127.0.0.1:1\nunknown-key: 1\n", want: "unknown-key"},
+		{args: []string{"--config", "/does/not/exist.yaml"}, want: "config"},
+		{args: []string{"--no-such-flag"}, want: "no-such-flag"},
+		{args: []string{"stray"}, want: "stray"},
+	}
+	for _, tc := range cases {
+		args := tc.args
+		if tc.file != "" {
+			args = append(args, "--config", writeFile(t, tc.file))
+		}
+		_, err := Load(args, env(tc.env), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %v %q: error %v, want one naming %q", tc.args, tc.env, tc.file, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("error is not one line: %q", err)
+		}
+	}
+}
+
+func TestHelpListsEverySettingWithItsEnvironmentVariable(t *testing.T) {
+	var out strings.Builder
+	_, err := Load([]string{"--help"}, env(nil), &out)
+	if err != ErrHelp {
+		t.Fatalf("err = %v", err)
+	}
+	for _, s := range settings {
+		if !strings.Contains(out.String(), "-"+s.name) || !strings.Contains(out.String(), EnvName(s.name)) {
+			t.Errorf("--help does not document %s / %s", s.name, EnvName(s.name))
+		}
+	}
+}
