@@ -35,6 +35,8 @@ func init() {
 		"unsubscribe":  (*Session).cmdUnsubscribe,
 		"punsubscribe": (*Session).cmdUnsubscribe,
 		"sunsubscribe": (*Session).cmdUnsubscribe,
+		"command":      (*Session).cmdCommand,
+		"redverb":      (*Session).cmdRedverb,
 	}
 	for _, name := range refusedCommands {
 		localCommands[name] = (*Session).cmdRefused
@@ -345,7 +347,7 @@ func (s *Session) cmdClient(args [][]byte) {
 		return
 	}
 	// Server-wide subcommands (PAUSE, UNPAUSE, UNBLOCK, HELP, NO-...) go to the backend.
-	s.runShared([]command{{raw: resp.AppendCommand(nil, args...), args: args}})
+	s.forward(args...)
 }
 
 // appendText writes a bulk string, or a verbatim string in RESP3 as Redis

@@ -227,11 +227,15 @@ func (req *request) failRest(err error) {
 	}
 }
 
+// start returns where reply i begins in out.
+func (req *request) start(i int) int {
+	if i > 0 {
+		return req.ends[i-1]
+	}
+	return req.base
+}
+
 // reply returns the raw bytes of reply i.
 func (req *request) reply(i int) []byte {
-	start := req.base
-	if i > 0 {
-		start = req.ends[i-1]
-	}
-	return req.out[start:req.ends[i]]
+	return req.out[req.start(i):req.ends[i]]
 }

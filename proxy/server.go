@@ -25,6 +25,8 @@ type Server struct {
 	// SubscriberBacklog is how many bytes of pub/sub messages may wait for a
 	// slow subscriber before it is disconnected. If zero, 32 MiB.
 	SubscriberBacklog int
+	// Verbs are the commands run as scripts on the backend. If nil, none.
+	Verbs Verbs
 	// Logger receives start-up, fault and shutdown events. If nil, none.
 	Logger *zap.Logger
 
@@ -35,6 +37,7 @@ type Server struct {
 	sessions map[uint64]*Session
 	lns      []net.Listener
 	wg       sync.WaitGroup
+	wake     wakeups
 }
 
 func (srv *Server) subscriberBacklog() int {
@@ -57,6 +60,7 @@ func (srv *Server) Serve(ln net.Listener) error {
 		}
 	}
 	srv.lns = append(srv.lns, ln)
+	srv.wake.b, srv.wake.log = srv.Backend, srv.log
 	srv.mu.Unlock()
 	protect := srv.ProtectedMode && srv.RequirePass == "" && !isLoopback(ln.Addr())
 	for {
@@ -157,6 +161,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 			s.nc.Close()
 		}
 	}
+	srv.wake.close()
 	srv.Backend.Close()
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -38,7 +39,8 @@ type Session struct {
 	ded      *conn // dedicated backend connection, while the client needs one
 	inMulti  bool
 	watching bool
-	multiDB  int // database a SELECT queued inside MULTI switches to; -1 if none
+	multiDB  int                   // database a SELECT queued inside MULTI switches to; -1 if none
+	queued   []func([]byte) []byte // reply conversions of the commands queued in MULTI
 	sub      *subscriber
 	quit     bool
 }
@@ -67,6 +69,12 @@ func newSession(srv *Server, id uint64, nc net.Conn) *Session {
 // down, or the client breaks the protocol.
 func (s *Session) serve() {
 	defer s.close()
+	defer func() {
+		// A bug in handling one client must not take the proxy down.
+		if r := recover(); r != nil {
+			s.srv.log.Error("client session failed", zap.Uint64("id", s.id), zap.Any("panic", r), zap.Stack("stack"))
+		}
+	}()
 	for {
 		cmds, err := s.in.readCommands()
 		if err != nil {
@@ -120,7 +128,7 @@ func (s *Session) step(cmds []command) int {
 		s.out = resp.AppendError(s.out, "NOAUTH Authentication required.")
 		return 1
 	}
-	r := routeOf(name, args)
+	r := s.routeOf(name, args)
 	if s.ded != nil && !s.inMulti && r == routeSubscribe {
 		return s.startStreaming(cmds)
 	}
@@ -145,35 +153,91 @@ func (s *Session) step(cmds []command) int {
 	return s.runShared(cmds)
 }
 
+// routeOf is routeOf with this server's verbs.
+func (s *Session) routeOf(name []byte, args [][]byte) route {
+	r := routeOf(name, args)
+	if r == routeShared && s.srv.Verbs != nil && s.srv.Verbs.IsVerb(name) {
+		return routeVerb
+	}
+	return r
+}
+
 func (s *Session) key() connKey { return connKey{db: s.db, proto: s.proto} }
 
 // runShared sends the leading run of ordinary commands as one batch on the
-// session's shared connection.
+// session's shared connection. A verb ends the batch, so that what follows
+// it waits for its result even if its script has to be reloaded first.
 func (s *Session) runShared(cmds []command) int {
-	n := 1
-	for n < len(cmds) {
+	n, verb := 0, false
+	for n < len(cmds) && !verb {
 		s.nameBuf = lowerName(s.nameBuf, cmds[n].args[0])
-		if routeOf(s.nameBuf, cmds[n].args) != routeShared {
+		r := s.routeOf(s.nameBuf, cmds[n].args)
+		if r != routeShared && r != routeVerb {
 			break
 		}
+		verb = r == routeVerb
 		n++
 	}
+	var call *ScriptCall
+	var callErr error
 	req := &s.req
 	req.cmds = req.cmds[:0]
 	for _, c := range cmds[:n] {
 		req.cmds = append(req.cmds, c.raw)
 	}
+	if verb {
+		call, callErr = s.srv.Verbs.Resolve(cmds[n-1].args, true)
+		if callErr != nil {
+			req.cmds = req.cmds[:n-1] // refused: it never reaches the backend
+		} else {
+			req.cmds[n-1] = call.encode(false)
+		}
+	}
+	var woken chan struct{}
+	if call != nil && call.Retry != nil {
+		var done func()
+		woken, done = s.srv.wake.register(call.WakeChannel, call.Wake)
+		defer done()
+	}
+	p, err := s.sendShared()
+	switch {
+	case callErr != nil:
+		s.out = appendCommandError(s.out, callErr)
+	case call != nil && err == nil:
+		s.finishVerb(p, call, req.start(len(req.cmds)-1), woken)
+	}
+	clear(req.cmds)
+	return n
+}
+
+// sendShared sends s.req.cmds on the session's shared connection and
+// appends the replies to s.out (error replies if the backend is down).
+func (s *Session) sendShared() (*pipe, error) {
+	req := &s.req
 	req.out = s.out
 	p, err := s.srv.Backend.pipeFor(s.key(), s.id)
-	if err != nil {
+	switch {
+	case len(req.cmds) == 0:
+	case err != nil:
 		req.base, req.ends = len(req.out), req.ends[:0]
 		req.failRest(err)
-	} else {
+	default:
 		p.do(req)
 	}
 	s.out = req.out
-	clear(req.cmds)
-	return n
+	return p, err
+}
+
+// forward sends one command to the backend as it is, whatever its name.
+func (s *Session) forward(args ...[]byte) {
+	s.req.cmds = append(s.req.cmds[:0], resp.AppendCommand(nil, args...))
+	s.sendShared()
+	clear(s.req.cmds)
+}
+
+// appendCommandError answers a command the proxy refused before sending it.
+func appendCommandError(dst []byte, err error) []byte {
+	return resp.AppendError(dst, "ERR "+err.Error())
 }
 
 // runBlocking runs a command that may block on a dedicated connection, so
@@ -204,21 +268,29 @@ func (s *Session) runDedicated(cmds []command) int {
 		s.ded = c
 	}
 	n, blocking := 0, false
+	var converts []func([]byte) []byte
 	names := make([]string, 0, len(cmds))
 	raws := make([][]byte, 0, len(cmds))
 	for n < len(cmds) {
 		name := lowerName(nil, cmds[n].args[0])
-		r := routeOf(name, cmds[n].args)
+		r := s.routeOf(name, cmds[n].args)
 		if n > 0 && string(name) != "select" && (r == routeLocal || r == routeSubscribe) {
 			break
 		}
 		blocking = blocking || (!s.inMulti && r == routeBlocking)
 		names = append(names, string(name))
-		raws = append(raws, cmds[n].raw)
+		raw := cmds[n].raw
+		var convert func([]byte) []byte
+		if r == routeVerb {
+			raw, convert = s.dedicatedVerb(cmds[n].args)
+		}
+		raws = append(raws, raw)
+		converts = append(converts, convert)
 		n++
 	}
-	err := s.exchange(s.ded, raws, blocking, func(i int, reply []byte) {
-		s.trackTx(names[i], cmds[i].args, reply)
+	err := s.exchange(s.ded, raws, blocking, func(i int, start int) {
+		s.finishDedicated(names[i], start, converts[i])
+		s.trackTx(names[i], cmds[i].args, s.out[start:])
 	})
 	if err != nil {
 		s.dropDedicated()
@@ -229,6 +301,53 @@ func (s *Session) runDedicated(cmds []command) int {
 		s.ded = nil
 	}
 	return n
+}
+
+// dedicatedVerb encodes a verb for a dedicated connection as EVAL with the
+// script's body. A NOSCRIPT could not be repaired in order there: inside
+// MULTI the EVALSHA would fail at EXEC while the rest of the transaction
+// commits. A refused call is sent as a bare EVAL, which the backend refuses
+// at queue time, so a transaction is aborted as Redis aborts one after a
+// bad command; the client sees the verb's own error.
+func (s *Session) dedicatedVerb(args [][]byte) ([]byte, func([]byte) []byte) {
+	call, err := s.srv.Verbs.Resolve(args, false)
+	if err != nil {
+		refusal := appendCommandError(nil, err)
+		return resp.AppendCommand(nil, []byte("EVAL")), func([]byte) []byte { return refusal }
+	}
+	return call.encode(true), call.Convert
+}
+
+// finishDedicated applies reply conversions on a dedicated connection:
+// at once, or for commands queued in MULTI, to their results in EXEC's reply.
+func (s *Session) finishDedicated(name string, start int, convert func([]byte) []byte) {
+	reply := s.out[start:]
+	switch {
+	case s.inMulti && bytes.Equal(reply, []byte("+QUEUED\r\n")):
+		s.queued = append(s.queued, convert)
+		return
+	case name == "exec" && s.inMulti:
+		queued := s.queued
+		s.queued = nil
+		elems := resp.SplitArray(reply)
+		if len(elems) != len(queued) || !slices.ContainsFunc(queued, func(f func([]byte) []byte) bool { return f != nil }) {
+			return
+		}
+		out := resp.AppendHeader(nil, reply[0], len(elems))
+		for i, e := range elems {
+			if queued[i] != nil {
+				e = queued[i](e)
+			}
+			out = append(out, e...)
+		}
+		s.out = append(s.out[:start], out...)
+		return
+	case name == "discard" || name == "multi":
+		s.queued = nil
+	}
+	if convert != nil {
+		s.out = append(s.out[:start], convert(reply)...)
+	}
 }
 
 // trackTx follows the transaction state a reply reveals.
@@ -282,10 +401,10 @@ func (s *Session) dropDedicated() {
 }
 
 // exchange writes raws to c and appends one reply per command to s.out,
-// calling each (if set) with every reply. When the commands may block, it
+// calling each (if set) with the index and start in s.out of every reply. When the commands may block, it
 // also watches the client: if the client disconnects meanwhile, the backend
 // connection is closed so the blocked command is abandoned, not leaked.
-func (s *Session) exchange(c *conn, raws [][]byte, mayBlock bool, each func(int, []byte)) error {
+func (s *Session) exchange(c *conn, raws [][]byte, mayBlock bool, each func(i, start int)) error {
 	var wbuf []byte
 	for _, r := range raws {
 		wbuf = append(wbuf, r...)
@@ -303,7 +422,7 @@ func (s *Session) exchange(c *conn, raws [][]byte, mayBlock bool, each func(int,
 				return i, err
 			}
 			if each != nil {
-				each(i, s.out[start:])
+				each(i, start)
 			}
 		}
 		return len(raws), nil

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/redverb/redverb/commands"
 	"github.com/redverb/redverb/config"
 	"github.com/redverb/redverb/proxy"
 )
@@ -77,6 +78,11 @@ func run(cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("backend: %w", err)
 	}
+	verbs, err := commands.NewRegistry(cfg.VerbsDir)
+	if err != nil {
+		// Bad files are left out; the built-ins and good files still work.
+		log.Error("some verbs were refused", zap.String("verbs-dir", cfg.VerbsDir), zap.Error(err))
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
@@ -85,23 +91,36 @@ func run(cfg config.Config, log *zap.Logger) error {
 		Backend:       backend,
 		RequirePass:   cfg.RequirePass,
 		ProtectedMode: cfg.ProtectedMode == "yes",
+		Verbs:         verbs,
 		Logger:        log,
 	}
 	log.Info("redverb started",
 		zap.String("listen", ln.Addr().String()),
 		zap.String("backend", backend.Addr()),
 		zap.String("version", version),
-		zap.Bool("requirepass", cfg.RequirePass != ""))
+		zap.Bool("requirepass", cfg.RequirePass != ""),
+		zap.Int("verbs", len(verbs.List())))
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
-	select {
-	case err := <-served:
-		return err
-	case sig := <-signals:
-		log.Info("shutting down", zap.String("signal", sig.String()), zap.Duration("timeout", cfg.ShutdownTimeout))
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	for stop := false; !stop; {
+		select {
+		case err := <-served:
+			return err
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				if err := verbs.Reload(); err != nil {
+					log.Error("verbs reload refused; the previous verbs stay in force", zap.Error(err))
+				} else {
+					log.Info("verbs reloaded", zap.Int("verbs", len(verbs.List())))
+				}
+				continue
+			}
+			log.Info("shutting down", zap.String("signal", sig.String()), zap.Duration("timeout", cfg.ShutdownTimeout))
+			stop = true
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()

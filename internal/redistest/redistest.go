@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/redverb/redverb/commands"
 	"github.com/redverb/redverb/internal/resp"
 	"github.com/redverb/redverb/proxy"
 )
@@ -112,6 +113,15 @@ type ProxyOption func(*proxy.Server, *proxy.BackendOptions)
 // WithPassword sets requirepass.
 func WithPassword(pass string) ProxyOption {
 	return func(s *proxy.Server, _ *proxy.BackendOptions) { s.RequirePass = pass }
+}
+
+// WithVerbs serves the built-in verbs plus those in dir (if not empty).
+func WithVerbs(t testing.TB, dir string) ProxyOption {
+	reg, err := commands.NewRegistry(dir)
+	if err != nil {
+		t.Logf("verbs refused: %v", err)
+	}
+	return func(s *proxy.Server, _ *proxy.BackendOptions) { s.Verbs = reg }
 }
 
 // StartProxy serves a proxy for backendURL on a free loopback port until

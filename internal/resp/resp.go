@@ -4,6 +4,7 @@ package resp
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -129,4 +130,30 @@ func AppendError(dst []byte, msg string) []byte {
 	dst = append(dst, '-')
 	dst = append(dst, msg...)
 	return append(dst, '\r', '\n')
+}
+
+// SplitArray returns the raw elements of an array (or set, or push) reply,
+// or nil if reply is not one.
+func SplitArray(reply []byte) [][]byte {
+	if len(reply) == 0 || (reply[0] != '*' && reply[0] != '~' && reply[0] != '>') {
+		return nil
+	}
+	r := bufio.NewReader(bytes.NewReader(reply))
+	head, err := readLine(r, nil)
+	if err != nil {
+		return nil
+	}
+	n, err := strconv.Atoi(string(head[1 : len(head)-2]))
+	if err != nil || n < 0 {
+		return nil
+	}
+	out := make([][]byte, 0, n)
+	for i := 0; i < n; i++ {
+		elem, err := ReadReply(r, nil)
+		if err != nil {
+			return nil
+		}
+		out = append(out, elem)
+	}
+	return out
 }

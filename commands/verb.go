@@ -1,0 +1,153 @@
+// Package commands defines redverb's verbs: scripts with a declared key
+// count, their argument checks, and the registry the proxy resolves them in.
+// It works on [][]byte arguments and knows nothing of the wire protocol.
+package commands
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/redverb/redverb/proxy"
+)
+
+// Verb is one command run as a script on the backend.
+type Verb struct {
+	Name     string // lower case
+	Keys     int    // arguments after the name that are keys
+	MinArgs  int    // arguments after the keys
+	MaxArgs  int    // -1: no limit
+	ReadOnly bool
+	Summary  string
+	Source   string // file the verb came from
+	Script   string // exactly what is sent to the backend
+	SHA      string
+	// Check, if set, replaces the plain arity check: it validates args
+	// (those after the verb name) and fills in call.Keys and call.Args.
+	Check Checker
+}
+
+// Checker validates a verb's arguments and prepares its script call.
+// mayWait is false where the call cannot wait (inside MULTI).
+type Checker func(args [][]byte, call *proxy.ScriptCall, mayWait bool) error
+
+// ParseVerb reads a verb from a script whose header declares it:
+//
+//	-- verb: NAME
+//	-- keys: N
+//	-- args: MIN[-MAX]   (MAX may be *)
+//	-- flags: readonly
+//	-- summary: one line
+//
+// The header is the run of "--" lines at the top; other comment lines in it
+// are ignored. Errors name the file and line.
+func ParseVerb(script, file string) (*Verb, error) {
+	v := &Verb{MaxArgs: -1, Source: file, Script: script}
+	fail := func(line int, format string, a ...any) error {
+		return fmt.Errorf("%s:%d: %s", file, line, fmt.Sprintf(format, a...))
+	}
+	seen := map[string]bool{}
+	lines := strings.Split(script, "\n")
+	for i, line := range lines {
+		n := i + 1
+		trimmed := strings.TrimSpace(line)
+		if !strings.HasPrefix(trimmed, "--") {
+			break
+		}
+		field, value, ok := strings.Cut(strings.TrimSpace(strings.TrimPrefix(trimmed, "--")), ":")
+		field, value = strings.TrimSpace(field), strings.TrimSpace(value)
+		if !ok || !headerFields[field] {
+			continue
+		}
+		if seen[field] {
+			return nil, fail(n, "%s declared twice", field)
+		}
+		seen[field] = true
+		switch field {
+		case "verb":
+			if value == "" || strings.ContainsAny(value, " \t\"'") {
+				return nil, fail(n, "verb name %q must be one word", value)
+			}
+			v.Name = strings.ToLower(value)
+		case "keys":
+			k, err := strconv.Atoi(value)
+			if err != nil || k < 0 {
+				return nil, fail(n, "keys must be a non-negative integer, got %q", value)
+			}
+			v.Keys = k
+		case "args":
+			lo, hi, err := parseRange(value)
+			if err != nil {
+				return nil, fail(n, "args must be MIN or MIN-MAX (MAX may be *), got %q", value)
+			}
+			v.MinArgs, v.MaxArgs = lo, hi
+		case "flags":
+			for _, f := range strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ' ' }) {
+				if strings.ToLower(f) != "readonly" {
+					return nil, fail(n, "unknown flag %q (known: readonly)", f)
+				}
+				v.ReadOnly = true
+			}
+		case "summary":
+			v.Summary = value
+		}
+	}
+	if v.Name == "" {
+		return nil, fail(1, "missing '-- verb: NAME' header")
+	}
+	if !seen["args"] {
+		v.MinArgs, v.MaxArgs = 0, -1
+	}
+	v.setScript(script)
+	return v, nil
+}
+
+// setScript sets what is sent to the backend, and its SHA1.
+func (v *Verb) setScript(script string) {
+	sum := sha1.Sum([]byte(script))
+	v.Script, v.SHA = script, hex.EncodeToString(sum[:])
+}
+
+var headerFields = map[string]bool{"verb": true, "keys": true, "args": true, "flags": true, "summary": true}
+
+func parseRange(s string) (lo, hi int, err error) {
+	a, b, isRange := strings.Cut(s, "-")
+	if lo, err = strconv.Atoi(strings.TrimSpace(a)); err != nil || lo < 0 {
+		return 0, 0, fmt.Errorf("bad minimum")
+	}
+	if !isRange {
+		return lo, lo, nil
+	}
+	if b = strings.TrimSpace(b); b == "*" {
+		return lo, -1, nil
+	}
+	if hi, err = strconv.Atoi(b); err != nil || hi < lo {
+		return 0, 0, fmt.Errorf("bad maximum")
+	}
+	return lo, hi, nil
+}
+
+// Info describes the verb for introspection.
+func (v *Verb) Info() proxy.VerbInfo {
+	return proxy.VerbInfo{Name: v.Name, Keys: v.Keys, MinArgs: v.MinArgs, MaxArgs: v.MaxArgs,
+		ReadOnly: v.ReadOnly, Summary: v.Summary, SHA: v.SHA, Source: v.Source}
+}
+
+// resolve prepares a call: the verb's checker, or the declared arity.
+func (v *Verb) resolve(args [][]byte, mayWait bool) (*proxy.ScriptCall, error) {
+	call := &proxy.ScriptCall{SHA: v.SHA, Script: v.Script}
+	if v.Check != nil {
+		if err := v.Check(args, call, mayWait); err != nil {
+			return nil, err
+		}
+		return call, nil
+	}
+	n := len(args) - v.Keys
+	if n < v.MinArgs || (v.MaxArgs >= 0 && n > v.MaxArgs) {
+		return nil, arityError(v.Name)
+	}
+	call.Keys, call.Args = args[:v.Keys], args[v.Keys:]
+	return call, nil
+}

@@ -1,0 +1,295 @@
+package proxy
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/redverb/redverb/internal/resp"
+)
+
+// cmdCommand answers COMMAND, COMMAND COUNT, INFO and DOCS with the
+// backend's own answer plus the verbs, so that redis-cli shows hints and
+// cluster-aware clients find the verbs' keys. Other subcommands go to the
+// backend as they are.
+func (s *Session) cmdCommand(args [][]byte) {
+	verbs := s.verbInfos()
+	sub := ""
+	if len(args) > 1 {
+		sub = strings.ToLower(string(args[1]))
+	}
+	switch {
+	case sub == "" || (sub == "info" && len(args) == 2):
+		start := len(s.out)
+		s.forward([]byte("COMMAND"))
+		if all := resp.SplitArray(s.out[start:]); all != nil {
+			s.out = resp.AppendHeader(s.out[:start], '*', len(all)+len(verbs))
+			for _, e := range all {
+				s.out = append(s.out, e...)
+			}
+			for _, v := range verbs {
+				s.out = s.appendCommandInfo(s.out, v)
+			}
+		}
+	case sub == "count" && len(args) == 2:
+		start := len(s.out)
+		s.forward([]byte("COMMAND"), []byte("COUNT"))
+		if n, err := strconv.Atoi(strings.TrimSpace(string(s.out[start+1:]))); err == nil && s.out[start] == ':' {
+			s.out = redcon.AppendInt(s.out[:start], int64(n+len(verbs)))
+		}
+	case sub == "info":
+		s.mergeByName(args, verbs, false)
+	case sub == "docs":
+		s.mergeByName(args, verbs, true)
+	default:
+		s.forward(args...)
+	}
+}
+
+// mergeByName answers COMMAND INFO|DOCS name...: verbs from the proxy, the
+// rest from the backend, in the order asked.
+func (s *Session) mergeByName(args [][]byte, verbs []VerbInfo, docs bool) {
+	byName := map[string]VerbInfo{}
+	for _, v := range verbs {
+		byName[v.Name] = v
+	}
+	names := args[2:]
+	var backendNames [][]byte
+	for _, n := range names {
+		if _, ok := byName[strings.ToLower(string(n))]; !ok {
+			backendNames = append(backendNames, n)
+		}
+	}
+	if docs && len(names) == 0 {
+		backendNames = nil
+	}
+	var theirs [][]byte
+	if len(backendNames) > 0 || len(names) == 0 {
+		start := len(s.out)
+		s.forward(append([][]byte{args[0], args[1]}, backendNames...)...)
+		reply := append([]byte(nil), s.out[start:]...)
+		s.out = s.out[:start]
+		theirs = resp.SplitArray(mapAsArray(reply))
+		if theirs == nil {
+			s.out = append(s.out, reply...)
+			return
+		}
+	}
+	if !docs {
+		s.out = resp.AppendHeader(s.out, '*', len(names))
+		next := 0
+		for _, n := range names {
+			if v, ok := byName[strings.ToLower(string(n))]; ok {
+				s.out = s.appendCommandInfo(s.out, v)
+			} else if next < len(theirs) {
+				s.out = append(s.out, theirs[next]...)
+				next++
+			}
+		}
+		return
+	}
+	var mine []VerbInfo
+	if len(names) == 0 {
+		mine = verbs
+	} else {
+		for _, n := range names {
+			if v, ok := byName[strings.ToLower(string(n))]; ok {
+				mine = append(mine, v)
+			}
+		}
+	}
+	pairs := len(theirs)/2 + len(mine)
+	if s.proto == 3 {
+		s.out = resp.AppendHeader(s.out, '%', pairs)
+	} else {
+		s.out = resp.AppendHeader(s.out, '*', 2*pairs)
+	}
+	for _, e := range theirs {
+		s.out = append(s.out, e...)
+	}
+	for _, v := range mine {
+		s.out = redcon.AppendBulkString(s.out, v.Name)
+		s.out = s.appendDocs(s.out, v)
+	}
+}
+
+// mapAsArray rewrites a RESP3 map header as the flat array of its keys and
+// values, so that its elements can be split; other replies pass.
+func mapAsArray(reply []byte) []byte {
+	if len(reply) == 0 || reply[0] != '%' {
+		return reply
+	}
+	end := bytes.IndexByte(reply, '\n')
+	n, err := strconv.Atoi(string(reply[1 : end-1]))
+	if err != nil {
+		return reply
+	}
+	return append(resp.AppendHeader(nil, '*', 2*n), reply[end+1:]...)
+}
+
+func (s *Session) verbInfos() []VerbInfo {
+	if s.srv.Verbs == nil {
+		return nil
+	}
+	return s.srv.Verbs.List()
+}
+
+// appendSet writes a RESP3 set, or an array in RESP2.
+func (s *Session) appendSetHeader(dst []byte, n int) []byte {
+	if s.proto == 3 {
+		return resp.AppendHeader(dst, '~', n)
+	}
+	return resp.AppendHeader(dst, '*', n)
+}
+
+// appendCommandInfo writes a verb as one entry of COMMAND's reply.
+func (s *Session) appendCommandInfo(dst []byte, v VerbInfo) []byte {
+	dst = resp.AppendHeader(dst, '*', 10)
+	dst = redcon.AppendBulkString(dst, v.Name)
+	dst = redcon.AppendInt(dst, int64(v.Arity()))
+	flag := "write"
+	if v.ReadOnly {
+		flag = "readonly"
+	}
+	dst = s.appendSetHeader(dst, 1)
+	dst = redcon.AppendString(dst, flag)
+	first, last, step := 0, 0, 0
+	if v.Keys > 0 {
+		first, last, step = 1, v.Keys, 1
+	}
+	dst = redcon.AppendInt(dst, int64(first))
+	dst = redcon.AppendInt(dst, int64(last))
+	dst = redcon.AppendInt(dst, int64(step))
+	dst = s.appendSetHeader(dst, 1)
+	dst = redcon.AppendString(dst, "@scripting")
+	dst = resp.AppendHeader(dst, '*', 0) // tips
+	if v.Keys == 0 {
+		dst = resp.AppendHeader(dst, '*', 0)
+	} else { // one key spec: keys are the arguments 1..Keys
+		dst = resp.AppendHeader(dst, '*', 1)
+		dst = s.appendMapHeader(dst, 3)
+		dst = redcon.AppendBulkString(dst, "flags")
+		dst = s.appendSetHeader(dst, 1)
+		if v.ReadOnly {
+			dst = redcon.AppendString(dst, "RO")
+		} else {
+			dst = redcon.AppendString(dst, "RW")
+		}
+		dst = redcon.AppendBulkString(dst, "begin_search")
+		dst = s.appendMapHeader(dst, 2)
+		dst = redcon.AppendBulkString(dst, "type")
+		dst = redcon.AppendBulkString(dst, "index")
+		dst = redcon.AppendBulkString(dst, "spec")
+		dst = s.appendMapHeader(dst, 1)
+		dst = redcon.AppendBulkString(dst, "index")
+		dst = redcon.AppendInt(dst, 1)
+		dst = redcon.AppendBulkString(dst, "find_keys")
+		dst = s.appendMapHeader(dst, 2)
+		dst = redcon.AppendBulkString(dst, "type")
+		dst = redcon.AppendBulkString(dst, "range")
+		dst = redcon.AppendBulkString(dst, "spec")
+		dst = s.appendMapHeader(dst, 3)
+		dst = redcon.AppendBulkString(dst, "lastkey")
+		dst = redcon.AppendInt(dst, int64(v.Keys-1))
+		dst = redcon.AppendBulkString(dst, "keystep")
+		dst = redcon.AppendInt(dst, 1)
+		dst = redcon.AppendBulkString(dst, "limit")
+		dst = redcon.AppendInt(dst, 0)
+	}
+	return resp.AppendHeader(dst, '*', 0) // subcommands
+}
+
+func (s *Session) appendMapHeader(dst []byte, pairs int) []byte {
+	if s.proto == 3 {
+		return resp.AppendHeader(dst, '%', pairs)
+	}
+	return resp.AppendHeader(dst, '*', 2*pairs)
+}
+
+// appendDocs writes a verb's COMMAND DOCS entry: summary and arguments,
+// which redis-cli turns into hints.
+func (s *Session) appendDocs(dst []byte, v VerbInfo) []byte {
+	dst = s.appendMapHeader(dst, 5)
+	dst = redcon.AppendBulkString(dst, "summary")
+	dst = redcon.AppendBulkString(dst, v.Summary)
+	dst = redcon.AppendBulkString(dst, "since")
+	dst = redcon.AppendBulkString(dst, "redverb")
+	dst = redcon.AppendBulkString(dst, "group")
+	dst = redcon.AppendBulkString(dst, "scripting")
+	dst = redcon.AppendBulkString(dst, "complexity")
+	dst = redcon.AppendBulkString(dst, "O(1)")
+	dst = redcon.AppendBulkString(dst, "arguments")
+	optional := v.MaxArgs != v.MinArgs
+	dst = resp.AppendHeader(dst, '*', v.Keys+v.MinArgs+btoi(optional))
+	for i := 0; i < v.Keys; i++ {
+		dst = s.appendArgDoc(dst, "key"+strconv.Itoa(i+1), "key", "")
+	}
+	for i := 0; i < v.MinArgs; i++ {
+		dst = s.appendArgDoc(dst, "arg"+strconv.Itoa(i+1), "string", "")
+	}
+	if optional {
+		dst = s.appendArgDoc(dst, "option", "string", "optional")
+	}
+	return dst
+}
+
+func (s *Session) appendArgDoc(dst []byte, name, typ, flag string) []byte {
+	pairs := 3
+	if flag != "" {
+		pairs++
+	}
+	dst = s.appendMapHeader(dst, pairs)
+	dst = redcon.AppendBulkString(dst, "name")
+	dst = redcon.AppendBulkString(dst, name)
+	dst = redcon.AppendBulkString(dst, "type")
+	dst = redcon.AppendBulkString(dst, typ)
+	dst = redcon.AppendBulkString(dst, "display_text")
+	dst = redcon.AppendBulkString(dst, name)
+	if flag != "" {
+		dst = redcon.AppendBulkString(dst, "flags")
+		dst = s.appendSetHeader(dst, 1)
+		dst = redcon.AppendString(dst, flag)
+	}
+	return dst
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// cmdRedverb answers REDVERB VERBS and REDVERB RELOAD.
+func (s *Session) cmdRedverb(args [][]byte) {
+	if len(args) != 2 {
+		s.arityError("redverb")
+		return
+	}
+	switch strings.ToLower(string(args[1])) {
+	case "verbs":
+		verbs := s.verbInfos()
+		s.out = resp.AppendHeader(s.out, '*', len(verbs))
+		for _, v := range verbs {
+			s.out = resp.AppendHeader(s.out, '*', 4)
+			s.out = redcon.AppendBulkString(s.out, v.Name)
+			s.out = redcon.AppendBulkString(s.out, v.SHA)
+			s.out = redcon.AppendInt(s.out, int64(v.Keys))
+			s.out = redcon.AppendBulkString(s.out, v.Source)
+		}
+	case "reload":
+		if s.srv.Verbs == nil {
+			s.out = resp.AppendError(s.out, "ERR no verbs registry")
+			return
+		}
+		if err := s.srv.Verbs.Reload(); err != nil {
+			s.out = resp.AppendError(s.out, "ERR reload refused, previous verbs stay in force: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+			return
+		}
+		s.out = append(s.out, "+OK\r\n"...)
+	default:
+		s.out = resp.AppendError(s.out, "ERR unknown subcommand '"+string(args[1])+"'. Try REDVERB VERBS or REDVERB RELOAD.")
+	}
+}

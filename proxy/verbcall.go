@@ -1,0 +1,243 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/redverb/redverb/internal/resp"
+)
+
+// maxReloads bounds how often one call reloads its script; a backend that
+// keeps forgetting it (SCRIPT FLUSH in a loop) still gets a bounded number
+// of tries before the client sees the error.
+const maxReloads = 5
+
+// scriptReloads counts NOSCRIPT recoveries, for logs and tests.
+var scriptReloads atomic.Int64
+
+// ScriptReloads reports how many times the proxy reloaded a script after
+// the backend answered NOSCRIPT.
+func ScriptReloads() int64 { return scriptReloads.Load() }
+
+// evalsha encodes a call as EVALSHA (or EVAL with the body, where a reload
+// cannot be done in order, such as inside MULTI).
+func (c *ScriptCall) encode(withBody bool) []byte {
+	args := make([][]byte, 0, 3+len(c.Keys)+len(c.Args))
+	if withBody {
+		args = append(args, []byte("EVAL"), []byte(c.Script))
+	} else {
+		args = append(args, []byte("EVALSHA"), []byte(c.SHA))
+	}
+	args = append(args, []byte(strconv.Itoa(len(c.Keys))))
+	args = append(args, c.Keys...)
+	args = append(args, c.Args...)
+	return resp.AppendCommand(nil, args...)
+}
+
+func isNoScript(reply []byte) bool { return bytes.HasPrefix(reply, []byte("-NOSCRIPT")) }
+
+// finishVerb completes a verb whose first reply sits at s.out[start:]: it
+// reloads the script if the backend forgot it, retries while the call asks
+// to (LOCK ... WAIT), and converts the final reply.
+func (s *Session) finishVerb(p *pipe, call *ScriptCall, start int, woken chan struct{}) {
+	reply := func() []byte { return s.out[start:] }
+	attempt := func() {
+		s.out = s.out[:start]
+		s.req.cmds = append(s.req.cmds[:0], call.encode(false))
+		s.req.out = s.out
+		p.do(&s.req)
+		s.out = s.req.out
+	}
+	reload := func() {
+		for i := 0; i < maxReloads && isNoScript(reply()); i++ {
+			scriptReloads.Add(1)
+			s.srv.log.Info("backend lost a verb's script; loading it again", zap.String("sha", call.SHA))
+			s.out = s.out[:start]
+			s.req.cmds = append(s.req.cmds[:0],
+				resp.AppendCommand(nil, []byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)),
+				call.encode(false))
+			s.req.out = s.out
+			p.do(&s.req)
+			s.out = append(s.req.out[:start], s.req.reply(1)...)
+		}
+	}
+	reload()
+	if call.Retry != nil {
+		gone, stop := s.in.watchClosed()
+		defer stop()
+		for {
+			again, wait := call.Retry(reply())
+			left := time.Until(call.Deadline)
+			if !again || left <= 0 {
+				break
+			}
+			timer := time.NewTimer(min(wait, left))
+			select {
+			case <-woken:
+			case <-timer.C:
+			case <-gone:
+				timer.Stop()
+				s.quit = true
+				return
+			}
+			timer.Stop()
+			attempt()
+			reload()
+		}
+	}
+	if call.Convert != nil && !resp.IsError(reply()) {
+		converted := call.Convert(reply())
+		s.out = append(s.out[:start], converted...)
+	}
+	clear(s.req.cmds)
+}
+
+// wakeups lets sessions wait for a message on a pub/sub channel (LOCK
+// ... WAIT waits for UNLOCK's release notice) over one shared subscription,
+// so waiting holds no backend connection of its own and never polls.
+type wakeups struct {
+	b   *Backend
+	log *zap.Logger
+
+	mu      sync.Mutex
+	conn    *conn
+	subbed  map[string]chan struct{}              // closed when SUBSCRIBE is confirmed
+	waiters map[string]map[chan struct{}]struct{} // channel+"\x00"+message
+}
+
+// register returns a channel that receives a token each time message is
+// published on channel, and a function to stop. Registering before the
+// first attempt means a release between the attempt and the wait is not
+// missed.
+func (w *wakeups) register(channel, message string) (chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	key := channel + "\x00" + message
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.waiters == nil {
+		w.waiters = map[string]map[chan struct{}]struct{}{}
+	}
+	if w.waiters[key] == nil {
+		w.waiters[key] = map[chan struct{}]struct{}{}
+	}
+	w.waiters[key][ch] = struct{}{}
+	ready, err := w.subscribeLocked(channel)
+	w.mu.Unlock()
+	if err == nil {
+		// SUBSCRIBE and the caller's attempt travel on different
+		// connections: wait until the backend has the subscription.
+		select {
+		case <-ready:
+		case <-time.After(time.Second):
+			err = errors.New("no confirmation within 1s")
+		}
+	}
+	if err != nil {
+		// Without notifications the waiter still retries when the lease
+		// runs out or at the deadline.
+		w.log.Warn("cannot subscribe for wake-ups", zap.String("channel", channel), zap.Error(err))
+	}
+	w.mu.Lock()
+	return ch, func() {
+		w.mu.Lock()
+		delete(w.waiters[key], ch)
+		if len(w.waiters[key]) == 0 {
+			delete(w.waiters, key)
+		}
+		w.mu.Unlock()
+	}
+}
+
+func (w *wakeups) subscribeLocked(channel string) (<-chan struct{}, error) {
+	if w.conn != nil && w.subbed[channel] != nil {
+		return w.subbed[channel], nil
+	}
+	if w.conn == nil {
+		c, err := w.b.dial(context.Background(), connKey{db: w.b.DB(), proto: 2})
+		if err != nil {
+			return nil, err
+		}
+		w.conn, w.subbed = c, map[string]chan struct{}{}
+		go w.readLoop(c)
+	}
+	if _, err := w.conn.nc.Write(resp.AppendCommand(nil, []byte("SUBSCRIBE"), []byte(channel))); err != nil {
+		return nil, err
+	}
+	ready := make(chan struct{})
+	w.subbed[channel] = ready
+	return ready, nil
+}
+
+func (w *wakeups) readLoop(c *conn) {
+	for {
+		frame, err := resp.ReadReply(c.r, nil)
+		if err != nil {
+			w.mu.Lock()
+			if w.conn == c {
+				w.conn = nil
+			}
+			// Wake everyone: they retry, and resubscribe on their next wait.
+			for _, set := range w.waiters {
+				for ch := range set {
+					notify(ch)
+				}
+			}
+			w.mu.Unlock()
+			return
+		}
+		parts := resp.SplitArray(frame)
+		if len(parts) == 3 && bytes.Equal(parts[0], []byte("$9\r\nsubscribe\r\n")) {
+			w.mu.Lock()
+			if ready := w.subbed[string(bulkBody(parts[1]))]; ready != nil && w.conn == c {
+				select {
+				case <-ready:
+				default:
+					close(ready)
+				}
+			}
+			w.mu.Unlock()
+			continue
+		}
+		if len(parts) != 3 || !bytes.Equal(parts[0], []byte("$7\r\nmessage\r\n")) {
+			continue
+		}
+		key := string(bulkBody(parts[1])) + "\x00" + string(bulkBody(parts[2]))
+		w.mu.Lock()
+		for ch := range w.waiters[key] {
+			notify(ch)
+		}
+		w.mu.Unlock()
+	}
+}
+
+func (w *wakeups) close() {
+	w.mu.Lock()
+	if w.conn != nil {
+		w.conn.nc.Close()
+		w.conn = nil
+	}
+	w.mu.Unlock()
+}
+
+func notify(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// bulkBody returns the payload of a raw bulk string.
+func bulkBody(bulk []byte) []byte {
+	i := bytes.IndexByte(bulk, '\n')
+	if i < 0 || len(bulk) < i+3 {
+		return nil
+	}
+	return bulk[i+1 : len(bulk)-2]
+}

@@ -1,0 +1,64 @@
+package proxy
+
+import "time"
+
+// Verbs is how the proxy learns about commands it runs as scripts on the
+// backend. The proxy knows nothing of what a verb does: it runs the script
+// by SHA1 (EVALSHA), loads it when the backend has forgotten it, and applies
+// the call's reply conversion and retry policy.
+type Verbs interface {
+	// IsVerb reports whether a lower-case command name is a verb.
+	IsVerb(name []byte) bool
+	// Resolve checks a verb's arguments (args[0] is the verb) and returns
+	// the script call. An error is answered to the client as is; nothing
+	// reaches the backend. mayWait is false where the call cannot wait
+	// (inside MULTI), so verbs that wait must try once.
+	Resolve(args [][]byte, mayWait bool) (*ScriptCall, error)
+	// List describes every verb, for COMMAND and REDVERB VERBS.
+	List() []VerbInfo
+	// Reload rereads user-defined verbs; on error the previous set stays.
+	Reload() error
+}
+
+// ScriptCall is one verb invocation, ready to run.
+type ScriptCall struct {
+	SHA    string
+	Script string
+	Keys   [][]byte
+	Args   [][]byte
+
+	// Convert, if set, rewrites a successful raw reply before the client
+	// sees it (for example a bulk string holding an exact int64 into an
+	// integer reply, which Lua numbers cannot carry).
+	Convert func(reply []byte) []byte
+
+	// Retry, if set, says whether to run the call again (and after how
+	// long at most) given its reply. The proxy retries until Deadline,
+	// waking early when Wake is published on the channel WakeChannel.
+	Retry       func(reply []byte) (again bool, wait time.Duration)
+	Deadline    time.Time
+	WakeChannel string
+	Wake        string
+}
+
+// VerbInfo describes a verb for introspection.
+type VerbInfo struct {
+	Name     string
+	Keys     int
+	MinArgs  int // arguments after the keys
+	MaxArgs  int // -1: no limit
+	ReadOnly bool
+	Summary  string
+	SHA      string
+	Source   string
+}
+
+// Arity is the verb's arity as COMMAND reports it: positive when fixed,
+// negative for a minimum.
+func (v VerbInfo) Arity() int {
+	n := 1 + v.Keys + v.MinArgs
+	if v.MaxArgs != v.MinArgs {
+		return -n
+	}
+	return n
+}
