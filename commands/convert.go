@@ -2,7 +2,6 @@ package commands
 
 import (
 	"bytes"
-	"strconv"
 
 	"github.com/redverb/redverb/internal/resp"
 )
@@ -31,5 +30,3 @@ func bulksToIntegers(reply []byte) []byte {
 	}
 	return out
 }
-
-var _ = strconv.Itoa

@@ -42,7 +42,7 @@ func checkLock(args [][]byte, call *proxy.ScriptCall, mayWait bool) error {
 			return errSyntax
 		}
 	}
-	call.Keys = args[:1]
+	call.Keys = [][]byte{args[0]} // its own array: FENCE appends to it
 	flag := "0"
 	if fence {
 		flag = "1"

@@ -117,18 +117,24 @@ func loadFile(path string) (*Verb, error) {
 		return nil, err
 	}
 	if _, err := luaparse.Parse(strings.NewReader(string(src)), path); err != nil {
-		return nil, luaSyntaxError(path, err)
+		return nil, luaSyntaxError(path, string(src), err)
 	}
 	return v, nil
 }
 
-// luaSyntaxError puts the parser's line into the file:line: reason form.
-func luaSyntaxError(path string, err error) error {
+// luaSyntaxError puts the parser's line into the file:line: reason form. An
+// error at the end of the file (an unclosed block) has no line of its own:
+// it is reported on the last line.
+func luaSyntaxError(path, src string, err error) error {
+	line, msg := 1, err.Error()
 	var perr *luaparse.Error
 	if errors.As(err, &perr) {
-		return fmt.Errorf("%s:%d: Lua syntax error: %s", path, perr.Pos.Line, perr.Message)
+		line, msg = perr.Pos.Line, perr.Message
+		if line < 1 {
+			line, msg = max(strings.Count(src, "\n"), 1), "unexpected end of file"
+		}
 	}
-	return fmt.Errorf("%s:1: Lua syntax error: %v", path, err)
+	return fmt.Errorf("%s:%d: Lua syntax error: %s", path, line, msg)
 }
 
 // Reload rereads the verbs directory. If any file is bad, nothing changes

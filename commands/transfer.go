@@ -14,11 +14,9 @@ func checkTransfer(args [][]byte, call *proxy.ScriptCall, _ bool) error {
 	if len(args) < 3 {
 		return arityError("transfer")
 	}
-	amount, err := parsePositive(args[2], errAmount)
-	if err != nil {
+	if _, err := parsePositive(args[2], errAmount); err != nil {
 		return errAmount
 	}
-	_ = amount
 	switch {
 	case len(args) == 3:
 		call.Keys, call.Args = args[:2], args[2:3]
