@@ -82,3 +82,26 @@ for P in $PIPELINES; do
   done
 done
 echo "($CLIENTS clients, $N requests per run, median of $ROUNDS interleaved rounds, $(nproc) cores)"
+
+# CAS: the verb through redverb against the very same script called with
+# EVALSHA on redis-server directly (10 keys, pipeline 1).
+redis-cli -p "$RV" CAS bench:warm x y >/dev/null # loads the script into the backend
+SHA=$(redis-cli -p "$RV" REDVERB VERBS | awk '$0=="cas"{getline; print; exit}')
+cas_rps() { redis-benchmark -p "$1" -c "$CLIENTS" -n "$N" -r 10 --csv "${@:2}" 2>/dev/null | awk -F'","' 'NR==2 {print int($2)}'; }
+declare -A cas=()
+for r in $(seq "$ROUNDS"); do
+  cas[direct]+="$(cas_rps "$REDIS" EVALSHA "$SHA" 1 key:__rand_int__ x y) "
+  cas[rv]+="$(cas_rps "$RV" CAS key:__rand_int__ x y) "
+  cas[rv1]+="$(cas_rps "$RV1" CAS key:__rand_int__ x y) "
+done
+d=$(echo "${cas[direct]}" | tr ' ' '\n' | grep . | median)
+v=$(echo "${cas[rv]}" | tr ' ' '\n' | grep . | median)
+v1=$(echo "${cas[rv1]}" | tr ' ' '\n' | grep . | median)
+echo
+printf 'CAS verb: EVALSHA direct %s/s, redverb %s/s (%.2fx), redverb GOMAXPROCS=1 %s/s (%.2fx)\n' \
+  "$d" "$v" "$(echo "$v / $d" | bc -l)" "$v1" "$(echo "$v1 / $d" | bc -l)"
+
+# Contended read-modify-write on 10 keys: GET + CAS verb through redverb
+# (GOMAXPROCS=1 instance) against client-side WATCH/GET/MULTI/SET/EXEC.
+echo
+go run ./bench/cas -direct "127.0.0.1:$REDIS" -proxy "127.0.0.1:$RV1" -clients "$CLIENTS" -keys 10 -duration 5s

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redverb/redverb/internal/redistest"
+)
+
+// The binary: SIGHUP rereads --verbs-dir, SIGTERM exits 0, and a bad
+// setting stops start-up with one line naming it.
+func TestBinary(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "redverb")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--backend", "http://nope").CombinedOutput()
+	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "invalid setting backend") || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+		t.Fatalf("bad setting: exit %d, output %q", code, out)
+	}
+	help, _ := exec.Command(bin, "--help").CombinedOutput()
+	for _, want := range []string{"-listen", "REDVERB_LISTEN", "-backend", "-requirepass", "-config", "-log-level", "-log-format", "-verbs-dir"} {
+		if !bytes.Contains(help, []byte(want)) {
+			t.Errorf("--help does not mention %s", want)
+		}
+	}
+
+	r := redistest.StartRedis(t)
+	dir := t.TempDir()
+	verb := "-- verb: ANSWER\n-- keys: 0\n-- args: 0\nreturn %s\n"
+	write := func(v string) {
+		if err := os.WriteFile(filepath.Join(dir, "answer.lua"), []byte(strings.Replace(verb, "%s", v, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("41")
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, "--listen", addr, "--backend", r.URL(), "--verbs-dir", dir, "--log-format", "json")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redverb did not start: %s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c := redistest.Dial(t, addr)
+	if got := c.Do("ANSWER"); got != ":41\r\n" {
+		t.Fatalf("ANSWER: %q", got)
+	}
+	write("42")
+	cmd.Process.Signal(syscall.SIGHUP)
+	for c.Do("ANSWER") != ":42\r\n" {
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP did not reload the verb: %s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("SIGTERM: %v\n%s", err, logs.String())
+	}
+	if !strings.Contains(logs.String(), `"msg":"redverb started"`) {
+		t.Errorf("no start-up line in the logs: %s", logs.String())
+	}
+}
+
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
