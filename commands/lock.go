@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redverb/redverb/internal/keyslot"
 	"github.com/redverb/redverb/internal/resp"
 	"github.com/redverb/redverb/proxy"
 )
@@ -64,7 +65,7 @@ func checkLock(args [][]byte, call *proxy.ScriptCall, mayWait bool) error {
 // the lock's cluster slot and outlive the lock, so it reuses the lock key's
 // hash tag or makes the lock key one.
 func fenceKey(lock []byte) []byte {
-	if hashTag(lock) != nil {
+	if keyslot.HashTag(lock) != nil {
 		return append(append([]byte{}, lock...), ":fence"...)
 	}
 	return append(append(append([]byte("{"), lock...), '}'), ":fence"...)

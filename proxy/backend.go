@@ -43,11 +43,11 @@ type Backend struct {
 	dialer net.Dialer
 	log    *zap.Logger
 
-	mu      sync.Mutex
-	shared  map[connKey][]*pipe
-	idle    map[connKey][]*conn
-	closed  bool
-	version string
+	mu     sync.Mutex
+	shared map[connKey][]*pipe
+	idle   map[connKey][]*conn
+	closed bool
+	server serverInfo
 }
 
 // connKey names the connection state a client needs: its selected database
@@ -254,35 +254,60 @@ func (b *Backend) Close() {
 	}
 }
 
-// Version is the backend's redis_version, which HELLO reports; it is asked
-// once and remembered.
+// Version is the backend's redis_version, which HELLO reports.
 func (b *Backend) Version(ctx context.Context) string {
-	b.mu.Lock()
-	v := b.version
-	b.mu.Unlock()
-	if v != "" {
+	if v := b.info(ctx).version; v != "" {
 		return v
 	}
-	v = "unknown"
+	return "unknown"
+}
+
+// IsCluster reports whether the backend runs in cluster mode, where one
+// call's keys must share a slot.
+func (b *Backend) IsCluster(ctx context.Context) bool { return b.info(ctx).cluster }
+
+type serverInfo struct {
+	version string
+	cluster bool
+}
+
+// info asks the backend once (until it answers) what it is.
+func (b *Backend) info(ctx context.Context) serverInfo {
+	b.mu.Lock()
+	known := b.server
+	b.mu.Unlock()
+	if known.version != "" {
+		return known
+	}
 	c, err := b.take(ctx, connKey{db: b.DB(), proto: 2})
 	if err != nil {
-		return v
+		return known
 	}
 	reply, err := c.roundTrip([]byte("INFO"), []byte("server"))
+	var cluster []byte
+	if err == nil {
+		cluster, err = c.roundTrip([]byte("INFO"), []byte("cluster"))
+	}
 	if err != nil {
 		c.nc.Close()
-		return v
+		return known
 	}
 	b.give(c)
-	for _, line := range strings.Split(string(reply), "\r\n") {
-		if after, ok := strings.CutPrefix(line, "redis_version:"); ok {
-			v = after
-			b.mu.Lock()
-			b.version = v
-			b.mu.Unlock()
+	for _, line := range strings.Split(string(reply)+string(cluster), "\r\n") {
+		if v, ok := strings.CutPrefix(line, "redis_version:"); ok {
+			known.version = v
+		}
+		if v, ok := strings.CutPrefix(line, "cluster_enabled:"); ok {
+			known.cluster = v == "1"
 		}
 	}
-	return v
+	if known.version == "" {
+		known.version = "unknown"
+	}
+	b.mu.Lock()
+	b.server = known
+	b.mu.Unlock()
+	return known
 }
 
 // roundTrip sends one command and reads its reply.

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redverb/redverb/internal/keyslot"
 	"github.com/redverb/redverb/internal/resp"
 	"go.uber.org/zap"
 )
@@ -186,7 +187,7 @@ func (s *Session) runShared(cmds []command) int {
 		req.cmds = append(req.cmds, c.raw)
 	}
 	if verb {
-		call, callErr = s.srv.Verbs.Resolve(cmds[n-1].args, true)
+		call, callErr = s.resolve(cmds[n-1].args, true)
 		if callErr != nil {
 			req.cmds = req.cmds[:n-1] // refused: it never reaches the backend
 		} else {
@@ -235,8 +236,24 @@ func (s *Session) forward(args ...[]byte) {
 	clear(s.req.cmds)
 }
 
+// errCrossSlot is Redis Cluster's own refusal of keys in different slots.
+var errCrossSlot = errors.New("CROSSSLOT Keys in request don't hash to the same slot")
+
+// resolve prepares a verb call; on a cluster backend its keys must share a
+// slot, checked here so that nothing reaches the backend otherwise.
+func (s *Session) resolve(args [][]byte, mayWait bool) (*ScriptCall, error) {
+	call, err := s.srv.Verbs.Resolve(args, mayWait)
+	if err == nil && len(call.Keys) > 1 && !keyslot.SameSlot(call.Keys) && s.srv.Backend.IsCluster(context.Background()) {
+		return nil, errCrossSlot
+	}
+	return call, err
+}
+
 // appendCommandError answers a command the proxy refused before sending it.
 func appendCommandError(dst []byte, err error) []byte {
+	if errors.Is(err, errCrossSlot) {
+		return resp.AppendError(dst, err.Error())
+	}
 	return resp.AppendError(dst, "ERR "+err.Error())
 }
 
@@ -310,7 +327,7 @@ func (s *Session) runDedicated(cmds []command) int {
 // at queue time, so a transaction is aborted as Redis aborts one after a
 // bad command; the client sees the verb's own error.
 func (s *Session) dedicatedVerb(args [][]byte) ([]byte, func([]byte) []byte) {
-	call, err := s.srv.Verbs.Resolve(args, false)
+	call, err := s.resolve(args, false)
 	if err != nil {
 		refusal := appendCommandError(nil, err)
 		return resp.AppendCommand(nil, []byte("EVAL")), func([]byte) []byte { return refusal }
