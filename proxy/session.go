@@ -26,6 +26,7 @@ type Session struct {
 	out     []byte // replies not yet written to the client
 	nameBuf []byte
 	req     request
+	callBuf []byte // the verb call being sent (EVALSHA ...)
 
 	db       int
 	proto    int
@@ -191,7 +192,8 @@ func (s *Session) runShared(cmds []command) int {
 		if callErr != nil {
 			req.cmds = req.cmds[:n-1] // refused: it never reaches the backend
 		} else {
-			req.cmds[n-1] = call.encode(false)
+			s.callBuf = call.appendCall(s.callBuf[:0], false)
+			req.cmds[n-1] = s.callBuf
 		}
 	}
 	var woken chan struct{}
@@ -332,7 +334,7 @@ func (s *Session) dedicatedVerb(args [][]byte) ([]byte, func([]byte) []byte) {
 		refusal := appendCommandError(nil, err)
 		return resp.AppendCommand(nil, []byte("EVAL")), func([]byte) []byte { return refusal }
 	}
-	return call.encode(true), call.Convert
+	return call.appendCall(nil, true), call.Convert
 }
 
 // finishDedicated applies reply conversions on a dedicated connection:

@@ -26,19 +26,31 @@ var scriptReloads atomic.Int64
 // the backend answered NOSCRIPT.
 func ScriptReloads() int64 { return scriptReloads.Load() }
 
-// evalsha encodes a call as EVALSHA (or EVAL with the body, where a reload
-// cannot be done in order, such as inside MULTI).
-func (c *ScriptCall) encode(withBody bool) []byte {
-	args := make([][]byte, 0, 3+len(c.Keys)+len(c.Args))
+// appendCall encodes a call as EVALSHA (or EVAL with the body, where a
+// reload cannot be done in order, such as inside MULTI).
+func (c *ScriptCall) appendCall(dst []byte, withBody bool) []byte {
+	dst = resp.AppendHeader(dst, '*', 3+len(c.Keys)+len(c.Args))
 	if withBody {
-		args = append(args, []byte("EVAL"), []byte(c.Script))
+		dst = appendBulk(dst, "EVAL")
+		dst = appendBulk(dst, c.Script)
 	} else {
-		args = append(args, []byte("EVALSHA"), []byte(c.SHA))
+		dst = appendBulk(dst, "EVALSHA")
+		dst = appendBulk(dst, c.SHA)
 	}
-	args = append(args, []byte(strconv.Itoa(len(c.Keys))))
-	args = append(args, c.Keys...)
-	args = append(args, c.Args...)
-	return resp.AppendCommand(nil, args...)
+	dst = appendBulk(dst, strconv.Itoa(len(c.Keys)))
+	for _, a := range c.Keys {
+		dst = appendBulk(dst, a)
+	}
+	for _, a := range c.Args {
+		dst = appendBulk(dst, a)
+	}
+	return dst
+}
+
+func appendBulk[T string | []byte](dst []byte, b T) []byte {
+	dst = resp.AppendHeader(dst, '$', len(b))
+	dst = append(dst, b...)
+	return append(dst, '\r', '\n')
 }
 
 func isNoScript(reply []byte) bool { return bytes.HasPrefix(reply, []byte("-NOSCRIPT")) }
@@ -50,7 +62,8 @@ func (s *Session) finishVerb(p *pipe, call *ScriptCall, start int, woken chan st
 	reply := func() []byte { return s.out[start:] }
 	attempt := func() {
 		s.out = s.out[:start]
-		s.req.cmds = append(s.req.cmds[:0], call.encode(false))
+		s.callBuf = call.appendCall(s.callBuf[:0], false)
+		s.req.cmds = append(s.req.cmds[:0], s.callBuf)
 		s.req.out = s.out
 		p.do(&s.req)
 		s.out = s.req.out
@@ -60,9 +73,10 @@ func (s *Session) finishVerb(p *pipe, call *ScriptCall, start int, woken chan st
 			scriptReloads.Add(1)
 			s.srv.log.Info("backend lost a verb's script; loading it again", zap.String("sha", call.SHA))
 			s.out = s.out[:start]
+			s.callBuf = call.appendCall(s.callBuf[:0], false)
 			s.req.cmds = append(s.req.cmds[:0],
 				resp.AppendCommand(nil, []byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)),
-				call.encode(false))
+				s.callBuf)
 			s.req.out = s.out
 			p.do(&s.req)
 			s.out = append(s.req.out[:start], s.req.reply(1)...)
