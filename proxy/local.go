@@ -66,18 +66,7 @@ func (s *Session) cmdQuit([][]byte) {
 }
 
 func (s *Session) cmdReset([][]byte) {
-	if s.sub != nil {
-		s.endStreaming()
-	}
-	if s.ded != nil {
-		if s.inMulti || s.watching {
-			s.ded.nc.Close()
-		} else {
-			s.srv.Backend.give(s.ded)
-		}
-		s.ded = nil
-	}
-	s.inMulti, s.watching, s.multiDB = false, false, -1
+	s.releaseDedicated()
 	s.db, s.proto, s.name = s.srv.Backend.DB(), 2, ""
 	s.authed.Store(s.srv.RequirePass == "")
 	s.out = append(s.out, "+RESET\r\n"...)

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"sync"
 	"time"
 
@@ -31,13 +30,8 @@ type subscriber struct {
 // to its own backend connection and replies reach the client through the
 // subscriber. It returns how many commands it consumed.
 func (s *Session) startStreaming(cmds []command) int {
-	if s.ded == nil {
-		c, err := s.srv.Backend.take(context.Background(), s.key())
-		if err != nil {
-			s.out = appendBackendError(s.out, err)
-			return 1
-		}
-		s.ded = c
+	if !s.ensureDedicated() {
+		return 1
 	}
 	if s.flush() != nil {
 		s.quit = true

@@ -278,13 +278,8 @@ func (s *Session) runBlocking(cmd command) {
 // taking one if needed, and follows MULTI/WATCH state through the replies.
 // The connection goes back to the pool as soon as no state is left on it.
 func (s *Session) runDedicated(cmds []command) int {
-	if s.ded == nil {
-		c, err := s.srv.Backend.take(context.Background(), s.key())
-		if err != nil {
-			s.out = appendBackendError(s.out, err)
-			return 1
-		}
-		s.ded = c
+	if !s.ensureDedicated() {
+		return 1
 	}
 	n, blocking := 0, false
 	var converts []func([]byte) []byte
@@ -416,7 +411,7 @@ func (s *Session) dropDedicated() {
 		s.ded.nc.Close()
 		s.ded = nil
 	}
-	s.inMulti, s.watching, s.multiDB = false, false, -1
+	s.inMulti, s.watching, s.multiDB, s.queued = false, false, -1, nil
 }
 
 // exchange writes raws to c and appends one reply per command to s.out,
@@ -499,14 +494,29 @@ func appendBackendError(dst []byte, err error) []byte {
 	return resp.AppendError(dst, "ERR "+err.Error())
 }
 
-// close releases everything the session holds.
-func (s *Session) close() {
+// ensureDedicated gives the session a backend connection of its own. If
+// none can be had, it answers the command with the error and reports false.
+func (s *Session) ensureDedicated() bool {
+	if s.ded != nil {
+		return true
+	}
+	c, err := s.srv.Backend.take(context.Background(), s.key())
+	if err != nil {
+		s.out = appendBackendError(s.out, err)
+		return false
+	}
+	s.ded = c
+	return true
+}
+
+// releaseDedicated ends pub/sub mode and gives the dedicated connection
+// back. A connection left inside MULTI or WATCH (a client that vanished
+// mid-transaction) is closed rather than lent to someone else.
+func (s *Session) releaseDedicated() {
 	if s.sub != nil {
 		s.endStreaming()
 	}
 	if s.ded != nil {
-		// A client that vanished mid-transaction leaves state on the
-		// connection: close it rather than lend it to someone else.
 		if s.inMulti || s.watching {
 			s.ded.nc.Close()
 		} else {
@@ -514,6 +524,12 @@ func (s *Session) close() {
 		}
 		s.ded = nil
 	}
+	s.inMulti, s.watching, s.multiDB, s.queued = false, false, -1, nil
+}
+
+// close releases everything the session holds.
+func (s *Session) close() {
+	s.releaseDedicated()
 	s.nc.Close()
 	s.srv.forget(s)
 	s.srv.log.Debug("client closed", zap.Uint64("id", s.id))
