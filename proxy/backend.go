@@ -254,12 +254,17 @@ func (b *Backend) Close() {
 	}
 }
 
+// fallbackVersion is reported by HELLO when the backend does not say its
+// version (or cannot be asked). Clients such as Lettuce parse the field,
+// so it must look like a version.
+const fallbackVersion = "7.0.0"
+
 // Version is the backend's redis_version, which HELLO reports.
 func (b *Backend) Version(ctx context.Context) string {
 	if v := b.info(ctx).version; v != "" {
 		return v
 	}
-	return "unknown"
+	return fallbackVersion
 }
 
 // IsCluster reports whether the backend runs in cluster mode, where one
@@ -302,7 +307,7 @@ func (b *Backend) info(ctx context.Context) serverInfo {
 		}
 	}
 	if known.version == "" {
-		known.version = "unknown"
+		known.version = fallbackVersion
 	}
 	b.mu.Lock()
 	b.server = known

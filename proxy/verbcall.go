@@ -71,7 +71,7 @@ func (s *Session) finishVerb(p *pipe, call *ScriptCall, start int, woken chan st
 	reload := func() {
 		for i := 0; i < maxReloads && isNoScript(reply()); i++ {
 			scriptReloads.Add(1)
-			s.srv.log.Info("backend lost a verb's script; loading it again", zap.String("sha", call.SHA))
+			s.srv.log.Info("backend answered NOSCRIPT; loading the verb's script", zap.String("sha", call.SHA))
 			s.out = s.out[:start]
 			s.callBuf = call.appendCall(s.callBuf[:0], false)
 			s.req.cmds = append(s.req.cmds[:0],
