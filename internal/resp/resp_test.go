@@ -1,0 +1,43 @@
+package resp
+
+import (
+	"bufio"
+	"strings"
+	"testing"
+)
+
+// Every reply type of RESP2 and RESP3 is framed exactly, byte for byte, so
+// several replies in a row come apart at the right places.
+func TestReadReplyFramesEveryType(t *testing.T) {
+	replies := []string{
+		"+OK\r\n", "-ERR bad\r\n", ":42\r\n", "$5\r\nhe\r\nl\r\n", "$-1\r\n", "*-1\r\n",
+		"*2\r\n$1\r\na\r\n*1\r\n:1\r\n", "_\r\n", ",3.14\r\n", "#t\r\n", "(123456789012345678901234567890\r\n",
+		"!3\r\nerr\r\n", "=8\r\ntxt:abcd\r\n", "%1\r\n$1\r\nk\r\n$1\r\nv\r\n", "~2\r\n:1\r\n:2\r\n",
+		">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n", "|1\r\n+ttl\r\n:3\r\n$1\r\nv\r\n", "*0\r\n",
+	}
+	r := bufio.NewReaderSize(strings.NewReader(strings.Join(replies, "")), 16)
+	for _, want := range replies {
+		got, err := ReadReply(r, nil)
+		if err != nil || string(got) != want {
+			t.Fatalf("got %q (%v), want %q", got, err, want)
+		}
+	}
+}
+
+func TestReadReplyRejectsGarbage(t *testing.T) {
+	for _, bad := range []string{"?x\r\n", "$x\r\n", "*1\r\n", "+OK\n"} {
+		if _, err := ReadReply(bufio.NewReader(strings.NewReader(bad)), nil); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestSplitArray(t *testing.T) {
+	got := SplitArray([]byte("*2\r\n$1\r\na\r\n:5\r\n"))
+	if len(got) != 2 || string(got[0]) != "$1\r\na\r\n" || string(got[1]) != ":5\r\n" {
+		t.Fatalf("%q", got)
+	}
+	if SplitArray([]byte("+OK\r\n")) != nil {
+		t.Fatal("a status is not an array")
+	}
+}
