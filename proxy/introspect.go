@@ -136,7 +136,7 @@ func (s *Session) verbInfos() []VerbInfo {
 	return s.srv.Verbs.List()
 }
 
-// appendSet writes a RESP3 set, or an array in RESP2.
+// appendSetHeader starts a RESP3 set, or an array in RESP2.
 func (s *Session) appendSetHeader(dst []byte, n int) []byte {
 	if s.proto == 3 {
 		return resp.AppendHeader(dst, '~', n)
