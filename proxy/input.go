@@ -52,9 +52,10 @@ type input struct {
 	needsAuth func() bool
 
 	mu        sync.Mutex
-	buf       []byte // buf[start:checked] is validated and unparsed
+	buf       []byte // buf[start:ready] holds complete, validated commands
 	start     int
-	checked   int
+	ready     int   // end of the last complete command validated
+	checked   int   // end of what has been validated
 	err       error // sticky: protocol error or socket error
 	readAhead chan struct{}
 
@@ -62,6 +63,7 @@ type input struct {
 	state      inputState
 	bulksLeft  int
 	payloadLen int
+	scanned    int // bytes of an unfinished line already searched for '\n'
 
 	cmds []command
 	args [][]byte // backing store for every command's args in a batch
@@ -121,10 +123,11 @@ func (in *input) waitReadAhead() {
 	}
 }
 
-// parse splits buf[start:checked] into commands.
+// parse splits buf[start:ready] into commands. It only ever sees complete
+// commands, so a huge command arriving in many reads is split once.
 func (in *input) parse() error {
-	for in.start < in.checked {
-		packet := in.buf[in.start:in.checked]
+	for in.start < in.ready {
+		packet := in.buf[in.start:in.ready]
 		if len(packet) > 1 && packet[0] == '*' && packet[1] == '-' {
 			// *-1: an empty command, which Redis skips; validate let it through.
 			in.start += indexNewline(packet) + 1
@@ -165,6 +168,7 @@ func (in *input) compact() {
 		in.buf = in.buf[:copy(in.buf, in.buf[in.start:])]
 	}
 	in.checked -= in.start
+	in.ready -= in.start
 	in.start = 0
 }
 
@@ -255,13 +259,19 @@ func (in *input) validate() {
 				in.state = atCount
 			}
 		default: // a line: inline command, multibulk count or bulk header
-			i := indexNewline(b)
+			// Resume the search where the last read left it: rescanning
+			// would make a client that sends a long line byte by byte
+			// cost quadratic time.
+			i := indexNewline(b[in.scanned:])
 			if i < 0 {
+				in.scanned = len(b)
 				if len(b) > maxInlineLen {
 					in.err = tooLongLine[in.state]
 				}
 				return
 			}
+			i += in.scanned
+			in.scanned = 0
 			if in.state == inInline {
 				in.state = atCommand
 			} else {
@@ -270,6 +280,9 @@ func (in *input) validate() {
 			if in.err == nil {
 				in.checked += i + 1
 			}
+		}
+		if in.state == atCommand {
+			in.ready = in.checked
 		}
 	}
 }
