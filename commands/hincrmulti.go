@@ -25,5 +25,6 @@ func checkHGetOrSet(args [][]byte, call *proxy.ScriptCall, _ bool) error {
 		return arityError("hgetorset")
 	}
 	call.Keys, call.Args = args[:1], args[1:]
+	call.PairsReply = true
 	return nil
 }

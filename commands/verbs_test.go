@@ -530,6 +530,10 @@ func TestHashVerbs(t *testing.T) {
 		{"SET str x", ok},
 		{"HGETORSET str f v", wrongType},
 		{"HINCRMULTI str f 1", wrongType},
+		{"HELLO 3", "~%"},
+		{"HGETORSET g f1 x", "%2\r\n" + bulk("f1") + bulk("v1") + bulk("f2") + bulk("v2")},
+		{"HGETALL g", "%2\r\n" + bulk("f1") + bulk("v1") + bulk("f2") + bulk("v2")},
+		{"HINCRMULTI h a 1", "*1\r\n:12\r\n"},
 	})
 }
 

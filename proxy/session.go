@@ -329,7 +329,7 @@ func (s *Session) dedicatedVerb(args [][]byte) ([]byte, func([]byte) []byte) {
 		refusal := appendCommandError(nil, err)
 		return resp.AppendCommand(nil, []byte("EVAL")), func([]byte) []byte { return refusal }
 	}
-	return call.appendCall(nil, true), call.Convert
+	return call.appendCall(nil, true), s.converter(call)
 }
 
 // finishDedicated applies reply conversions on a dedicated connection:

@@ -53,6 +53,32 @@ func appendBulk[T string | []byte](dst []byte, b T) []byte {
 	return append(dst, '\r', '\n')
 }
 
+// converter returns how to rewrite a call's reply for this client, or nil.
+func (s *Session) converter(call *ScriptCall) func([]byte) []byte {
+	if !call.PairsReply || s.proto != 3 {
+		return call.Convert
+	}
+	return func(reply []byte) []byte {
+		if call.Convert != nil {
+			reply = call.Convert(reply)
+		}
+		return pairsAsMap(reply)
+	}
+}
+
+// pairsAsMap turns a flat array of field/value pairs into a RESP3 map.
+func pairsAsMap(reply []byte) []byte {
+	elems := resp.SplitArray(reply)
+	if elems == nil || reply[0] != '*' || len(elems)%2 != 0 {
+		return reply
+	}
+	out := resp.AppendHeader(nil, '%', len(elems)/2)
+	for _, e := range elems {
+		out = append(out, e...)
+	}
+	return out
+}
+
 func isNoScript(reply []byte) bool { return bytes.HasPrefix(reply, []byte("-NOSCRIPT")) }
 
 // finishVerb completes a verb whose first reply sits at s.out[start:]: it
@@ -106,9 +132,8 @@ func (s *Session) finishVerb(p *pipe, call *ScriptCall, start int, woken chan st
 			reload()
 		}
 	}
-	if call.Convert != nil && !resp.IsError(reply()) {
-		converted := call.Convert(reply())
-		s.out = append(s.out[:start], converted...)
+	if convert := s.converter(call); convert != nil && !resp.IsError(reply()) {
+		s.out = append(s.out[:start], convert(reply())...)
 	}
 	clear(s.req.cmds)
 }

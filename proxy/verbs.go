@@ -32,6 +32,10 @@ type ScriptCall struct {
 	// integer reply, which Lua numbers cannot carry).
 	Convert func(reply []byte) []byte
 
+	// PairsReply marks a reply that is a flat list of field/value pairs,
+	// as HGETALL's: RESP3 clients get it as a map, as HGETALL would give.
+	PairsReply bool
+
 	// Retry, if set, says whether to run the call again (and after how
 	// long at most) given its reply. The proxy retries until Deadline,
 	// waking early when Wake is published on the channel WakeChannel.
