@@ -60,3 +60,23 @@ local function compare_numbers(a, b)
   return 0
 end
 
+-- set_if_number implements SETIFGT (want = 1) and SETIFLT (want = -1):
+-- set KEYS[1] to the number ARGV[1] if the key is missing or the new number
+-- compares to the current one as want says. ARGV[2], ARGV[3]: expiry mode
+-- ('', EX, PX) and amount.
+local function set_if_number(want)
+  local cur, err = get_string(KEYS[1])
+  if err then return err end
+  if cur then
+    local c = compare_numbers(ARGV[1], cur)
+    if c == nil then return redis.error_reply('ERR value is not a valid float') end
+    if c ~= want then return 0 end
+  end
+  if ARGV[2] ~= '' then
+    redis.call('SET', KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+  else
+    redis.call('SET', KEYS[1], ARGV[1])
+  end
+  return 1
+end
+
