@@ -41,3 +41,24 @@ func TestSplitArray(t *testing.T) {
 		t.Fatal("a status is not an array")
 	}
 }
+
+// BenchmarkReadReply frames a typical mix of replies; it should not
+// allocate beyond growing the destination buffer once.
+func BenchmarkReadReply(b *testing.B) {
+	batch := strings.Repeat("$10\r\nvalue12345\r\n+OK\r\n:42\r\n*2\r\n$1\r\na\r\n$-1\r\n", 100)
+	rd := strings.NewReader(batch)
+	r := bufio.NewReaderSize(rd, 64<<10)
+	var dst []byte
+	b.ReportAllocs()
+	b.SetBytes(int64(len(batch)) / 400)
+	for i := 0; i < b.N; i++ {
+		if r.Buffered() == 0 && rd.Len() == 0 {
+			rd.Reset(batch)
+			r.Reset(rd)
+		}
+		var err error
+		if dst, err = ReadReply(r, dst[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,68 @@
+package proxy_test
+
+import (
+	"testing"
+
+	"github.com/redverb/redverb/internal/redistest"
+)
+
+// BenchmarkGet compares GET against redis-server directly and through the
+// proxy, in one run, with parallel clients each pipelining 16 commands.
+// Compare the two ns/op figures; absolute values depend on the machine.
+//
+//	go test ./proxy -run '^$' -bench Get -benchtime 200000x
+func BenchmarkGet(b *testing.B) {
+	r := redistest.StartRedis(b)
+	p := redistest.StartProxy(b, r.URL(), redistest.WithVerbs(b, ""))
+	redistest.Dial(b, r.Addr()).Do("SET", "k", "v")
+	for _, target := range []struct{ name, addr string }{{"direct", r.Addr()}, {"proxy", p.Addr()}} {
+		b.Run(target.name, func(b *testing.B) { pipelined(b, target.addr, "GET", "k") })
+	}
+}
+
+// BenchmarkCAS compares the CAS verb with the same script called by EVALSHA
+// on redis-server directly.
+func BenchmarkCAS(b *testing.B) {
+	r := redistest.StartRedis(b)
+	p := redistest.StartProxy(b, r.URL(), redistest.WithVerbs(b, ""))
+	c := redistest.Dial(b, p.Addr())
+	c.Do("CAS", "warm", "x", "y") // loads the script
+	verbs := c.Do("REDVERB", "VERBS")
+	sha := ""
+	for i := 0; i+40 <= len(verbs); i++ {
+		if verbs[i:min(i+14, len(verbs))] == "$3\r\ncas\r\n$40\r\n" {
+			sha = verbs[i+14 : i+54]
+		}
+	}
+	if sha == "" {
+		b.Fatalf("no SHA for cas in %q", verbs)
+	}
+	b.Run("evalsha-direct", func(b *testing.B) { pipelined(b, r.Addr(), "EVALSHA", sha, "1", "k", "x", "y") })
+	b.Run("verb-proxy", func(b *testing.B) { pipelined(b, p.Addr(), "CAS", "k", "x", "y") })
+}
+
+func pipelined(b *testing.B, addr string, args ...string) {
+	const depth = 16
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		c := redistest.Dial(b, addr)
+		pending := 0
+		for pb.Next() {
+			c.Send(args...)
+			if pending++; pending == depth {
+				for ; pending > 0; pending-- {
+					if reply := c.Read(); reply[0] == '-' {
+						b.Errorf("%v: %q", args, reply)
+						return
+					}
+				}
+			}
+		}
+		for ; pending > 0; pending-- {
+			c.Read()
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
