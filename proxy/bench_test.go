@@ -65,4 +65,3 @@ func pipelined(b *testing.B, addr string, args ...string) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 }
-
