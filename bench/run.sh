@@ -45,14 +45,13 @@ EOF
 nutcracker -c "$work/nutcracker.yml" -s "$NUTSTATS" -o "$work/nutcracker.log" >/dev/null 2>&1 & pids+=($!)
 wait_port "$NUT"
 
-# redverb runs twice: with Go's default GOMAXPROCS (all cores), and with
-# GOMAXPROCS=1, which is how to run it on a box whose other cores belong to
-# redis-server and the load generator (idle Go threads otherwise spin on
-# cores the others need).
+# redverb runs twice: with GOMAXPROCS set to all cores (what Go would pick
+# by default), and with its own default, which is
+# one core on machines with two or fewer (see setProcs in cmd/redverb).
 RV1=$(free_port)
 go build -o "$work/redverb" ./cmd/redverb
-"$work/redverb" --listen "127.0.0.1:$RV" --backend "redis://127.0.0.1:$REDIS" --log-level warn >"$work/redverb.log" 2>&1 & pids+=($!)
-GOMAXPROCS=1 "$work/redverb" --listen "127.0.0.1:$RV1" --backend "redis://127.0.0.1:$REDIS" --log-level warn >"$work/redverb1.log" 2>&1 & pids+=($!)
+GOMAXPROCS=$(nproc) "$work/redverb" --listen "127.0.0.1:$RV" --backend "redis://127.0.0.1:$REDIS" --log-level warn >"$work/redverb.log" 2>&1 & pids+=($!)
+"$work/redverb" --listen "127.0.0.1:$RV1" --backend "redis://127.0.0.1:$REDIS" --log-level warn >"$work/redverb1.log" 2>&1 & pids+=($!)
 wait_port "$RV"; wait_port "$RV1"
 
 # rps PORT TEST PIPELINE -> requests per second
@@ -62,7 +61,7 @@ rps() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-printf '%-4s %-8s %10s %10s %10s %10s | %-20s | %-20s\n' test pipeline redis twemproxy redverb "rv(1P)" "redverb: /redis /twem" "rv(1P): /redis /twem"
+printf '%-4s %-8s %10s %10s %10s %10s | %-20s | %-20s\n' test pipeline redis twemproxy "rv(allP)" redverb "rv(allP): /redis /twem" "redverb: /redis /twem"
 for P in $PIPELINES; do
   for T in set get; do
     declare -A res=()
@@ -98,10 +97,10 @@ d=$(echo "${cas[direct]}" | tr ' ' '\n' | grep . | median)
 v=$(echo "${cas[rv]}" | tr ' ' '\n' | grep . | median)
 v1=$(echo "${cas[rv1]}" | tr ' ' '\n' | grep . | median)
 echo
-printf 'CAS verb: EVALSHA direct %s/s, redverb %s/s (%.2fx), redverb GOMAXPROCS=1 %s/s (%.2fx)\n' \
+printf 'CAS verb: EVALSHA direct %s/s, redverb with all cores %s/s (%.2fx), redverb %s/s (%.2fx)\n' \
   "$d" "$v" "$(echo "$v / $d" | bc -l)" "$v1" "$(echo "$v1 / $d" | bc -l)"
 
-# Contended read-modify-write on 10 keys: GET + CAS verb through redverb
-# (GOMAXPROCS=1 instance) against client-side WATCH/GET/MULTI/SET/EXEC.
+# CAS under contention on 10 keys: the verb through redverb (its default
+# settings) against client-side WATCH/GET/MULTI/SET/EXEC on redis-server.
 echo
 go run ./bench/cas -direct "127.0.0.1:$REDIS" -proxy "127.0.0.1:$RV1" -clients "$CLIENTS" -keys 10 -duration 5s
