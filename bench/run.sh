@@ -54,29 +54,38 @@ GOMAXPROCS=$(nproc) "$work/redverb" --listen "127.0.0.1:$RV" --backend "redis://
 "$work/redverb" --listen "127.0.0.1:$RV1" --backend "redis://127.0.0.1:$REDIS" --log-level warn >"$work/redverb1.log" 2>&1 & pids+=($!)
 wait_port "$RV"; wait_port "$RV1"
 
-# rps PORT TEST PIPELINE -> requests per second
-rps() {
-  redis-benchmark -p "$1" -c "$CLIENTS" -n "$N" -P "$3" -t "$2" -r 100000 --csv 2>/dev/null |
-    awk -F'","' 'NR==2 {print int($2)}'
+# cputicks PID -> CPU time the process has used, in clock ticks
+cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# run PORT PID TEST PIPELINE -> "ops/s CPU-ns-per-request" (CPU of PID: the
+# proxy, or redis-server for the direct runs)
+run() {
+  local before after ops
+  before=$(cputicks "$2")
+  ops=$(redis-benchmark -p "$1" -c "$CLIENTS" -n "$N" -P "$4" -t "$3" -r 100000 --csv 2>/dev/null |
+    awk -F'","' 'NR==2 {print int($2)}')
+  after=$(cputicks "$2")
+  echo "$ops $(( (after - before) * 1000000000 / $(getconf CLK_TCK) / N ))"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# col LIST N -> median of field N of "a b" pairs in LIST
+col() { tr ',' '\n' <<<"$1" | grep . | awk -v f="$2" '{print $f}' | median; }
 
-printf '%-4s %-8s %10s %10s %10s %10s | %-20s | %-20s\n' test pipeline redis twemproxy "rv(allP)" redverb "rv(allP): /redis /twem" "redverb: /redis /twem"
+REDIS_PID=${pids[0]}; NUT_PID=${pids[1]}; RV_PID=${pids[2]}; RV1_PID=${pids[3]}
+printf '%-4s %-3s %9s %9s %9s %9s | %-16s | %-16s | %-22s\n' test P redis twemproxy "rv(allP)" redverb \
+  "rv(allP) /redis" "redverb /redis" "redverb /twem  CPU/req"
 for P in $PIPELINES; do
   for T in set get; do
     declare -A res=()
     for r in $(seq "$ROUNDS"); do
-      res[redis]+="$(rps "$REDIS" "$T" "$P") "
-      res[nut]+="$(rps "$NUT" "$T" "$P") "
-      res[rv]+="$(rps "$RV" "$T" "$P") "
-      res[rv1]+="$(rps "$RV1" "$T" "$P") "
+      res[redis]+="$(run "$REDIS" "$REDIS_PID" "$T" "$P"),"
+      res[nut]+="$(run "$NUT" "$NUT_PID" "$T" "$P"),"
+      res[rv]+="$(run "$RV" "$RV_PID" "$T" "$P"),"
+      res[rv1]+="$(run "$RV1" "$RV1_PID" "$T" "$P"),"
     done
-    d=$(echo "${res[redis]}" | tr ' ' '\n' | grep . | median)
-    n=$(echo "${res[nut]}" | tr ' ' '\n' | grep . | median)
-    v=$(echo "${res[rv]}" | tr ' ' '\n' | grep . | median)
-    v1=$(echo "${res[rv1]}" | tr ' ' '\n' | grep . | median)
-    printf '%-4s %-8s %10s %10s %10s %10s | %8.2fx %8.2fx | %8.2fx %8.2fx\n' "$T" "$P" "$d" "$n" "$v" "$v1" \
-      "$(echo "$v / $d" | bc -l)" "$(echo "$v / $n" | bc -l)" "$(echo "$v1 / $d" | bc -l)" "$(echo "$v1 / $n" | bc -l)"
+    d=$(col "${res[redis]}" 1); n=$(col "${res[nut]}" 1); v=$(col "${res[rv]}" 1); v1=$(col "${res[rv1]}" 1)
+    ncpu=$(col "${res[nut]}" 2); v1cpu=$(col "${res[rv1]}" 2)
+    printf '%-4s %-3s %9s %9s %9s %9s | %15.2fx | %15.2fx | %6.2fx %5sns %5sns\n' "$T" "$P" "$d" "$n" "$v" "$v1" \
+      "$(echo "$v / $d" | bc -l)" "$(echo "$v1 / $d" | bc -l)" "$(echo "$v1 / $n" | bc -l)" "$v1cpu" "$ncpu"
     unset res
   done
 done
@@ -97,10 +106,13 @@ d=$(echo "${cas[direct]}" | tr ' ' '\n' | grep . | median)
 v=$(echo "${cas[rv]}" | tr ' ' '\n' | grep . | median)
 v1=$(echo "${cas[rv1]}" | tr ' ' '\n' | grep . | median)
 echo
-printf 'CAS verb: EVALSHA direct %s/s, redverb with all cores %s/s (%.2fx), redverb %s/s (%.2fx)\n' \
+printf 'CAS verb (pipeline 1): EVALSHA direct %s/s, redverb with all cores %s/s (%.2fx), redverb %s/s (%.2fx)\n' \
   "$d" "$v" "$(echo "$v / $d" | bc -l)" "$v1" "$(echo "$v1 / $d" | bc -l)"
 
 # CAS under contention on 10 keys: the verb through redverb (its default
 # settings) against client-side WATCH/GET/MULTI/SET/EXEC on redis-server.
+# The Go load generator runs on one scheduler thread, like redis-benchmark,
+# so that it leaves the proxy and Redis the same room in both runs.
 echo
-go run ./bench/cas -direct "127.0.0.1:$REDIS" -proxy "127.0.0.1:$RV1" -clients "$CLIENTS" -keys 10 -duration 5s
+go build -o "$work/cas" ./bench/cas
+GOMAXPROCS=1 "$work/cas" -direct "127.0.0.1:$REDIS" -proxy "127.0.0.1:$RV1" -clients "$CLIENTS" -keys 10 -duration 5s
