@@ -22,6 +22,13 @@ func TestCrossSlotRefusedOnCluster(t *testing.T) {
 	if got := c.Do("TRANSFER", "{u1}:a", "{u1}:b", "5"); !strings.HasPrefix(got, "-CLUSTERDOWN") {
 		t.Fatalf("same-slot keys: %q, want the backend's CLUSTERDOWN", got)
 	}
+	// LOCK ... FENCE adds a counter key, which must share the lock's slot
+	// whatever braces the lock's name holds.
+	for _, key := range []string{"plain", "{u1}:lock", "a}b", "{}x", "x}{y", "a{b"} {
+		if got := c.Do("LOCK", key, "t", "1000", "FENCE"); !strings.HasPrefix(got, "-CLUSTERDOWN") {
+			t.Errorf("LOCK %q FENCE: %q, want the backend's CLUSTERDOWN", key, got)
+		}
+	}
 	// Key slots as the node itself computes them.
 	for _, key := range []string{"foo", "bar", "{user1000}.following", "foo{}{bar}", "foo{{bar}}zap", "foo{bar}{zap}"} {
 		want := c.Do("CLUSTER", "KEYSLOT", key)

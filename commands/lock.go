@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"time"
@@ -63,12 +64,24 @@ func checkLock(args [][]byte, call *proxy.ScriptCall, mayWait bool) error {
 
 // fenceKey names the counter of fencing tokens for a lock. It must live in
 // the lock's cluster slot and outlive the lock, so it reuses the lock key's
-// hash tag or makes the lock key one.
+// hash tag or makes the lock key one. A key with a '}' but no hash tag
+// cannot be wrapped in braces (the tag would end at its '}'), so its
+// counter gets the first numbered name that hashes to the lock's slot.
 func fenceKey(lock []byte) []byte {
 	if keyslot.HashTag(lock) != nil {
 		return append(append([]byte{}, lock...), ":fence"...)
 	}
-	return append(append(append([]byte("{"), lock...), '}'), ":fence"...)
+	if bytes.IndexByte(lock, '}') < 0 {
+		return append(append(append([]byte("{"), lock...), '}'), ":fence"...)
+	}
+	slot := keyslot.Slot(lock)
+	name := append(append([]byte{}, lock...), ":fence:"...)
+	for i := 0; ; i++ {
+		key := strconv.AppendInt(name, int64(i), 10)
+		if keyslot.Slot(key) == slot {
+			return key
+		}
+	}
 }
 
 // lockRetry reads the script's "not acquired" answer {0, pttl}: wait for a
