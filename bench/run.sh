@@ -67,7 +67,7 @@ run() {
   echo "$ops $(( (after - before) * 1000000000 / $(getconf CLK_TCK) / N ))"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# col LIST N -> median of field N of "a b" pairs in LIST
+# col LIST N -> median of field N of the comma-separated entries of LIST
 col() { tr ',' '\n' <<<"$1" | grep . | awk -v f="$2" '{print $f}' | median; }
 
 REDIS_PID=${pids[0]}; NUT_PID=${pids[1]}; RV_PID=${pids[2]}; RV1_PID=${pids[3]}
@@ -98,13 +98,11 @@ SHA=$(redis-cli -p "$RV" REDVERB VERBS | awk '$0=="cas"{getline; print; exit}')
 cas_rps() { redis-benchmark -p "$1" -c "$CLIENTS" -n "$N" -r 10 --csv "${@:2}" 2>/dev/null | awk -F'","' 'NR==2 {print int($2)}'; }
 declare -A cas=()
 for r in $(seq "$ROUNDS"); do
-  cas[direct]+="$(cas_rps "$REDIS" EVALSHA "$SHA" 1 key:__rand_int__ x y) "
-  cas[rv]+="$(cas_rps "$RV" CAS key:__rand_int__ x y) "
-  cas[rv1]+="$(cas_rps "$RV1" CAS key:__rand_int__ x y) "
+  cas[direct]+="$(cas_rps "$REDIS" EVALSHA "$SHA" 1 key:__rand_int__ x y),"
+  cas[rv]+="$(cas_rps "$RV" CAS key:__rand_int__ x y),"
+  cas[rv1]+="$(cas_rps "$RV1" CAS key:__rand_int__ x y),"
 done
-d=$(echo "${cas[direct]}" | tr ' ' '\n' | grep . | median)
-v=$(echo "${cas[rv]}" | tr ' ' '\n' | grep . | median)
-v1=$(echo "${cas[rv1]}" | tr ' ' '\n' | grep . | median)
+d=$(col "${cas[direct]}" 1); v=$(col "${cas[rv]}" 1); v1=$(col "${cas[rv1]}" 1)
 echo
 printf 'CAS verb (pipeline 1): EVALSHA direct %s/s, redverb with all cores %s/s (%.2fx), redverb %s/s (%.2fx)\n' \
   "$d" "$v" "$(echo "$v / $d" | bc -l)" "$v1" "$(echo "$v1 / $d" | bc -l)"
