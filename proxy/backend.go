@@ -101,6 +101,7 @@ type conn struct {
 	nc   net.Conn
 	r    *bufio.Reader
 	kick chan struct{} // wakes a shared connection's writer
+	id   int64         // the backend's CLIENT ID for it, once asked (see backendID)
 }
 
 // errBackend wraps every failure to talk to the backend so the session can
@@ -292,6 +293,10 @@ func (b *Backend) info(ctx context.Context) serverInfo {
 	var cluster []byte
 	if err == nil {
 		cluster, err = c.roundTrip([]byte("INFO"), []byte("cluster"))
+	}
+	if err == nil && (resp.IsError(reply) || resp.IsError(cluster)) {
+		b.give(c)
+		return known // busy or loading: ask again next time
 	}
 	if err != nil {
 		c.nc.Close()

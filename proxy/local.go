@@ -47,13 +47,30 @@ func init() {
 }
 
 // refusedCommands would hand a client the backend connection itself
-// (replication, MONITOR) or act on the whole backend in ways a proxy user
-// should not (SHUTDOWN, DEBUG).
-var refusedCommands = []string{"monitor", "shutdown", "debug", "sync", "psync", "replconf", "failover"}
+// (replication) or act on the whole backend in ways a proxy user should not
+// (SHUTDOWN, FAILOVER).
+var refusedCommands = []string{"shutdown", "sync", "psync", "replconf", "failover"}
+
+// noMultiCommands are refused by Redis inside MULTI, which aborts the
+// transaction; Redis queues the other refused commands and runs them at EXEC.
+var noMultiCommands = map[string]bool{"shutdown": true, "sync": true, "psync": true}
 
 func (s *Session) cmdRefused(args [][]byte) {
-	s.out = resp.AppendError(s.out, fmt.Sprintf("ERR '%s' is not supported by redverb; run it against the backend directly",
-		strings.ToLower(string(args[0]))))
+	name := strings.ToLower(string(args[0]))
+	refusal := resp.AppendError(nil, fmt.Sprintf("ERR '%s' is not supported by redverb; run it against the backend directly", name))
+	switch {
+	case s.inMulti && noMultiCommands[name]:
+		// A bare EVAL is refused at queue time, so the backend aborts the
+		// transaction at EXEC as Redis would; the client sees Redis's error.
+		s.queueInMulti(resp.AppendCommand(nil, []byte("EVAL")), func([]byte) []byte {
+			return []byte("-ERR Command not allowed inside a transaction\r\n")
+		})
+	case s.inMulti:
+		// Queued as PING; at EXEC its slot holds the refusal.
+		s.queueInMulti(resp.AppendCommand(nil, []byte("PING")), func([]byte) []byte { return refusal })
+	default:
+		s.out = append(s.out, refusal...)
+	}
 }
 
 func (s *Session) arityError(name string) {
@@ -67,7 +84,7 @@ func (s *Session) cmdQuit([][]byte) {
 
 func (s *Session) cmdReset([][]byte) {
 	s.releaseDedicated()
-	s.db, s.proto, s.name = s.srv.Backend.DB(), 2, ""
+	s.db, s.proto, s.name, s.replies = s.srv.Backend.DB(), 2, "", repliesOn
 	s.authed.Store(s.srv.RequirePass == "")
 	s.out = append(s.out, "+RESET\r\n"...)
 }
@@ -297,6 +314,9 @@ var clientSubcommands = map[string]func(*Session, [][]byte){
 		}
 		s.out = s.appendText(s.out, b.String())
 	},
+	"unblock": (*Session).clientUnblock,
+	"kill":    (*Session).clientKill,
+	"reply":   (*Session).clientReply,
 	"setinfo": func(s *Session, args [][]byte) {
 		if len(args) != 4 {
 			s.arityError("client|setinfo")
@@ -315,9 +335,33 @@ var clientSubcommands = map[string]func(*Session, [][]byte){
 	},
 }
 
+// clientReply answers CLIENT REPLY ON|OFF|SKIP: OFF and SKIP have no
+// reply of their own; SKIP while OFF changes nothing, as in Redis.
+func (s *Session) clientReply(args [][]byte) {
+	if len(args) != 3 {
+		s.arityError("client|reply")
+		return
+	}
+	switch strings.ToLower(string(args[2])) {
+	case "on":
+		s.replies = repliesOn
+		s.out = append(s.out, "+OK\r\n"...)
+	case "off":
+		s.replies = repliesOff
+	case "skip":
+		if s.replies != repliesOff {
+			s.replies = repliesSkip
+		}
+	default:
+		s.out = resp.AppendError(s.out, "ERR syntax error")
+		return
+	}
+	s.replyChosen = true
+}
+
 // Connection modes a proxy cannot offer on a shared backend connection.
 var clientUnsupported = map[string]bool{
-	"kill": true, "reply": true, "tracking": true, "caching": true,
+	"tracking": true, "caching": true,
 	"no-evict": true, "no-touch": true, "getredir": true, "trackinginfo": true,
 }
 
@@ -335,8 +379,15 @@ func (s *Session) cmdClient(args [][]byte) {
 		s.out = resp.AppendError(s.out, "ERR CLIENT "+strings.ToUpper(sub)+" is not supported by redverb")
 		return
 	}
-	// Server-wide subcommands (PAUSE, UNPAUSE, UNBLOCK, HELP, NO-...) go to the backend.
-	s.forward(args...)
+	switch sub {
+	case "pause", "unpause":
+		// A pause holds the shared connection at its first write, so an
+		// UNPAUSE queued there would never arrive.
+		s.runOutOfBand(args...)
+	default:
+		// Server-wide subcommands (HELP, NO-EVICT, ...) go to the backend.
+		s.forward(args...)
+	}
 }
 
 // appendText writes a bulk string, or a verbatim string in RESP3 as Redis

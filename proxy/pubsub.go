@@ -45,6 +45,7 @@ func (s *Session) startStreaming(cmds []command) int {
 		written: make(chan struct{}),
 	}
 	s.sub = sub
+	s.publishInfo() // before any reply: CLIENT KILL TYPE pubsub must see it
 	go sub.readLoop()
 	go sub.writeLoop()
 	return s.runStreaming(cmds)

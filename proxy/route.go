@@ -14,6 +14,8 @@ const (
 	routeSubscribe                  // pub/sub: a connection of its own, streamed
 	routeVerb                       // a registered verb (a script on the backend)
 	routeMaybeBlocking              // blocking or shared depending on its options
+	routeOutOfBand                  // must reach the backend while it is busy with someone else's command
+	routeMaybeOutOfBand             // out of band or shared depending on its subcommand
 )
 
 // routes holds every command that does not take routeShared. Names are
@@ -27,7 +29,16 @@ var routes = map[string]route{
 	"waitaof": routeBlocking,
 	// XREAD and XREADGROUP block only with the BLOCK option.
 	"xread": routeMaybeBlocking, "xreadgroup": routeMaybeBlocking,
+	"script": routeMaybeOutOfBand, "function": routeMaybeOutOfBand,
+	"monitor": routeSubscribe,
 }
+
+// outOfBand are the subcommands that act on a backend busy with another
+// client's command: a runaway script holds its connection, and everything
+// queued behind it there, until SCRIPT KILL or FUNCTION KILL arrives on
+// another connection. Redis runs exactly these while a script is busy
+// (COMMAND flag allow_busy).
+var outOfBand = map[string]bool{"script|kill": true, "function|kill": true, "function|stats": true}
 
 // lowerName lower-cases a command name into buf (reused by the caller), so
 // that map lookups written as m[string(name)] do not allocate.
@@ -47,6 +58,12 @@ func routeOf(name []byte, args [][]byte) route {
 	r, ok := routes[string(name)]
 	if !ok {
 		return routeShared
+	}
+	if r == routeMaybeOutOfBand {
+		r = routeShared
+		if len(args) > 1 && outOfBand[string(name)+"|"+string(lowerName(nil, args[1]))] {
+			r = routeOutOfBand
+		}
 	}
 	if r == routeMaybeBlocking {
 		r = routeShared

@@ -122,6 +122,13 @@ func (srv *Server) forget(s *Session) {
 	srv.wg.Done()
 }
 
+// session returns the client with this id, or nil.
+func (srv *Server) session(id uint64) *Session {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.sessions[id]
+}
+
 func (srv *Server) sessionsSnapshot() []*Session {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()

@@ -45,7 +45,20 @@ type Session struct {
 	queued   []func([]byte) []byte // reply conversions of the commands queued in MULTI
 	sub      *subscriber
 	quit     bool
+	blocked  blockState // the backend connection a blocking command waits on
+	replies     replyMode // CLIENT REPLY
+	replyChosen bool      // the command running was CLIENT REPLY, which decides its own reply
 }
+
+// replyMode is what CLIENT REPLY set: the proxy drops the replies the
+// client asked not to get; the commands run as usual.
+type replyMode uint8
+
+const (
+	repliesOn   replyMode = iota
+	repliesOff            // until CLIENT REPLY ON
+	repliesSkip           // for the next command only
+)
 
 var errClientGone = errors.New("client went away")
 
@@ -112,12 +125,31 @@ func (s *Session) flush() error {
 // backend as one batch.
 func (s *Session) run(cmds []command) {
 	for len(cmds) > 0 && !s.quit {
-		if s.sub != nil {
+		switch {
+		case s.sub != nil:
 			cmds = cmds[s.runStreaming(cmds):]
-			continue
+		case s.replies == repliesOn:
+			cmds = cmds[s.step(cmds):]
+		default:
+			cmds = cmds[s.stepQuietly(cmds[:1]):]
 		}
-		cmds = cmds[s.step(cmds):]
 	}
+}
+
+// stepQuietly runs one command under CLIENT REPLY OFF or SKIP and drops its
+// reply, unless the command is CLIENT REPLY itself.
+func (s *Session) stepQuietly(cmd []command) int {
+	mode, start := s.replies, len(s.out)
+	s.replyChosen = false
+	n := s.step(cmd)
+	if s.replyChosen {
+		return n
+	}
+	s.out = s.out[:start]
+	if mode == repliesSkip {
+		s.replies = repliesOn
+	}
+	return n
 }
 
 // step runs the commands at the front of cmds that share a route and
@@ -150,6 +182,9 @@ func (s *Session) step(cmds []command) int {
 		return s.startStreaming(cmds)
 	case routeBlocking:
 		s.runBlocking(cmds[0])
+		return 1
+	case routeOutOfBand:
+		s.runOutOfBand(args...)
 		return 1
 	}
 	return s.runShared(cmds)
@@ -332,6 +367,18 @@ func (s *Session) dedicatedVerb(args [][]byte) ([]byte, func([]byte) []byte) {
 	return call.appendCall(nil, true), s.converter(call)
 }
 
+// queueInMulti sends raw inside MULTI in place of a command the proxy does
+// not forward; convert gives the client's reply (at once if the backend
+// refuses raw, or in EXEC's reply if it queues it).
+func (s *Session) queueInMulti(raw []byte, convert func([]byte) []byte) {
+	err := s.exchange(s.ded, [][]byte{raw}, false, func(_, start int) {
+		s.finishDedicated("", start, convert)
+	})
+	if err != nil {
+		s.dropDedicated()
+	}
+}
+
 // finishDedicated applies reply conversions on a dedicated connection:
 // at once, or for commands queued in MULTI, to their results in EXEC's reply.
 func (s *Session) finishDedicated(name string, start int, convert func([]byte) []byte) {
@@ -419,6 +466,11 @@ func (s *Session) dropDedicated() {
 // also watches the client: if the client disconnects meanwhile, the backend
 // connection is closed so the blocked command is abandoned, not leaked.
 func (s *Session) exchange(c *conn, raws [][]byte, mayBlock bool, each func(i, start int)) error {
+	if mayBlock {
+		c.backendID() // for CLIENT UNBLOCK, asked before the connection blocks
+		s.blocked.set(c)
+		defer s.blocked.set(nil)
+	}
 	var wbuf []byte
 	for _, r := range raws {
 		wbuf = append(wbuf, r...)

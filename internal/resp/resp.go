@@ -8,67 +8,65 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"strconv"
 )
-
-// maxReplyDepth bounds nesting so a hostile or broken backend cannot make
-// the reply reader recurse without limit.
-const maxReplyDepth = 64
 
 // ErrBadReply means the bytes are not RESP.
 var ErrBadReply = errors.New("malformed reply from backend")
 
 // ReadReply appends one complete RESP2 or RESP3 reply, exactly as received,
 // to dst. A RESP3 attribute is returned together with the reply it annotates.
+//
+// It reads iteratively, counting the frames still owed, so any nesting depth
+// Redis can produce (a Lua table that contains itself nests thousands deep)
+// passes through; there is no recursion for a reply to exhaust.
 func ReadReply(r *bufio.Reader, dst []byte) ([]byte, error) {
-	return readFrame(r, dst, 0)
-}
-
-func readFrame(r *bufio.Reader, dst []byte, depth int) ([]byte, error) {
-	if depth > maxReplyDepth {
-		return dst, ErrBadReply
-	}
-	start := len(dst)
-	dst, err := readLine(r, dst)
-	if err != nil {
-		return dst, err
-	}
-	line := dst[start : len(dst)-2]
-	if len(line) == 0 {
-		return dst, ErrBadReply
-	}
-	switch line[0] {
-	case '+', '-', ':', '_', ',', '#', '(':
-		return dst, nil
-	case '$', '!', '=':
-		n, err := strconv.Atoi(string(line[1:]))
-		if err != nil {
+	for owed := 1; owed > 0; owed-- {
+		start := len(dst)
+		var err error
+		if dst, err = readLine(r, dst); err != nil {
+			return dst, err
+		}
+		line := dst[start : len(dst)-2]
+		if len(line) == 0 {
 			return dst, ErrBadReply
 		}
-		if n < 0 {
-			return dst, nil
-		}
-		return readN(r, dst, n+2)
-	case '*', '~', '>', '%', '|':
-		n, err := strconv.Atoi(string(line[1:]))
-		if err != nil {
-			return dst, ErrBadReply
-		}
-		if line[0] == '%' || line[0] == '|' {
-			n *= 2
-		}
-		for i := 0; i < n; i++ {
-			if dst, err = readFrame(r, dst, depth+1); err != nil {
-				return dst, err
+		switch line[0] {
+		case '+', '-', ':', '_', ',', '#', '(':
+		case '$', '!', '=':
+			n, err := strconv.Atoi(string(line[1:]))
+			if err != nil {
+				return dst, ErrBadReply
 			}
+			if n >= 0 {
+				if dst, err = readN(r, dst, n+2); err != nil {
+					return dst, err
+				}
+			}
+		case '*', '~', '>', '%', '|':
+			n, err := strconv.Atoi(string(line[1:]))
+			if err != nil || n > math.MaxInt32 {
+				return dst, ErrBadReply
+			}
+			if n < 0 {
+				continue // *-1: a null array
+			}
+			switch line[0] {
+			case '%':
+				n *= 2
+			case '|':
+				// An attribute's pairs, then the reply it annotates, which
+				// takes the attribute's place.
+				n = 2*n + 1
+			}
+			owed += n
+		default:
+			return dst, fmt.Errorf("%w: unexpected type byte %q", ErrBadReply, line[0])
 		}
-		if line[0] == '|' {
-			// An attribute annotates the reply that follows it.
-			return readFrame(r, dst, depth+1)
-		}
-		return dst, nil
 	}
-	return dst, fmt.Errorf("%w: unexpected type byte %q", ErrBadReply, line[0])
+	return dst, nil
 }
 
 // readLine appends one CRLF-terminated line, CRLF included.
@@ -89,16 +87,22 @@ func readLine(r *bufio.Reader, dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
+// readN appends n bytes. It grows dst as the bytes arrive rather than
+// trusting the announced length, so a bogus huge length costs nothing until
+// the data is really there.
 func readN(r *bufio.Reader, dst []byte, n int) ([]byte, error) {
 	start := len(dst)
-	if cap(dst)-start < n {
-		grown := make([]byte, start, start+n+start/2)
-		copy(grown, dst)
-		dst = grown
-	}
-	dst = dst[:start+n]
-	if _, err := io.ReadFull(r, dst[start:]); err != nil {
-		return dst[:start], err
+	for n > 0 {
+		chunk := min(n, 1<<20)
+		if cap(dst)-len(dst) < chunk {
+			dst = slices.Grow(dst, max(chunk, min(n, len(dst))))
+		}
+		m, err := io.ReadFull(r, dst[len(dst):len(dst)+chunk])
+		dst = dst[:len(dst)+m]
+		if err != nil {
+			return dst[:start], err
+		}
+		n -= m
 	}
 	return dst, nil
 }

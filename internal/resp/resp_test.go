@@ -62,3 +62,27 @@ func BenchmarkReadReply(b *testing.B) {
 		}
 	}
 }
+
+// A reply nested far deeper than any fixed limit (what Redis sends for a
+// Lua table that contains itself) is framed whole, byte for byte.
+func TestReadReplyAnyDepth(t *testing.T) {
+	const depth = 100000
+	reply := strings.Repeat("*1\r\n", depth) + "-ERR reached lua stack limit\r\n"
+	r := bufio.NewReaderSize(strings.NewReader(reply+"+OK\r\n"), 16)
+	got, err := ReadReply(r, nil)
+	if err != nil || string(got) != reply {
+		t.Fatalf("got %d bytes (%v), want %d", len(got), err, len(reply))
+	}
+	if next, _ := ReadReply(r, nil); string(next) != "+OK\r\n" {
+		t.Fatalf("next reply %q", next)
+	}
+}
+
+// A bulk that announces more than it sends is an error, not an allocation
+// of the announced size.
+func TestReadReplyHugeLengthIsNotTrusted(t *testing.T) {
+	_, err := ReadReply(bufio.NewReader(strings.NewReader("$9000000000000000\r\nabc")), nil)
+	if err == nil {
+		t.Fatal("no error for a truncated bulk")
+	}
+}

@@ -1,0 +1,107 @@
+package proxy
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/redverb/redverb/internal/resp"
+)
+
+// Out-of-band commands act on a backend that is busy with some other
+// client's command: SCRIPT KILL and FUNCTION KILL for a runaway script,
+// CLIENT UNPAUSE for a pause that holds the shared connection, CLIENT
+// UNBLOCK for a client blocked on its own connection. Queued on a shared
+// connection they would wait behind the very command they are meant to stop,
+// so each runs alone on a pooled connection of its own.
+
+// runOutOfBand sends one command on a pooled connection and appends its
+// reply. The connection is in database 0: these commands do not depend on
+// the database, and a busy backend refuses SELECT.
+func (s *Session) runOutOfBand(args ...[]byte) {
+	reply, err := s.srv.Backend.outOfBand(connKey{db: 0, proto: s.proto}, args...)
+	if err != nil {
+		s.out = appendBackendError(s.out, err)
+		return
+	}
+	s.out = append(s.out, reply...)
+}
+
+// outOfBand sends one command on a pooled connection and returns its reply.
+func (b *Backend) outOfBand(key connKey, args ...[]byte) ([]byte, error) {
+	c, err := b.take(context.Background(), key)
+	if err != nil {
+		return nil, err
+	}
+	reply, err := c.roundTrip(args...)
+	if err != nil {
+		c.nc.Close()
+		return nil, errBackend{err}
+	}
+	b.give(c)
+	return reply, nil
+}
+
+// blockState records the backend connection a session's blocking command
+// waits on, so CLIENT UNBLOCK from another client can reach it. mu is held
+// across an unblock, so the connection cannot go back to the pool (and
+// block for someone else) while it is being unblocked.
+type blockState struct {
+	mu sync.Mutex
+	on *conn
+}
+
+func (b *blockState) set(c *conn) {
+	b.mu.Lock()
+	b.on = c
+	b.mu.Unlock()
+}
+
+// backendID returns the backend's CLIENT ID for c, asking once per
+// connection. Zero means the backend would not say.
+func (c *conn) backendID() int64 {
+	if c.id != 0 {
+		return c.id
+	}
+	reply, err := c.roundTrip([]byte("CLIENT"), []byte("ID"))
+	if err == nil && len(reply) > 3 && reply[0] == ':' {
+		c.id, _ = strconv.ParseInt(string(reply[1:len(reply)-2]), 10, 64)
+	}
+	return c.id
+}
+
+// clientUnblock answers CLIENT UNBLOCK id [TIMEOUT|ERROR] for one of the
+// proxy's clients: the backend connection serving that client's blocking
+// command is unblocked, and the client gets Redis's own null reply or
+// -UNBLOCKED error from it.
+func (s *Session) clientUnblock(args [][]byte) {
+	if len(args) != 3 && len(args) != 4 {
+		s.out = resp.AppendError(s.out, "ERR unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP.")
+		return
+	}
+	id, err := strconv.ParseInt(string(args[2]), 10, 64)
+	if err != nil {
+		s.out = resp.AppendError(s.out, "ERR value is not an integer or out of range")
+		return
+	}
+	if len(args) == 4 {
+		if r := strings.ToLower(string(args[3])); r != "timeout" && r != "error" {
+			s.out = resp.AppendError(s.out, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+			return
+		}
+	}
+	target := s.srv.session(uint64(id))
+	if target == nil || id <= 0 {
+		s.out = append(s.out, ":0\r\n"...)
+		return
+	}
+	target.blocked.mu.Lock()
+	defer target.blocked.mu.Unlock()
+	if target.blocked.on == nil || target.blocked.on.id == 0 {
+		s.out = append(s.out, ":0\r\n"...)
+		return
+	}
+	cmd := [][]byte{[]byte("CLIENT"), []byte("UNBLOCK"), strconv.AppendInt(nil, target.blocked.on.id, 10)}
+	s.runOutOfBand(append(cmd, args[3:]...)...)
+}

@@ -1,0 +1,298 @@
+package proxy_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redverb/redverb/internal/redistest"
+)
+
+// busyRedis starts a backend that declares a script busy after 100ms
+// instead of 5s, so runaway-script scenarios run quickly.
+func busyRedis(t *testing.T, args ...string) *redistest.Redis {
+	return redistest.StartRedis(t, append([]string{"--lua-time-limit", "100"}, args...)...)
+}
+
+// kill sends SCRIPT KILL (or FUNCTION KILL) until the backend has a script
+// to kill, and returns the reply.
+func killScript(t *testing.T, addr string, cmd ...string) string {
+	t.Helper()
+	c := redistest.Dial(t, addr)
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := c.Do(cmd...)
+		if !strings.HasPrefix(got, "-NOTBUSY") || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A runaway script holds the shared connection it runs on. SCRIPT KILL
+// must still reach the backend, and afterwards every client works again.
+// Clients whose commands waited behind the script get their replies once
+// it is killed.
+func TestRunawayScriptCanBeKilled(t *testing.T) {
+	r := busyRedis(t)
+	p := redistest.StartProxy(t, r.URL())
+	runaway := redistest.Dial(t, p.Addr())
+	runaway.Send("EVAL", "while true do end", "0")
+	time.Sleep(50 * time.Millisecond)
+	waiting := redistest.Dial(t, p.Addr())
+	waiting.Send("INCR", "n")
+
+	expect(t, killScript(t, p.Addr(), "SCRIPT", "KILL"), "+OK\r\n")
+	if got := runaway.Read(); !strings.HasPrefix(got, "-") || !strings.Contains(got, "Script killed by user") {
+		t.Fatalf("runaway client got %q", got)
+	}
+	if got := waiting.Read(); got != ":1\r\n" && !strings.HasPrefix(got, "-BUSY") {
+		t.Fatalf("waiting client got %q", got)
+	}
+	expect(t, runaway.Do("PING"), "+PONG\r\n")
+	expect(t, redistest.Dial(t, p.Addr()).Do("GET", "n"), redistest.Bulk("1"))
+}
+
+func TestRunawayFunctionCanBeKilled(t *testing.T) {
+	r := busyRedis(t)
+	p := redistest.StartProxy(t, r.URL())
+	c := redistest.Dial(t, p.Addr())
+	expect(t, c.Do("FUNCTION", "LOAD", "#!lua name=spinlib\nredis.register_function('spin', function() while true do end end)"),
+		redistest.Bulk("spinlib"))
+	c.Send("FCALL", "spin", "0")
+	time.Sleep(50 * time.Millisecond)
+	stats := redistest.Dial(t, p.Addr())
+	expect(t, killScript(t, p.Addr(), "FUNCTION", "KILL"), "+OK\r\n")
+	if got := c.Read(); !strings.Contains(got, "killed") {
+		t.Fatalf("FCALL got %q", got)
+	}
+	if got := stats.Do("FUNCTION", "STATS"); !strings.HasPrefix(got, "*") {
+		t.Fatalf("FUNCTION STATS: %q", got)
+	}
+	expect(t, c.Do("PING"), "+PONG\r\n")
+}
+
+// Inside MULTI the script runs at EXEC on the client's own connection:
+// others see -BUSY from the backend, exactly as with Redis direct, and the
+// kill goes through.
+func TestRunawayScriptInMultiMatchesRedis(t *testing.T) {
+	scenario := func(addr string) []string {
+		tx := redistest.Dial(t, addr)
+		expect(t, tx.Do("MULTI"), "+OK\r\n")
+		expect(t, tx.Do("EVAL", "while true do end", "0"), "+QUEUED\r\n")
+		tx.Send("EXEC")
+		time.Sleep(300 * time.Millisecond) // past the busy threshold
+		other := redistest.Dial(t, addr)
+		busy := other.Do("GET", "k")
+		killed := killScript(t, addr, "SCRIPT", "KILL")
+		return []string{busy, killed, tx.Read(), other.Do("PING"), tx.Do("PING")}
+	}
+	direct := scenario(busyRedis(t).Addr())
+	proxied := scenario(redistest.StartProxy(t, busyRedis(t).URL()).Addr())
+	if fmt.Sprint(direct) != fmt.Sprint(proxied) {
+		t.Fatalf("redis: %q\nproxy: %q", direct, proxied)
+	}
+}
+
+func TestRunawayUserVerbCanBeKilled(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "spin.lua"), []byte("-- verb: SPIN\n-- keys: 0\n-- args: 0\nwhile true do end\n"), 0o644)
+	r := busyRedis(t)
+	p := redistest.StartProxy(t, r.URL(), redistest.WithVerbs(t, dir))
+	c := redistest.Dial(t, p.Addr())
+	c.Send("SPIN")
+	time.Sleep(50 * time.Millisecond)
+	expect(t, killScript(t, p.Addr(), "SCRIPT", "KILL"), "+OK\r\n")
+	if got := c.Read(); !strings.Contains(got, "Script killed by user") {
+		t.Fatalf("SPIN got %q", got)
+	}
+	expect(t, c.Do("PING"), "+PONG\r\n")
+}
+
+// CLIENT PAUSE WRITE holds the shared connection at its first write; the
+// UNPAUSE still arrives.
+func TestClientUnpauseReachesPausedBackend(t *testing.T) {
+	_, p := setup(t)
+	c := redistest.Dial(t, p.Addr())
+	expect(t, c.Do("CLIENT", "PAUSE", "20000", "WRITE"), "+OK\r\n")
+	writer := redistest.Dial(t, p.Addr())
+	writer.Send("SET", "k", "v")
+	time.Sleep(50 * time.Millisecond)
+	expect(t, c.Do("CLIENT", "UNPAUSE"), "+OK\r\n")
+	expect(t, writer.Read(), "+OK\r\n")
+	expect(t, c.Do("GET", "k"), redistest.Bulk("v"))
+}
+
+// CLIENT UNBLOCK wakes a client blocked through the proxy, with Redis's
+// replies for both reasons.
+func TestClientUnblock(t *testing.T) {
+	_, p := setup(t)
+	for reason, want := range map[string]string{"TIMEOUT": "*-1\r\n", "ERROR": "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"} {
+		blocked := redistest.Dial(t, p.Addr())
+		id := strings.Trim(blocked.Do("CLIENT", "ID"), ":\r\n")
+		blocked.Send("BLPOP", "nothing", "0")
+		admin := redistest.Dial(t, p.Addr())
+		deadline := time.Now().Add(5 * time.Second)
+		for admin.Do("CLIENT", "UNBLOCK", id, reason) != ":1\r\n" {
+			if time.Now().After(deadline) {
+				t.Fatal("CLIENT UNBLOCK never found the blocked client")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		expect(t, blocked.Read(), want)
+		expect(t, blocked.Do("PING"), "+PONG\r\n")
+		expect(t, admin.Do("CLIENT", "UNBLOCK", id), ":0\r\n")
+	}
+}
+
+// Replies (and errors) that do not depend on which clients exist match
+// Redis byte for byte.
+func TestConnectionCommandErrorsMatchRedis(t *testing.T) {
+	r, p := setup(t)
+	cmds := [][]string{
+		{"CLIENT", "UNBLOCK", "x"}, {"CLIENT", "UNBLOCK", "5", "foo"}, {"CLIENT", "UNBLOCK", "99999"},
+		{"CLIENT", "UNBLOCK", "5", "timeout", "x"},
+		{"CLIENT", "KILL"}, {"CLIENT", "KILL", "1.2.3.4:5"}, {"CLIENT", "KILL", "ID", "x"}, {"CLIENT", "KILL", "ID", "0"},
+		{"CLIENT", "KILL", "ID", "99999"}, {"CLIENT", "KILL", "ADDR", "1.2.3.4:5"}, {"CLIENT", "KILL", "LADDR", "1.2.3.4:5"},
+		{"CLIENT", "KILL", "USER", "nobody"}, {"CLIENT", "KILL", "USER", "default", "SKIPME", "maybe"},
+		{"CLIENT", "KILL", "TYPE", "foo"}, {"CLIENT", "KILL", "FOO", "bar"}, {"CLIENT", "KILL", "ID"},
+		{"CLIENT", "KILL", "ID", "5", "ID"}, {"CLIENT", "KILL", "TYPE", "master"}, {"CLIENT", "KILL", "TYPE", "pubsub"},
+		{"CLIENT", "REPLY"}, {"CLIENT", "REPLY", "foo"}, {"DEBUG", "SLEEP", "0"}, {"DEBUG", "nosuch"},
+	}
+	direct, proxied := redistest.Dial(t, r.Addr()), redistest.Dial(t, p.Addr())
+	for _, cmd := range cmds {
+		if want, got := direct.Do(cmd...), proxied.Do(cmd...); got != want {
+			t.Errorf("%q: redis %q, proxy %q", cmd, want, got)
+		}
+	}
+}
+
+func TestClientKill(t *testing.T) {
+	_, p := setup(t)
+	gone := func(c *redistest.Conn) {
+		t.Helper()
+		if _, err := c.ReadErr(2 * time.Second); err == nil || strings.Contains(err.Error(), "timeout") {
+			t.Fatalf("client still connected (%v)", err)
+		}
+	}
+	admin := redistest.Dial(t, p.Addr())
+
+	byID := redistest.Dial(t, p.Addr())
+	id := strings.Trim(byID.Do("CLIENT", "ID"), ":\r\n")
+	expect(t, admin.Do("CLIENT", "KILL", "ID", id), ":1\r\n")
+	gone(byID)
+
+	oldForm := redistest.Dial(t, p.Addr())
+	expect(t, oldForm.Do("PING"), "+PONG\r\n")
+	expect(t, admin.Do("CLIENT", "KILL", oldForm.NetConn().LocalAddr().String()), "+OK\r\n")
+	gone(oldForm)
+
+	byAddr := redistest.Dial(t, p.Addr())
+	expect(t, byAddr.Do("PING"), "+PONG\r\n")
+	expect(t, admin.Do("CLIENT", "KILL", "ADDR", byAddr.NetConn().LocalAddr().String(), "USER", "default"), ":1\r\n")
+	gone(byAddr)
+
+	sub, normal := redistest.Dial(t, p.Addr()), redistest.Dial(t, p.Addr())
+	sub.Do("SUBSCRIBE", "ch")
+	expect(t, normal.Do("PING"), "+PONG\r\n")
+	expect(t, admin.Do("CLIENT", "KILL", "TYPE", "pubsub"), ":1\r\n")
+	gone(sub)
+	expect(t, admin.Do("CLIENT", "KILL", "MAXAGE", "1000"), ":0\r\n")
+	expect(t, normal.Do("PING"), "+PONG\r\n")
+
+	// LADDR names the proxy's listening address: everyone but the caller.
+	expect(t, admin.Do("CLIENT", "KILL", "LADDR", p.Addr()), ":1\r\n")
+	gone(normal)
+	// SKIPME no includes the caller, which gets its reply, then is closed.
+	expect(t, admin.Do("CLIENT", "KILL", "SKIPME", "no"), ":1\r\n")
+	gone(admin)
+}
+
+// CLIENT REPLY OFF|SKIP|ON drop exactly the replies Redis drops.
+func TestClientReplyMatchesRedis(t *testing.T) {
+	r, p := setup(t)
+	var pipeline []byte
+	for _, cmd := range [][]string{
+		{"CLIENT", "REPLY", "OFF"}, {"SET", "a", "1"}, {"GET", "a"}, {"CLIENT", "REPLY", "SKIP"}, {"INCR", "a"},
+		{"CLIENT", "REPLY", "ON"}, {"GET", "a"}, {"CLIENT", "REPLY", "SKIP"}, {"INCR", "a"}, {"GET", "a"},
+		{"CLIENT", "REPLY", "SKIP"}, {"CLIENT", "REPLY", "ON"}, {"CLIENT", "REPLY", "bad"}, {"GET", "a"},
+	} {
+		pipeline = fmt.Appendf(pipeline, "*%d\r\n", len(cmd))
+		for _, a := range cmd {
+			pipeline = fmt.Appendf(pipeline, "$%d\r\n%s\r\n", len(a), a)
+		}
+	}
+	var got [2]string
+	for i, addr := range []string{r.Addr(), p.Addr()} {
+		c := redistest.Dial(t, addr)
+		c.Write([]byte("FLUSHALL\r\n"))
+		c.Read()
+		c.Write(pipeline)
+		got[i] = c.ReadAll(500 * time.Millisecond)
+	}
+	if got[0] != got[1] || got[0] == "" {
+		t.Fatalf("redis %q\nproxy %q", got[0], got[1])
+	}
+}
+
+// A legal reply nested thousands deep passes through byte for byte and
+// leaves the shared connection working for everyone.
+func TestDeeplyNestedReplyMatchesRedis(t *testing.T) {
+	r, p := setup(t)
+	script := "local a = {} local b = {a} a[1] = b return a"
+	want := redistest.Dial(t, r.Addr()).Do("EVAL", script, "0")
+	if strings.Count(want, "*1\r\n") < 1000 {
+		t.Fatalf("expected a deeply nested reply from redis, got %.100q", want)
+	}
+	other := redistest.Dial(t, p.Addr())
+	other.Send("PING")
+	c := redistest.Dial(t, p.Addr())
+	expect(t, c.Do("EVAL", script, "0"), want)
+	expect(t, other.Read(), "+PONG\r\n")
+	expect(t, c.Do("PING"), "+PONG\r\n")
+}
+
+func TestMonitor(t *testing.T) {
+	_, p := setup(t)
+	mon := redistest.Dial(t, p.Addr())
+	expect(t, mon.Do("MONITOR"), "+OK\r\n")
+	expect(t, redistest.Dial(t, p.Addr()).Do("SET", "watched", "v"), "+OK\r\n")
+	line := regexp.MustCompile(`^\+\d+\.\d+ \[0 127\.0\.0\.1:\d+\] "SET" "watched" "v"\r\n$`)
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		got := mon.Read()
+		if line.MatchString(got) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no SET in the monitor feed; last line %q", got)
+		}
+	}
+}
+
+// The commands the proxy refuses are refused inside MULTI as Redis
+// refuses them there: SHUTDOWN, SYNC and PSYNC abort the transaction;
+// REPLCONF and FAILOVER are queued and fail at EXEC.
+func TestRefusedCommandsInsideMulti(t *testing.T) {
+	r, p := setup(t)
+	direct, proxied := redistest.Dial(t, r.Addr()), redistest.Dial(t, p.Addr())
+	for _, cmd := range [][]string{{"SHUTDOWN"}, {"SYNC"}, {"PSYNC", "x", "1"}} {
+		for _, c := range []*redistest.Conn{direct, proxied} {
+			expect(t, c.Do("MULTI"), "+OK\r\n")
+		}
+		expect(t, proxied.Do(cmd...), direct.Do(cmd...))
+		expect(t, proxied.Do("SET", "k", "v"), direct.Do("SET", "k", "v"))
+		expect(t, proxied.Do("EXEC"), direct.Do("EXEC"))
+	}
+	for _, name := range []string{"REPLCONF", "FAILOVER"} {
+		expect(t, proxied.Do("MULTI"), "+OK\r\n")
+		expect(t, proxied.Do(name), "+QUEUED\r\n")
+		expect(t, proxied.Do("EXEC"), fmt.Sprintf("*1\r\n-ERR '%s' is not supported by redverb; run it against the backend directly\r\n", strings.ToLower(name)))
+	}
+	expect(t, proxied.Do("EXISTS", "k"), ":0\r\n")
+	expect(t, proxied.Do("SHUTDOWN"), "-ERR 'shutdown' is not supported by redverb; run it against the backend directly\r\n")
+}
