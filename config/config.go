@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -42,6 +43,48 @@ type Config struct {
 	BackendConns int `yaml:"backend-conns"`
 	// VerbsDir holds user-defined verbs (*.lua). If empty, only built-ins.
 	VerbsDir string `yaml:"verbs-dir"`
+	// ClientOutputBufferLimit is how many bytes of replies may wait for one
+	// client before it is disconnected, in Redis's units ("256mb", "64k",
+	// bytes); "0" is no limit. If empty, 256mb.
+	ClientOutputBufferLimit string `yaml:"client-output-buffer-limit"`
+	// PubSubOutputBufferLimit is the same for pub/sub and MONITOR clients.
+	// If empty, 32mb.
+	PubSubOutputBufferLimit string `yaml:"pubsub-output-buffer-limit"`
+}
+
+// OutputLimits returns the output limits in bytes, -1 meaning none, as
+// proxy.Server takes them. Call it on a validated Config.
+func (c Config) OutputLimits() (client, pubsub int) {
+	bytes := func(v string) int {
+		n, _ := ParseSize(v)
+		if n == 0 {
+			return -1
+		}
+		return int(n)
+	}
+	return bytes(c.ClientOutputBufferLimit), bytes(c.PubSubOutputBufferLimit)
+}
+
+// ParseSize reads a size as redis.conf writes one: a number of bytes with
+// an optional unit, k/m/g (powers of 1000) or kb/mb/gb (powers of 1024),
+// in any case.
+func ParseSize(v string) (int64, error) {
+	lower := strings.ToLower(strings.TrimSpace(v))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10}, {"g", 1e9}, {"m", 1e6}, {"k", 1e3}, {"b", 1}} {
+		if strings.HasSuffix(lower, u.suffix) {
+			lower, mult = strings.TrimSuffix(lower, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(lower, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is not a size such as 256mb, 64k or a number of bytes", v)
+	}
+	return n * mult, nil
 }
 
 // Defaults applied by Normalize to empty fields.
@@ -49,6 +92,8 @@ const (
 	DefaultListen          = "127.0.0.1:6380"
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultBackendConns    = 1
+	DefaultClientOutput    = "256mb"
+	DefaultPubSubOutput    = "32mb"
 )
 
 // setting describes one option once, for flags, environment and help.
@@ -75,6 +120,10 @@ var settings = []setting{
 		return err
 	}},
 	{"verbs-dir", "directory of user-defined verbs (*.lua)", "", func(c *Config, v string) error { c.VerbsDir = v; return nil }},
+	{"client-output-buffer-limit", "replies that may wait for one client before it is disconnected (0: no limit)", DefaultClientOutput,
+		func(c *Config, v string) error { c.ClientOutputBufferLimit = v; return nil }},
+	{"pubsub-output-buffer-limit", "the same for pub/sub and MONITOR clients", DefaultPubSubOutput,
+		func(c *Config, v string) error { c.PubSubOutputBufferLimit = v; return nil }},
 }
 
 // EnvName is the environment variable that carries a setting.
@@ -176,6 +225,12 @@ func (c *Config) Normalize() {
 	if c.BackendConns == 0 {
 		c.BackendConns = DefaultBackendConns
 	}
+	if c.ClientOutputBufferLimit == "" {
+		c.ClientOutputBufferLimit = DefaultClientOutput
+	}
+	if c.PubSubOutputBufferLimit == "" {
+		c.PubSubOutputBufferLimit = DefaultPubSubOutput
+	}
 }
 
 // Validate reports the first bad setting, naming it and the reason.
@@ -215,6 +270,11 @@ func (c *Config) Validate() error {
 	}
 	if c.BackendConns < 0 || c.BackendConns > 64 {
 		return fmt.Errorf("invalid setting backend-conns=%d: must be between 1 and 64", c.BackendConns)
+	}
+	for name, v := range map[string]string{"client-output-buffer-limit": c.ClientOutputBufferLimit, "pubsub-output-buffer-limit": c.PubSubOutputBufferLimit} {
+		if _, err := ParseSize(v); err != nil {
+			return fmt.Errorf("invalid setting %s: %v", name, err)
+		}
 	}
 	if c.VerbsDir != "" {
 		if st, err := os.Stat(c.VerbsDir); err != nil || !st.IsDir() {

@@ -28,7 +28,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Listen: "127.0.0.1:6380", ProtectedMode: "yes", LogLevel: "info", LogFormat: "console",
-		ShutdownTimeout: 10 * time.Second, BackendConns: 1}
+		ShutdownTimeout: 10 * time.Second, BackendConns: 1, ClientOutputBufferLimit: "256mb", PubSubOutputBufferLimit: "32mb"}
 	if c != want {
 		t.Fatalf("got %+v, want %+v", c, want)
 	}
@@ -100,5 +100,26 @@ func TestHelpListsEverySettingWithItsEnvironmentVariable(t *testing.T) {
 		if !strings.Contains(out.String(), "-"+s.name) || !strings.Contains(out.String(), EnvName(s.name)) {
 			t.Errorf("--help does not document %s / %s", s.name, EnvName(s.name))
 		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "100": 100, "1k": 1000, "1kb": 1024, "256mb": 256 << 20, "2G": 2e9, "3gb": 3 << 30, "7b": 7} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-1", "mb", "1tb", "1.5mb", "99999999999gb"} {
+		if _, err := ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q): no error", bad)
+		}
+	}
+	if _, err := Load([]string{"--client-output-buffer-limit", "lots"}, env(nil), io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "client-output-buffer-limit") {
+		t.Errorf("bad limit: %v", err)
+	}
+	c, _ := Load([]string{"--client-output-buffer-limit", "0", "--pubsub-output-buffer-limit", "1kb"}, env(nil), io.Discard)
+	if client, pubsub := c.OutputLimits(); client != -1 || pubsub != 1024 {
+		t.Errorf("OutputLimits() = %d, %d", client, pubsub)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -42,6 +43,8 @@ type Backend struct {
 	redis  *redis.Options
 	dialer net.Dialer
 	log    *zap.Logger
+
+	open atomic.Int64 // connections dialled and not yet closed
 
 	mu     sync.Mutex
 	shared map[connKey][]*pipe
@@ -132,6 +135,8 @@ func (b *Backend) dial(ctx context.Context, key connKey) (*conn, error) {
 	if err != nil {
 		return nil, errBackend{err}
 	}
+	b.open.Add(1)
+	nc = &countedConn{Conn: nc, open: &b.open}
 	c := &conn{key: key, nc: nc, r: bufio.NewReaderSize(nc, 32<<10)}
 	if err := c.handshake(b.redis, key, time.Now().Add(b.opts.DialTimeout)); err != nil {
 		nc.Close()
@@ -253,6 +258,35 @@ func (b *Backend) Close() {
 			p.close()
 		}
 	}
+}
+
+// countedConn keeps Backend.open exact however many places close it.
+type countedConn struct {
+	net.Conn
+	open *atomic.Int64
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.open.Add(-1) })
+	return c.Conn.Close()
+}
+
+// BackendStats counts the backend connections the proxy holds.
+type BackendStats struct {
+	Open int // every connection dialled and not yet closed
+	Idle int // dedicated connections waiting in the pool
+}
+
+// Stats reports the connections held now.
+func (b *Backend) Stats() BackendStats {
+	b.mu.Lock()
+	idle := 0
+	for _, list := range b.idle {
+		idle += len(list)
+	}
+	b.mu.Unlock()
+	return BackendStats{Open: int(b.open.Load()), Idle: idle}
 }
 
 // fallbackVersion is reported by HELLO when the backend does not say its

@@ -28,6 +28,11 @@ type request struct {
 	base int      // len(out) when the request was sent
 	ends []int    // ends[i] is len(out) after reply i
 	done chan struct{}
+
+	// limit, if positive, caps len(out): past it the replies are read and
+	// dropped, and overflow is set (the client is then disconnected).
+	limit    int
+	overflow bool
 }
 
 // pipe is a backend connection shared by many sessions. Commands of all
@@ -55,6 +60,7 @@ func newPipe(b *Backend, key connKey) *pipe { return &pipe{b: b, key: key} }
 func (p *pipe) do(req *request) {
 	req.base = len(req.out)
 	req.ends = req.ends[:0]
+	req.overflow = false
 	p.mu.Lock()
 	if err := p.connectLocked(context.Background()); err != nil {
 		p.mu.Unlock()
@@ -163,6 +169,10 @@ func (p *pipe) readLoop(c *conn) {
 			if err != nil {
 				p.fail(c, err)
 				return
+			}
+			if req.overflow || (req.limit > 0 && len(req.out) > req.limit) {
+				req.overflow = true
+				req.out = req.out[:req.base]
 			}
 			req.ends = append(req.ends, len(req.out))
 		}

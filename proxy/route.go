@@ -7,15 +7,15 @@ import "bytes"
 type route uint8
 
 const (
-	routeShared        route = iota // multiplexed with other clients' commands
-	routeLocal                      // answered by the proxy (AUTH, SELECT, HELLO, ...)
-	routeBlocking                   // may block: runs on a connection of its own
-	routeTx                         // MULTI/WATCH: a connection of its own until EXEC/DISCARD/UNWATCH
-	routeSubscribe                  // pub/sub: a connection of its own, streamed
-	routeVerb                       // a registered verb (a script on the backend)
-	routeMaybeBlocking              // blocking or shared depending on its options
-	routeOutOfBand                  // must reach the backend while it is busy with someone else's command
-	routeMaybeOutOfBand             // out of band or shared depending on its subcommand
+	routeShared         route = iota // multiplexed with other clients' commands
+	routeLocal                       // answered by the proxy (AUTH, SELECT, HELLO, ...)
+	routeBlocking                    // may block: runs on a connection of its own
+	routeTx                          // MULTI/WATCH: a connection of its own until EXEC/DISCARD/UNWATCH
+	routeSubscribe                   // pub/sub: a connection of its own, streamed
+	routeVerb                        // a registered verb (a script on the backend)
+	routeMaybeBlocking               // blocking or shared depending on its options
+	routeOutOfBand                   // must reach the backend while it is busy with someone else's command
+	routeMaybeOutOfBand              // out of band or shared depending on its subcommand
 )
 
 // routes holds every command that does not take routeShared. Names are

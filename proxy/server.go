@@ -5,6 +5,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -22,9 +23,16 @@ type Server struct {
 	// ProtectedMode refuses clients from non-loopback addresses when the
 	// server listens on a non-loopback address and has no RequirePass.
 	ProtectedMode bool
-	// SubscriberBacklog is how many bytes of pub/sub messages may wait for a
-	// slow subscriber before it is disconnected. If zero, 32 MiB.
+	// SubscriberBacklog is how many bytes of pub/sub messages (or MONITOR
+	// lines) may wait for a slow subscriber before it is disconnected. If
+	// zero, 32 MiB; if negative, no limit.
 	SubscriberBacklog int
+	// ClientOutputLimit is how many bytes of replies the proxy holds for one
+	// client that has not read them yet; a client past it is disconnected,
+	// as Redis does past its client-output-buffer-limit. Pub/sub and
+	// MONITOR clients have SubscriberBacklog instead. If zero, 256 MiB; if
+	// negative, no limit.
+	ClientOutputLimit int
 	// Verbs are the commands run as scripts on the backend. If nil, none.
 	Verbs Verbs
 	// Logger receives start-up, fault and shutdown events. If nil, none.
@@ -40,9 +48,22 @@ type Server struct {
 	wake     wakeups
 }
 
+func (srv *Server) clientOutputLimit() int {
+	switch {
+	case srv.ClientOutputLimit == 0:
+		return 256 << 20
+	case srv.ClientOutputLimit < 0:
+		return 0
+	}
+	return srv.ClientOutputLimit
+}
+
 func (srv *Server) subscriberBacklog() int {
-	if srv.SubscriberBacklog == 0 {
+	switch {
+	case srv.SubscriberBacklog == 0:
 		return 32 << 20
+	case srv.SubscriberBacklog < 0:
+		return math.MaxInt
 	}
 	return srv.SubscriberBacklog
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -38,16 +39,16 @@ type Session struct {
 	lastSeen atomic.Int64 // unix nanoseconds of the last command
 	info     atomic.Pointer[clientInfo]
 
-	ded      *conn // dedicated backend connection, while the client needs one
-	inMulti  bool
-	watching bool
-	multiDB  int                   // database a SELECT queued inside MULTI switches to; -1 if none
-	queued   []func([]byte) []byte // reply conversions of the commands queued in MULTI
-	sub      *subscriber
-	quit     bool
-	blocked  blockState // the backend connection a blocking command waits on
-	replies     replyMode // CLIENT REPLY
-	replyChosen bool      // the command running was CLIENT REPLY, which decides its own reply
+	ded         *conn // dedicated backend connection, while the client needs one
+	inMulti     bool
+	watching    bool
+	multiDB     int                   // database a SELECT queued inside MULTI switches to; -1 if none
+	queued      []func([]byte) []byte // reply conversions of the commands queued in MULTI
+	sub         *subscriber
+	quit        bool
+	blocked     blockState // the backend connection a blocking command waits on
+	replies     replyMode  // CLIENT REPLY
+	replyChosen bool       // the command running was CLIENT REPLY, which decides its own reply
 }
 
 // replyMode is what CLIENT REPLY set: the proxy drops the replies the
@@ -76,6 +77,7 @@ func newSession(srv *Server, id uint64, nc net.Conn) *Session {
 	s.authed.Store(srv.RequirePass == "")
 	s.in = newInput(nc, func() bool { return !s.authed.Load() })
 	s.req.done = make(chan struct{}, 1)
+	s.req.limit = srv.clientOutputLimit()
 	s.lastSeen.Store(time.Now().UnixNano())
 	return s
 }
@@ -101,11 +103,24 @@ func (s *Session) serve() {
 		}
 		s.lastSeen.Store(time.Now().UnixNano())
 		s.run(cmds)
+		s.overLimit()
 		s.publishInfo()
 		if err := s.flush(); err != nil || s.quit || s.srv.draining.Load() {
 			return
 		}
 	}
+}
+
+// overLimit reports whether the replies waiting for the client passed the
+// output limit; if so it logs Redis's message and the client is dropped.
+func (s *Session) overLimit() bool {
+	if !s.req.overflow && (s.req.limit == 0 || len(s.out) <= s.req.limit) {
+		return false
+	}
+	s.srv.log.Warn("Client " + strings.TrimSpace(s.describe(time.Now())) +
+		" scheduled to be closed ASAP for overcoming of output buffer limits.")
+	s.out, s.quit, s.req.overflow = nil, true, false
+	return true
 }
 
 func (s *Session) flush() error {
@@ -124,7 +139,7 @@ func (s *Session) flush() error {
 // run answers a pipeline in order, sending runs of ordinary commands to the
 // backend as one batch.
 func (s *Session) run(cmds []command) {
-	for len(cmds) > 0 && !s.quit {
+	for len(cmds) > 0 && !s.quit && !s.overLimit() {
 		switch {
 		case s.sub != nil:
 			cmds = cmds[s.runStreaming(cmds):]
@@ -241,7 +256,7 @@ func (s *Session) runShared(cmds []command) int {
 	switch {
 	case callErr != nil:
 		s.out = appendCommandError(s.out, callErr)
-	case call != nil && err == nil:
+	case call != nil && err == nil && !req.overflow:
 		s.finishVerb(p, call, req.start(len(req.cmds)-1), woken)
 	}
 	clear(req.cmds)

@@ -109,7 +109,7 @@ func (s *Session) finishVerb(p *pipe, call *ScriptCall, start int, woken chan st
 		}
 	}
 	reload()
-	if call.Retry != nil {
+	if call.Retry != nil && !s.req.overflow {
 		gone, stop := s.in.watchClosed()
 		defer stop()
 		for {
@@ -130,9 +130,12 @@ func (s *Session) finishVerb(p *pipe, call *ScriptCall, start int, woken chan st
 			timer.Stop()
 			attempt()
 			reload()
+			if s.req.overflow {
+				return // the client is being disconnected
+			}
 		}
 	}
-	if convert := s.converter(call); convert != nil && !resp.IsError(reply()) {
+	if convert := s.converter(call); convert != nil && !s.req.overflow && !resp.IsError(reply()) {
 		s.out = append(s.out[:start], convert(reply())...)
 	}
 	clear(s.req.cmds)

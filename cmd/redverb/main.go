@@ -101,12 +101,15 @@ func run(cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	clientLimit, pubsubLimit := cfg.OutputLimits()
 	srv := &proxy.Server{
-		Backend:       backend,
-		RequirePass:   cfg.RequirePass,
-		ProtectedMode: cfg.ProtectedMode == "yes",
-		Verbs:         verbs,
-		Logger:        log,
+		Backend:           backend,
+		ClientOutputLimit: clientLimit,
+		SubscriberBacklog: pubsubLimit,
+		RequirePass:       cfg.RequirePass,
+		ProtectedMode:     cfg.ProtectedMode == "yes",
+		Verbs:             verbs,
+		Logger:            log,
 	}
 	log.Info("redverb started",
 		zap.String("listen", ln.Addr().String()),

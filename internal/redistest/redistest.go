@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,7 +92,14 @@ func (r *Redis) Stop() {
 	}
 }
 
-// Restart starts the server again on the same port, with an empty dataset.
+// Pause freezes the server (SIGSTOP), as a stalled host would.
+func (r *Redis) Pause() { r.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume undoes Pause (SIGCONT).
+func (r *Redis) Resume() { r.cmd.Process.Signal(syscall.SIGCONT) }
+
+// Restart starts the server again on the same port, with the same options:
+// an empty dataset unless they turn persistence on.
 func (r *Redis) Restart() {
 	r.t.Helper()
 	r.Stop()
@@ -113,6 +121,11 @@ type ProxyOption func(*proxy.Server, *proxy.BackendOptions)
 // WithPassword sets requirepass.
 func WithPassword(pass string) ProxyOption {
 	return func(s *proxy.Server, _ *proxy.BackendOptions) { s.RequirePass = pass }
+}
+
+// WithServer adjusts the proxy's server settings (limits, logger).
+func WithServer(f func(*proxy.Server)) ProxyOption {
+	return func(s *proxy.Server, _ *proxy.BackendOptions) { f(s) }
 }
 
 // WithVerbs serves the built-in verbs plus those in dir (if not empty).
