@@ -17,10 +17,7 @@ import (
 // The binary: SIGHUP rereads --verbs-dir, SIGTERM exits 0, and a bad
 // setting stops start-up with one line naming it.
 func TestBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "redverb")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := build(t)
 	out, err := exec.Command(bin, "--backend", "http://nope").CombinedOutput()
 	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "invalid setting backend") || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
 		t.Fatalf("bad setting: exit %d, output %q", code, out)
@@ -41,27 +38,8 @@ func TestBinary(t *testing.T) {
 		}
 	}
 	write("41")
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin, "--listen", addr, "--backend", r.URL(), "--verbs-dir", dir, "--log-format", "json")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, addr, logs := startBinary(t, bin, "--backend", r.URL(), "--verbs-dir", dir, "--log-format", "json")
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redverb did not start: %s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	c := redistest.Dial(t, addr)
 	if got := c.Do("ANSWER"); got != ":41\r\n" {
 		t.Fatalf("ANSWER: %q", got)
@@ -80,6 +58,42 @@ func TestBinary(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"msg":"redverb started"`) {
 		t.Errorf("no start-up line in the logs: %s", logs.String())
+	}
+}
+
+// build compiles the binary into a temporary directory.
+func build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "redverb")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startBinary runs redverb on a free loopback port with args, waits until
+// it accepts clients, and kills it when the test ends.
+func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *bytes.Buffer) {
+	t.Helper()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, append([]string{"--listen", addr}, args...)...)
+	logs := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return cmd, addr, logs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redverb did not start: %s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
