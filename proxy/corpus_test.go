@@ -1,10 +1,14 @@
 package proxy_test
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/redverb/redverb/internal/redistest"
+	"github.com/redverb/redverb/internal/resp"
 )
 
 // corpus is run in order against a redis-server directly and against an
@@ -323,6 +327,58 @@ func TestCorpusPipelinedMatchesRedis(t *testing.T) {
 		}
 		if want[i] != got[i] {
 			t.Errorf("%q:\n redis: %q\n proxy: %q", strings.Join(cmds[i], " "), want[i], got[i])
+		}
+	}
+}
+
+// TestRecordFuzzSeeds rewrites the fuzz targets' seed corpora from real
+// traffic: the corpus's commands as clients pipeline them, and the replies
+// redis-server gives them in RESP2 and RESP3. It runs only when asked:
+//
+//	REDVERB_RECORD_SEEDS=1 go test ./proxy -run TestRecordFuzzSeeds
+func TestRecordFuzzSeeds(t *testing.T) {
+	if os.Getenv("REDVERB_RECORD_SEEDS") == "" {
+		t.Skip("set REDVERB_RECORD_SEEDS=1 to rewrite the fuzz seed corpora")
+	}
+	cmds, _ := parseCorpus(t)
+	r := redistest.StartRedis(t)
+	inputDir := filepath.Join("testdata", "fuzz", "FuzzInputFraming")
+	replyDir := filepath.Join("..", "internal", "resp", "testdata", "fuzz", "FuzzReadReply")
+	for _, dir := range []string{inputDir, replyDir} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(dir, name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("go test fuzz v1\n"+body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const perSeed = 12
+	for i := 0; i < len(cmds); i += perSeed {
+		var pipeline []byte
+		for _, args := range cmds[i:min(i+perSeed, len(cmds))] {
+			bs := make([][]byte, len(args))
+			for j, a := range args {
+				bs[j] = []byte(a)
+			}
+			pipeline = resp.AppendCommand(pipeline, bs...)
+		}
+		write(inputDir, fmt.Sprintf("real-%03d", i/perSeed), fmt.Sprintf("[]byte(%q)\nuint8(%d)\n", pipeline, i%7))
+	}
+	seen := map[string]bool{}
+	for _, proto := range []string{"2", "3"} {
+		c := redistest.Dial(t, r.Addr())
+		c.Do("FLUSHALL")
+		c.Do("HELLO", proto)
+		cmds := append(cmds, []string{"EVAL", "local a = {} local b = {a} a[1] = b return a", "0"})
+		for i, args := range cmds {
+			reply := c.Do(args...)
+			if seen[reply] || len(reply) > 64<<10 {
+				continue
+			}
+			seen[reply] = true
+			write(replyDir, fmt.Sprintf("real-resp%s-%03d", proto, i), fmt.Sprintf("[]byte(%q)\n", reply))
 		}
 	}
 }

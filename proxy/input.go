@@ -94,6 +94,11 @@ func (in *input) readCommands() ([]command, error) {
 	}
 	for {
 		if err := in.parse(); err != nil {
+			if len(in.cmds) > 0 {
+				// Run the good commands first, as Redis does; the bad one
+				// is parsed again, and refused, on the next call.
+				return in.cmds, nil
+			}
 			return nil, err
 		}
 		if len(in.cmds) > 0 {
@@ -295,6 +300,10 @@ var tooLongLine = map[inputState]error{
 
 // header checks a multibulk count or bulk length line.
 func (in *input) header(line []byte) {
+	if in.state == atBulkHeader && line[0] != '$' {
+		in.err = protocolError("expected '$', got '" + string(line[0]) + "'")
+		return
+	}
 	body := line[1 : len(line)-1]
 	if len(body) > 0 && body[len(body)-1] == '\r' {
 		body = body[:len(body)-1]

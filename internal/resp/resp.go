@@ -44,6 +44,9 @@ func ReadReply(r *bufio.Reader, dst []byte) ([]byte, error) {
 				if dst, err = readN(r, dst, n+2); err != nil {
 					return dst, err
 				}
+				if dst[len(dst)-2] != '\r' || dst[len(dst)-1] != '\n' {
+					return dst, ErrBadReply
+				}
 			}
 		case '*', '~', '>', '%', '|':
 			n, err := strconv.Atoi(string(line[1:]))
@@ -71,6 +74,7 @@ func ReadReply(r *bufio.Reader, dst []byte) ([]byte, error) {
 
 // readLine appends one CRLF-terminated line, CRLF included.
 func readLine(r *bufio.Reader, dst []byte) ([]byte, error) {
+	start := len(dst)
 	for {
 		chunk, err := r.ReadSlice('\n')
 		dst = append(dst, chunk...)
@@ -81,7 +85,7 @@ func readLine(r *bufio.Reader, dst []byte) ([]byte, error) {
 			return dst, err
 		}
 	}
-	if len(dst) < 2 || dst[len(dst)-2] != '\r' {
+	if len(dst)-start < 2 || dst[len(dst)-2] != '\r' {
 		return dst, ErrBadReply
 	}
 	return dst, nil
