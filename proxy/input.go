@@ -2,11 +2,14 @@ package proxy
 
 import (
 	"errors"
+	"io"
 	"math"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/redverb/redverb/internal/resp"
 	"github.com/tidwall/redcon"
@@ -49,6 +52,7 @@ type command struct {
 // went away.
 type input struct {
 	conn      net.Conn
+	raw       syscall.RawConn // conn's descriptor, for reads that hold no buffer while idle; nil if it has none
 	needsAuth func() bool
 
 	mu        sync.Mutex
@@ -80,8 +84,22 @@ const (
 )
 
 func newInput(conn net.Conn, needsAuth func() bool) *input {
-	return &input{conn: conn, needsAuth: needsAuth, buf: make([]byte, 0, minReadSpace)}
+	in := &input{conn: conn, needsAuth: needsAuth}
+	if sc, ok := conn.(syscall.Conn); ok {
+		in.raw, _ = sc.SyscallConn()
+	}
+	return in
 }
+
+// readBuffers are lent to clients while they have bytes to read: an idle
+// client holds none, which is most of what an idle client would cost.
+// They are pooled as array pointers, which go in and out of the pool without
+// allocating.
+var readBuffers = sync.Pool{New: func() any { return new([minReadSpace]byte) }}
+
+func takeReadBuffer() []byte { return readBuffers.Get().(*[minReadSpace]byte)[:0] }
+
+func giveReadBuffer(b []byte) { readBuffers.Put((*[minReadSpace]byte)(b[:minReadSpace])) }
 
 // readCommands returns every complete command received so far, waiting for
 // at least one. The previous batch's commands become invalid.
@@ -163,6 +181,15 @@ func (in *input) parse() error {
 // compact moves unparsed bytes to the front of the buffer. It runs only
 // between batches, when no command points into the buffer.
 func (in *input) compact() {
+	if in.start == len(in.buf) && in.buf != nil {
+		// Everything read was consumed: give the buffer back until the
+		// client sends more.
+		if cap(in.buf) == minReadSpace {
+			giveReadBuffer(in.buf)
+		}
+		in.buf, in.start, in.ready, in.checked = nil, 0, 0, 0
+		return
+	}
 	if in.start == 0 {
 		return
 	}
@@ -181,6 +208,12 @@ func (in *input) compact() {
 // timeout (the read deadline Shutdown sets) is returned but not kept, so it
 // does not count as the client going away.
 func (in *input) fill() error {
+	if in.buf == nil && in.raw != nil {
+		return in.fillIdle()
+	}
+	if in.buf == nil {
+		in.buf = takeReadBuffer()
+	}
 	if cap(in.buf)-len(in.buf) < minReadSpace {
 		grown := make([]byte, len(in.buf), 2*cap(in.buf)+minReadSpace)
 		copy(grown, in.buf)
@@ -191,6 +224,43 @@ func (in *input) fill() error {
 	n, err := in.conn.Read(buf[len(buf):cap(buf)])
 	in.mu.Lock()
 	in.buf = in.buf[:len(in.buf)+n]
+	return in.received(err)
+}
+
+// fillIdle is fill for a client whose bytes were all consumed: it waits for
+// the socket to become readable holding no buffer, and takes one from the
+// pool only to read.
+func (in *input) fillIdle() error {
+	in.mu.Unlock()
+	var buf []byte
+	var n int
+	var readErr error
+	err := in.raw.Read(func(fd uintptr) bool {
+		buf = takeReadBuffer()
+		n, readErr = syscall.Read(int(fd), buf[:cap(buf)])
+		if readErr == syscall.EAGAIN || readErr == syscall.EINTR {
+			giveReadBuffer(buf)
+			buf = nil
+			return false // wait until readable, holding nothing
+		}
+		return true
+	})
+	in.mu.Lock()
+	switch {
+	case err != nil:
+	case readErr != nil:
+		err = &net.OpError{Op: "read", Net: "tcp", Addr: in.conn.RemoteAddr(), Err: os.NewSyscallError("read", readErr)}
+	case n == 0:
+		err = io.EOF
+	}
+	if buf != nil {
+		in.buf = buf[:max(n, 0)]
+	}
+	return in.received(err)
+}
+
+// received validates what a read added and records how the read ended.
+func (in *input) received(err error) error {
 	in.validate()
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
