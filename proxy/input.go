@@ -62,6 +62,7 @@ type input struct {
 	checked   int   // end of what has been validated
 	err       error // sticky: protocol error or socket error
 	readAhead chan struct{}
+	shed      shedding
 
 	// validation state at buf[checked:]
 	state      inputState
@@ -231,6 +232,10 @@ func (in *input) fill() error {
 // the socket to become readable holding no buffer, and takes one from the
 // pool only to read.
 func (in *input) fillIdle() error {
+	waiting := in.readAhead == nil // for the next command, not reading ahead
+	if waiting {
+		in.shed.park()
+	}
 	in.mu.Unlock()
 	var buf []byte
 	var n int
@@ -245,6 +250,9 @@ func (in *input) fillIdle() error {
 		}
 		return true
 	})
+	if waiting {
+		err = in.shed.unpark(in.conn, err)
+	}
 	in.mu.Lock()
 	switch {
 	case err != nil:
@@ -263,7 +271,7 @@ func (in *input) fillIdle() error {
 func (in *input) received(err error) error {
 	in.validate()
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if errors.As(err, &ne) && ne.Timeout() || err == errShed {
 		return err
 	}
 	if err != nil && in.err == nil {

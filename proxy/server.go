@@ -46,6 +46,8 @@ type Server struct {
 	lns      []net.Listener
 	wg       sync.WaitGroup
 	wake     wakeups
+	janitor  sync.Once
+	stop     chan struct{} // closed by Shutdown; ends the janitor
 }
 
 func (srv *Server) clientOutputLimit() int {
@@ -81,6 +83,10 @@ func (srv *Server) Serve(ln net.Listener) error {
 		}
 	}
 	srv.lns = append(srv.lns, ln)
+	srv.janitor.Do(func() {
+		srv.stop = make(chan struct{})
+		go srv.shedIdleClients(srv.stop)
+	})
 	srv.wake.b, srv.wake.log = srv.Backend, srv.log
 	srv.mu.Unlock()
 	protect := srv.ProtectedMode && srv.RequirePass == "" && !isLoopback(ln.Addr())
@@ -166,6 +172,13 @@ func (srv *Server) sessionsSnapshot() []*Session {
 func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.mu.Lock()
 	srv.draining.Store(true)
+	if srv.stop != nil {
+		select {
+		case <-srv.stop:
+		default:
+			close(srv.stop)
+		}
+	}
 	for _, ln := range srv.lns {
 		ln.Close()
 	}

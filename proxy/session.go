@@ -85,15 +85,29 @@ func newSession(srv *Server, id uint64, nc net.Conn) *Session {
 // serve reads pipelines from the client until it leaves, the proxy shuts
 // down, or the client breaks the protocol.
 func (s *Session) serve() {
-	defer s.close()
+	if s.loop() {
+		s.srv.log.Debug("idle client moved to a fresh goroutine", zap.Uint64("id", s.id))
+		go s.serve() // a small stack again (see idle.go)
+		return
+	}
+	s.close()
+}
+
+// loop serves commands until the session ends, or reports that it should
+// go on in a fresh goroutine.
+func (s *Session) loop() (moved bool) {
 	defer func() {
 		// A bug in handling one client must not take the proxy down.
 		if r := recover(); r != nil {
 			s.srv.log.Error("client session failed", zap.Uint64("id", s.id), zap.Any("panic", r), zap.Stack("stack"))
+			moved = false
 		}
 	}()
-	for {
+	for !s.srv.draining.Load() {
 		cmds, err := s.in.readCommands()
+		if err == errShed {
+			return true
+		}
 		if err != nil {
 			if isProtocolError(err) {
 				s.out = resp.AppendError(s.out, "ERR "+err.Error())
@@ -105,10 +119,11 @@ func (s *Session) serve() {
 		s.run(cmds)
 		s.overLimit()
 		s.publishInfo()
-		if err := s.flush(); err != nil || s.quit || s.srv.draining.Load() {
-			return
+		if err := s.flush(); err != nil || s.quit {
+			return false
 		}
 	}
+	return false
 }
 
 // overLimit reports whether the replies waiting for the client passed the

@@ -296,3 +296,21 @@ func TestRefusedCommandsInsideMulti(t *testing.T) {
 	expect(t, proxied.Do("EXISTS", "k"), ":0\r\n")
 	expect(t, proxied.Do("SHUTDOWN"), "-ERR 'shutdown' is not supported by redverb; run it against the backend directly\r\n")
 }
+
+// Clients idle long enough to be moved to a fresh goroutine (idle.go) keep
+// their state: a transaction in progress, a subscription, CLIENT REPLY OFF.
+func TestIdleClientsKeepTheirState(t *testing.T) {
+	_, p := setup(t)
+	tx, sub, quiet := redistest.Dial(t, p.Addr()), redistest.Dial(t, p.Addr()), redistest.Dial(t, p.Addr())
+	expect(t, tx.Do("MULTI"), "+OK\r\n")
+	expect(t, tx.Do("INCR", "idle"), "+QUEUED\r\n")
+	sub.Do("SUBSCRIBE", "idle-ch")
+	quiet.Send("CLIENT", "REPLY", "OFF")
+	time.Sleep(3500 * time.Millisecond) // past shedAfter and a janitor tick
+	expect(t, tx.Do("EXEC"), "*1\r\n:1\r\n")
+	expect(t, redistest.Dial(t, p.Addr()).Do("PUBLISH", "idle-ch", "m"), ":1\r\n")
+	expect(t, sub.Read(), "*3\r\n$7\r\nmessage\r\n$7\r\nidle-ch\r\n$1\r\nm\r\n")
+	quiet.Send("INCR", "idle")
+	expect(t, quiet.Do("CLIENT", "REPLY", "ON"), "+OK\r\n")
+	expect(t, quiet.Do("GET", "idle"), redistest.Bulk("2"))
+}
