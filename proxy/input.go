@@ -64,6 +64,13 @@ type input struct {
 	readAhead chan struct{}
 	shed      shedding
 
+	// what the raw read callback got (fillIdle); kept here, with the
+	// callback made once, so that waiting for a client allocates nothing
+	rawRead func(fd uintptr) bool
+	rawBuf  []byte
+	rawN    int
+	rawErr  error
+
 	// validation state at buf[checked:]
 	state      inputState
 	bulksLeft  int
@@ -88,8 +95,22 @@ func newInput(conn net.Conn, needsAuth func() bool) *input {
 	in := &input{conn: conn, needsAuth: needsAuth}
 	if sc, ok := conn.(syscall.Conn); ok {
 		in.raw, _ = sc.SyscallConn()
+		in.rawRead = in.readRaw
 	}
 	return in
+}
+
+// readRaw is the raw read callback: it reads into a pooled buffer, or
+// returns it and asks to wait if there is nothing to read yet.
+func (in *input) readRaw(fd uintptr) bool {
+	in.rawBuf = takeReadBuffer()
+	in.rawN, in.rawErr = syscall.Read(int(fd), in.rawBuf[:cap(in.rawBuf)])
+	if in.rawErr == syscall.EAGAIN || in.rawErr == syscall.EINTR {
+		giveReadBuffer(in.rawBuf)
+		in.rawBuf = nil
+		return false // wait until readable, holding nothing
+	}
+	return true
 }
 
 // readBuffers are lent to clients while they have bytes to read: an idle
@@ -237,19 +258,9 @@ func (in *input) fillIdle() error {
 		in.shed.park()
 	}
 	in.mu.Unlock()
-	var buf []byte
-	var n int
-	var readErr error
-	err := in.raw.Read(func(fd uintptr) bool {
-		buf = takeReadBuffer()
-		n, readErr = syscall.Read(int(fd), buf[:cap(buf)])
-		if readErr == syscall.EAGAIN || readErr == syscall.EINTR {
-			giveReadBuffer(buf)
-			buf = nil
-			return false // wait until readable, holding nothing
-		}
-		return true
-	})
+	err := in.raw.Read(in.rawRead)
+	buf, n, readErr := in.rawBuf, in.rawN, in.rawErr
+	in.rawBuf, in.rawErr = nil, nil
 	if waiting {
 		err = in.shed.unpark(in.conn, err)
 	}

@@ -38,7 +38,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "idle: connection %d: %v\n", i, err)
 			os.Exit(1)
 		}
-		c.Write([]byte("PING\r\n"))
+		c.Write([]byte("*1\r\n$4\r\nPING\r\n")) // RESP: twemproxy takes no inline commands
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		if m, err := c.Read(buf); err != nil || string(buf[:m]) != "+PONG\r\n" {
 			fmt.Fprintf(os.Stderr, "idle: PING on connection %d: %q %v\n", i, buf[:m], err)
