@@ -9,12 +9,17 @@ FUZZTIME=${FUZZTIME:-3s}
 targets=(
   "./internal/resp FuzzReadReply"
   "./proxy FuzzInputFraming"
+  "./proxy FuzzPipelineMatchesRedis"
   "./commands FuzzVerbArguments"
   "./commands FuzzParseVerb"
 )
+passed=0
 for t in "${targets[@]}"; do
   set -- $t
   echo "fuzz: $2 ($1) for $FUZZTIME"
-  go test "$1" -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" -parallel 2 >/tmp/fuzz-$2.log 2>&1 || { cat /tmp/fuzz-$2.log; exit 1; }
-  tail -n 2 /tmp/fuzz-$2.log | head -n 1
+  log=$(mktemp)
+  go test "$1" -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" -parallel 2 >"$log" 2>&1 || { cat "$log"; echo "fuzz: $passed passed, 1 failed"; exit 1; }
+  tail -n 2 "$log" | head -n 1; rm -f "$log"
+  passed=$((passed + 1))
 done
+echo "fuzz: $passed passed, 0 failed"

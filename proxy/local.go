@@ -1,9 +1,11 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +52,73 @@ func init() {
 // (replication) or act on the whole backend in ways a proxy user should not
 // (SHUTDOWN, FAILOVER).
 var refusedCommands = []string{"shutdown", "sync", "psync", "replconf", "failover"}
+
+// runAtOnceInMulti are the proxy's own commands that run at once inside
+// MULTI, as in Redis (the refused ones answer for themselves); Redis queues
+// the others, so redverb runs them at EXEC (see queueLocal).
+var runAtOnceInMulti = map[string]bool{"quit": true, "reset": true,
+	"shutdown": true, "sync": true, "psync": true, "replconf": true, "failover": true}
+
+// queueLocal queues one of the proxy's own commands inside MULTI: the
+// backend queues a PING in its place, and the command runs when EXEC
+// commits, its reply taking the PING's slot. Nothing runs if the
+// transaction is discarded or aborted.
+func (s *Session) queueLocal(args [][]byte) {
+	if refusal := queueTimeError(args); refusal != "" {
+		// A bare EVAL is refused at queue time too, so the backend aborts
+		// the transaction at EXEC, as Redis does after such an error.
+		s.queueInMulti(resp.AppendCommand(nil, []byte("EVAL")), func([]byte) []byte {
+			return resp.AppendError(nil, refusal)
+		})
+		return
+	}
+	saved := make([][]byte, len(args))
+	for i, a := range args {
+		saved[i] = bytes.Clone(a) // args point into the input buffer, reused before EXEC
+	}
+	handler := localCommands[strings.ToLower(string(args[0]))]
+	s.queueInMulti(resp.AppendCommand(nil, []byte("PING")), func([]byte) []byte {
+		out := s.out
+		s.out = nil
+		handler(s, saved)
+		reply := s.out
+		s.out = out
+		if len(reply) == 0 { // CLIENT REPLY OFF|SKIP: no reply of its own
+			reply = []byte("+OK\r\n")
+		}
+		return reply
+	})
+}
+
+// clientArity is Redis's arity of each CLIENT subcommand: exact when
+// positive, a minimum when negative.
+var clientArity = map[string]int{
+	"id": 2, "getname": 2, "setname": 3, "info": 2, "list": -2, "kill": -3, "reply": 3, "unblock": -3,
+	"pause": -3, "unpause": 2, "setinfo": 4, "no-evict": 3, "no-touch": 3, "tracking": -3, "caching": 3,
+	"getredir": 2, "trackinginfo": 2, "help": 2,
+}
+
+// queueTimeError is the error Redis gives, instead of QUEUED, for a
+// connection command with the wrong number of arguments or an unknown
+// subcommand; "" if it would be queued.
+func queueTimeError(args [][]byte) string {
+	name := strings.ToLower(string(args[0]))
+	switch {
+	case name == "auth" && len(args) < 2, name == "client" && len(args) < 2:
+		return "ERR wrong number of arguments for '" + name + "' command"
+	case name != "client":
+		return ""
+	}
+	sub := strings.ToLower(string(args[1]))
+	arity, ok := clientArity[sub]
+	switch {
+	case !ok:
+		return "ERR unknown subcommand '" + string(args[1]) + "'. Try CLIENT HELP."
+	case arity > 0 && len(args) != arity, arity < 0 && len(args) < -arity:
+		return "ERR wrong number of arguments for 'client|" + sub + "' command"
+	}
+	return ""
+}
 
 // noMultiCommands are refused by Redis inside MULTI, which aborts the
 // transaction; Redis queues the other refused commands and runs them at EXEC.
@@ -203,9 +272,13 @@ func (s *Session) cmdSelect(args [][]byte) {
 		s.arityError("select")
 		return
 	}
-	db, err := strconv.ParseInt(string(args[1]), 10, 32)
+	db, err := strconv.ParseInt(string(args[1]), 10, 64)
 	if err != nil {
 		s.out = resp.AppendError(s.out, "ERR value is not an integer or out of range")
+		return
+	}
+	if db < math.MinInt32 || db > math.MaxInt32 {
+		s.out = resp.AppendError(s.out, "ERR value is out of range, value must between -2147483648 and 2147483647")
 		return
 	}
 	if db < 0 {

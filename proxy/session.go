@@ -204,6 +204,10 @@ func (s *Session) step(cmds []command) int {
 		if s.ded != nil && string(name) == "select" {
 			return s.runDedicated(cmds)
 		}
+		if s.inMulti && !runAtOnceInMulti[string(name)] {
+			s.queueLocal(args)
+			return 1
+		}
 		localCommands[string(name)](s, args)
 		return 1
 	case routeTx:

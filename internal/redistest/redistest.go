@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/redverb/redverb/commands"
@@ -126,6 +127,12 @@ func WithPassword(pass string) ProxyOption {
 // WithServer adjusts the proxy's server settings (limits, logger).
 func WithServer(f func(*proxy.Server)) ProxyOption {
 	return func(s *proxy.Server, _ *proxy.BackendOptions) { f(s) }
+}
+
+// WithLogger logs to l instead of the test's log (a fuzz target must not
+// log through its testing.F).
+func WithLogger(l *zap.Logger) ProxyOption {
+	return func(s *proxy.Server, bo *proxy.BackendOptions) { s.Logger, bo.Logger = l, l }
 }
 
 // WithVerbs serves the built-in verbs plus those in dir (if not empty).
@@ -255,6 +262,14 @@ func (c *Conn) ReadAll(timeout time.Duration) string {
 			return sb.String()
 		}
 	}
+}
+
+// For returns the same connection reporting failures to t, for a
+// connection opened once and used by each run of a fuzz target.
+func (c *Conn) For(t testing.TB) *Conn {
+	cp := *c
+	cp.t = t
+	return &cp
 }
 
 // Close closes the connection.
