@@ -110,7 +110,8 @@ func parseKillFilter(pairs [][]byte) (killFilter, string) {
 
 func (f killFilter) matches(s, caller *Session, now time.Time) bool {
 	switch {
-	case f.skipMe && s == caller,
+	case s.killed.Load(),
+		f.skipMe && s == caller,
 		f.id != 0 && s.id != f.id,
 		f.addr != "" && s.nc.RemoteAddr().String() != f.addr,
 		f.laddr != "" && s.nc.LocalAddr().String() != f.laddr,
@@ -133,6 +134,7 @@ func (s *Session) isSubscriber() bool {
 // kill disconnects a client; the caller itself is closed once its reply
 // is written, as Redis does.
 func (s *Session) kill(target *Session) {
+	target.killed.Store(true) // gone for CLIENT KILL and LIST, though it may take a moment to close
 	if target == s {
 		s.quit = true
 		return
@@ -143,7 +145,7 @@ func (s *Session) kill(target *Session) {
 // sessionByAddr finds a client by its address as CLIENT LIST shows it.
 func (srv *Server) sessionByAddr(addr string) *Session {
 	for _, s := range srv.sessionsSnapshot() {
-		if s.nc.RemoteAddr().String() == addr {
+		if !s.killed.Load() && s.nc.RemoteAddr().String() == addr {
 			return s
 		}
 	}

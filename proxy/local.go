@@ -383,7 +383,9 @@ var clientSubcommands = map[string]func(*Session, [][]byte){
 		var b strings.Builder
 		now := time.Now()
 		for _, other := range s.srv.sessionsSnapshot() {
-			b.WriteString(other.describe(now))
+			if !other.killed.Load() {
+				b.WriteString(other.describe(now))
+			}
 		}
 		s.out = s.appendText(s.out, b.String())
 	},

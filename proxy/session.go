@@ -46,9 +46,10 @@ type Session struct {
 	queued      []func([]byte) []byte // reply conversions of the commands queued in MULTI
 	sub         *subscriber
 	quit        bool
-	blocked     blockState // the backend connection a blocking command waits on
-	replies     replyMode  // CLIENT REPLY
-	replyChosen bool       // the command running was CLIENT REPLY, which decides its own reply
+	blocked     blockState  // the backend connection a blocking command waits on
+	killed      atomic.Bool // by CLIENT KILL
+	replies     replyMode   // CLIENT REPLY
+	replyChosen bool        // the command running was CLIENT REPLY, which decides its own reply
 }
 
 // replyMode is what CLIENT REPLY set: the proxy drops the replies the

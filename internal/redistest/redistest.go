@@ -65,10 +65,9 @@ func (r *Redis) start() error {
 	if err := r.cmd.Start(); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", r.Addr()); err == nil {
-			c.Close()
+		if r.ready() {
 			return nil
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -76,6 +75,24 @@ func (r *Redis) start() error {
 	r.cmd.Process.Kill()
 	r.cmd.Wait()
 	return fmt.Errorf("redis-server did not start: %s", out.String())
+}
+
+// ready reports whether the server accepts connections and has finished
+// loading its dataset (with persistence on, a restart replays it first).
+func (r *Redis) ready() bool {
+	c, err := net.DialTimeout("tcp", r.Addr(), time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write(resp.AppendCommand(nil, []byte("EXISTS"), []byte("redistest:ready"))); err != nil {
+		return false
+	}
+	reply, err := resp.ReadReply(bufio.NewReader(c), nil)
+	// Any answer but -LOADING will do (a cluster node without slots answers
+	// -CLUSTERDOWN, and is ready for its test).
+	return err == nil && !strings.HasPrefix(string(reply), "-LOADING")
 }
 
 // Addr is host:port.
