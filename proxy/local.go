@@ -65,11 +65,7 @@ var runAtOnceInMulti = map[string]bool{"quit": true, "reset": true,
 // transaction is discarded or aborted.
 func (s *Session) queueLocal(args [][]byte) {
 	if refusal := queueTimeError(args); refusal != "" {
-		// A bare EVAL is refused at queue time too, so the backend aborts
-		// the transaction at EXEC, as Redis does after such an error.
-		s.queueInMulti(resp.AppendCommand(nil, []byte("EVAL")), func([]byte) []byte {
-			return resp.AppendError(nil, refusal)
-		})
+		s.abortInMulti(refusal)
 		return
 	}
 	saved := make([][]byte, len(args))
@@ -88,6 +84,13 @@ func (s *Session) queueLocal(args [][]byte) {
 		}
 		return reply
 	})
+}
+
+// abortInMulti answers a command inside MULTI with Redis's queue-time
+// error msg. The backend is sent a bare EVAL in its place, which it refuses
+// at queue time too, so it aborts the transaction at EXEC as Redis would.
+func (s *Session) abortInMulti(msg string) {
+	s.queueInMulti(resp.AppendCommand(nil, []byte("EVAL")), func([]byte) []byte { return resp.AppendError(nil, msg) })
 }
 
 // clientArity is Redis's arity of each CLIENT subcommand: exact when
@@ -129,11 +132,7 @@ func (s *Session) cmdRefused(args [][]byte) {
 	refusal := resp.AppendError(nil, fmt.Sprintf("ERR '%s' is not supported by redverb; run it against the backend directly", name))
 	switch {
 	case s.inMulti && noMultiCommands[name]:
-		// A bare EVAL is refused at queue time, so the backend aborts the
-		// transaction at EXEC as Redis would; the client sees Redis's error.
-		s.queueInMulti(resp.AppendCommand(nil, []byte("EVAL")), func([]byte) []byte {
-			return []byte("-ERR Command not allowed inside a transaction\r\n")
-		})
+		s.abortInMulti("ERR Command not allowed inside a transaction")
 	case s.inMulti:
 		// Queued as PING; at EXEC its slot holds the refusal.
 		s.queueInMulti(resp.AppendCommand(nil, []byte("PING")), func([]byte) []byte { return refusal })
@@ -489,6 +488,8 @@ type clientInfo struct {
 func (s *Session) snapshot() clientInfo {
 	ci := clientInfo{name: s.name, libName: s.libName, libVer: s.libVer, db: s.db, proto: s.proto, flags: "N", multi: -1}
 	switch {
+	case s.sub != nil && s.sub.monitor:
+		ci.flags = "O"
 	case s.sub != nil:
 		ci.flags = "P"
 	case s.inMulti:

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"sync"
 	"time"
 
@@ -15,9 +16,10 @@ import (
 // disconnected once its backlog passes the limit, like Redis's pubsub
 // client-output-buffer-limit, instead of growing the proxy's memory.
 type subscriber struct {
-	s     *Session
-	c     *conn
-	limit int
+	s       *Session
+	c       *conn
+	limit   int
+	monitor bool // a MONITOR feed rather than subscriptions
 
 	mu      sync.Mutex
 	buf     []byte
@@ -41,6 +43,7 @@ func (s *Session) startStreaming(cmds []command) int {
 		s:       s,
 		c:       s.ded,
 		limit:   s.srv.subscriberBacklog(),
+		monitor: bytes.EqualFold(cmds[0].args[0], []byte("monitor")),
 		wake:    make(chan struct{}, 1),
 		written: make(chan struct{}),
 	}

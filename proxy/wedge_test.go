@@ -261,6 +261,9 @@ func TestMonitor(t *testing.T) {
 	_, p := setup(t)
 	mon := redistest.Dial(t, p.Addr())
 	expect(t, mon.Do("MONITOR"), "+OK\r\n")
+	if list := redistest.Dial(t, p.Addr()).Do("CLIENT", "LIST"); !strings.Contains(list, " flags=O ") {
+		t.Errorf("CLIENT LIST does not show the monitor (flags=O): %q", list)
+	}
 	expect(t, redistest.Dial(t, p.Addr()).Do("SET", "watched", "v"), "+OK\r\n")
 	line := regexp.MustCompile(`^\+\d+\.\d+ \[0 127\.0\.0\.1:\d+\] "SET" "watched" "v"\r\n$`)
 	for deadline := time.Now().Add(5 * time.Second); ; {
