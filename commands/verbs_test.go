@@ -556,3 +556,28 @@ func TestReserve(t *testing.T) {
 		{"GET stock", bulk("5")},
 	})
 }
+
+// CLIENT UNBLOCK wakes a client waiting in LOCK ... WAIT, which waits in
+// the proxy rather than on a backend connection: TIMEOUT answers as the
+// wait's own timeout, ERROR with Redis's -UNBLOCKED.
+func TestLockWaitUnblocked(t *testing.T) {
+	_, p := start(t)
+	holder := redistest.Dial(t, p.Addr())
+	expectDo(t, holder, []string{"LOCK", "held", "owner", "60000"}, one)
+	for reason, want := range map[string]string{"TIMEOUT": ":0\r\n", "ERROR": "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"} {
+		waiter, admin := redistest.Dial(t, p.Addr()), redistest.Dial(t, p.Addr())
+		id := strings.Trim(waiter.Do("CLIENT", "ID"), ":\r\n")
+		waiter.Send("LOCK", "held", "other", "1000", "WAIT", "60000")
+		deadline := time.Now().Add(5 * time.Second)
+		for admin.Do("CLIENT", "UNBLOCK", id, reason) != one {
+			if time.Now().After(deadline) {
+				t.Fatal("CLIENT UNBLOCK never found the waiting client")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := waiter.Read(); got != want {
+			t.Fatalf("%s: LOCK WAIT answered %q, want %q", reason, got, want)
+		}
+		expectDo(t, waiter, []string{"PING"}, "+PONG\r\n")
+	}
+}

@@ -48,14 +48,27 @@ func (b *Backend) outOfBand(key connKey, args ...[]byte) ([]byte, error) {
 // across an unblock, so the connection cannot go back to the pool (and
 // block for someone else) while it is being unblocked.
 type blockState struct {
-	mu sync.Mutex
-	on *conn
+	mu      sync.Mutex
+	on      *conn
+	unblock chan string // set while a verb waits in the proxy (LOCK ... WAIT)
 }
 
+// set records the backend connection a blocking command waits on; nil
+// ends any wait.
 func (b *blockState) set(c *conn) {
 	b.mu.Lock()
-	b.on = c
+	b.on, b.unblock = c, nil
 	b.mu.Unlock()
+}
+
+// waitInProxy records a wait that runs in the proxy rather than on a
+// backend connection, and returns where CLIENT UNBLOCK sends its reason.
+func (b *blockState) waitInProxy() <-chan string {
+	ch := make(chan string, 1)
+	b.mu.Lock()
+	b.unblock = ch
+	b.mu.Unlock()
+	return ch
 }
 
 // backendID returns the backend's CLIENT ID for c, asking once per
@@ -98,6 +111,19 @@ func (s *Session) clientUnblock(args [][]byte) {
 	}
 	target.blocked.mu.Lock()
 	defer target.blocked.mu.Unlock()
+	if target.blocked.unblock != nil {
+		reason := "timeout"
+		if len(args) == 4 {
+			reason = strings.ToLower(string(args[3]))
+		}
+		select {
+		case target.blocked.unblock <- reason:
+			s.out = append(s.out, ":1\r\n"...)
+		default: // already unblocked
+			s.out = append(s.out, ":0\r\n"...)
+		}
+		return
+	}
 	if target.blocked.on == nil || target.blocked.on.id == 0 {
 		s.out = append(s.out, ":0\r\n"...)
 		return

@@ -112,6 +112,9 @@ func (s *Session) finishVerb(p *pipe, call *ScriptCall, start int, woken chan st
 	if call.Retry != nil && !s.req.overflow {
 		gone, stop := s.in.watchClosed()
 		defer stop()
+		unblock := s.blocked.waitInProxy()
+		defer s.blocked.set(nil)
+	retries:
 		for {
 			again, wait := call.Retry(reply())
 			left := time.Until(call.Deadline)
@@ -126,6 +129,14 @@ func (s *Session) finishVerb(p *pipe, call *ScriptCall, start int, woken chan st
 				timer.Stop()
 				s.quit = true
 				return
+			case reason := <-unblock:
+				// CLIENT UNBLOCK: TIMEOUT answers as the wait's timeout
+				// would (the last attempt's reply), ERROR as Redis does.
+				timer.Stop()
+				if reason == "error" {
+					s.out = resp.AppendError(s.out[:start], "UNBLOCKED client unblocked via CLIENT UNBLOCK")
+				}
+				break retries
 			}
 			timer.Stop()
 			attempt()
