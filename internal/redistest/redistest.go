@@ -60,6 +60,9 @@ func (r *Redis) start() error {
 		"--protected-mode", "no", "--loglevel", "warning",
 	}, r.args...)
 	r.cmd = exec.Command("redis-server", argv...)
+	// If the test process dies without cleaning up (killed, timed out, a
+	// fuzz worker stopped), the server goes with it.
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var out strings.Builder
 	r.cmd.Stdout, r.cmd.Stderr = &out, &out
 	if err := r.cmd.Start(); err != nil {
