@@ -48,6 +48,7 @@ type Backend struct {
 
 	mu     sync.Mutex
 	shared map[connKey][]*pipe
+	spill  map[connKey]*pipe // takes new batches while a shared connection is stalled (see pipeFor)
 	idle   map[connKey][]*conn
 	closed bool
 	server serverInfo
@@ -84,6 +85,7 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 		dialer: net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
 		log:    opts.Logger,
 		shared: make(map[connKey][]*pipe),
+		spill:  make(map[connKey]*pipe),
 		idle:   make(map[connKey][]*conn),
 	}, nil
 }
@@ -213,6 +215,15 @@ func (b *Backend) give(c *conn) {
 	b.idle[c.key] = append(b.idle[c.key], c)
 }
 
+// stallAfter is how long a shared connection may go without a reply while
+// it has commands waiting before new batches go to a spill connection. A
+// runaway script holds the connection it runs on; on a connection of their
+// own, other clients get what Redis gives them (-BUSY once the script
+// passes busy-reply-threshold) instead of waiting behind it. Each client
+// waits for its batch before sending the next, so moving between
+// connections never reorders a client's commands.
+const stallAfter = time.Second
+
 // pipeFor returns the shared connection a session uses for ordinary commands.
 func (b *Backend) pipeFor(key connKey, session uint64) (*pipe, error) {
 	b.mu.Lock()
@@ -228,7 +239,14 @@ func (b *Backend) pipeFor(key connKey, session uint64) (*pipe, error) {
 		}
 		b.shared[key] = pipes
 	}
-	return pipes[session%uint64(len(pipes))], nil
+	p := pipes[session%uint64(len(pipes))]
+	if p.stalled(stallAfter) {
+		if b.spill[key] == nil {
+			b.spill[key] = newPipe(b, key)
+		}
+		return b.spill[key], nil
+	}
+	return p, nil
 }
 
 // CheckDB reports whether the backend accepts SELECT db, by preparing the
@@ -246,7 +264,10 @@ func (b *Backend) Close() {
 	b.mu.Lock()
 	b.closed = true
 	idle, shared := b.idle, b.shared
-	b.idle, b.shared = map[connKey][]*conn{}, map[connKey][]*pipe{}
+	for key, p := range b.spill {
+		shared[key] = append(shared[key], p)
+	}
+	b.idle, b.shared, b.spill = map[connKey][]*conn{}, map[connKey][]*pipe{}, map[connKey]*pipe{}
 	b.mu.Unlock()
 	for _, list := range idle {
 		for _, c := range list {
@@ -274,19 +295,32 @@ func (c *countedConn) Close() error {
 
 // BackendStats counts the backend connections the proxy holds.
 type BackendStats struct {
-	Open int // every connection dialled and not yet closed
-	Idle int // dedicated connections waiting in the pool
+	Open   int // every connection dialled and not yet closed
+	Idle   int // dedicated connections waiting in the pool
+	Shared int // shared connections (including spill ones) that are connected
 }
 
 // Stats reports the connections held now.
 func (b *Backend) Stats() BackendStats {
 	b.mu.Lock()
-	idle := 0
+	st := BackendStats{Open: int(b.open.Load())}
 	for _, list := range b.idle {
-		idle += len(list)
+		st.Idle += len(list)
+	}
+	pipes := []*pipe{}
+	for _, list := range b.shared {
+		pipes = append(pipes, list...)
+	}
+	for _, p := range b.spill {
+		pipes = append(pipes, p)
 	}
 	b.mu.Unlock()
-	return BackendStats{Open: int(b.open.Load()), Idle: idle}
+	for _, p := range pipes {
+		if p.connected() {
+			st.Shared++
+		}
+	}
+	return st
 }
 
 // fallbackVersion is reported by HELLO when the backend does not say its

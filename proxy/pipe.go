@@ -48,6 +48,7 @@ type pipe struct {
 	wbuf     []byte
 	queue    []*request // written or about to be, waiting for replies
 	head     int
+	headAt   time.Time // when the request at head became the oldest waiting
 	dialErr  error
 	dialedAt time.Time
 }
@@ -71,6 +72,9 @@ func (p *pipe) do(req *request) {
 		p.wbuf = append(p.wbuf, cmd...)
 	}
 	p.queue = append(p.queue, req)
+	if len(p.queue)-p.head == 1 {
+		p.headAt = time.Now()
+	}
 	kick(p.c)
 	p.mu.Unlock()
 	<-req.done
@@ -181,6 +185,8 @@ func (p *pipe) readLoop(c *conn) {
 		p.head++
 		if p.head == len(p.queue) {
 			p.queue, p.head = p.queue[:0], 0
+		} else {
+			p.headAt = time.Now()
 		}
 		p.mu.Unlock()
 		req.done <- struct{}{}
@@ -211,6 +217,19 @@ func (p *pipe) fail(c *conn, cause error) {
 		req.failRest(errBackend{cause})
 		req.done <- struct{}{}
 	}
+}
+
+// stalled reports whether the oldest request has waited longer than d.
+func (p *pipe) stalled(d time.Duration) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.head < len(p.queue) && time.Since(p.headAt) > d
+}
+
+func (p *pipe) connected() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.c != nil
 }
 
 func (p *pipe) close() {

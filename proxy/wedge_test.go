@@ -37,7 +37,8 @@ func killScript(t *testing.T, addr string, cmd ...string) string {
 // A runaway script holds the shared connection it runs on. SCRIPT KILL
 // must still reach the backend, and afterwards every client works again.
 // Clients whose commands waited behind the script get their replies once
-// it is killed.
+// it is killed; clients arriving after the connection stalled get Redis's
+// -BUSY, as they would from Redis direct.
 func TestRunawayScriptCanBeKilled(t *testing.T) {
 	r := busyRedis(t)
 	p := redistest.StartProxy(t, r.URL())
@@ -46,6 +47,10 @@ func TestRunawayScriptCanBeKilled(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	waiting := redistest.Dial(t, p.Addr())
 	waiting.Send("INCR", "n")
+	time.Sleep(1200 * time.Millisecond) // the shared connection has stalled
+	if got := redistest.Dial(t, p.Addr()).Do("GET", "n"); !strings.HasPrefix(got, "-BUSY") {
+		t.Errorf("a client arriving during the runaway script got %q, want Redis's -BUSY", got)
+	}
 
 	expect(t, killScript(t, p.Addr(), "SCRIPT", "KILL"), "+OK\r\n")
 	if got := runaway.Read(); !strings.HasPrefix(got, "-") || !strings.Contains(got, "Script killed by user") {
