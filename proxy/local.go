@@ -42,6 +42,7 @@ func init() {
 	}
 	for _, name := range refusedCommands {
 		localCommands[name] = (*Session).cmdRefused
+		runAtOnceInMulti[name] = true // they answer for themselves inside MULTI
 	}
 	for name := range localCommands {
 		routes[name] = routeLocal
@@ -54,10 +55,10 @@ func init() {
 var refusedCommands = []string{"shutdown", "sync", "psync", "replconf", "failover"}
 
 // runAtOnceInMulti are the proxy's own commands that run at once inside
-// MULTI, as in Redis (the refused ones answer for themselves); Redis queues
-// the others, so redverb runs them at EXEC (see queueLocal).
-var runAtOnceInMulti = map[string]bool{"quit": true, "reset": true,
-	"shutdown": true, "sync": true, "psync": true, "replconf": true, "failover": true}
+// MULTI, as in Redis, plus the refused ones (added in init), which answer
+// for themselves; Redis queues the others, so redverb runs them at EXEC
+// (see queueLocal).
+var runAtOnceInMulti = map[string]bool{"quit": true, "reset": true}
 
 // queueLocal queues one of the proxy's own commands inside MULTI: the
 // backend queues a PING in its place, and the command runs when EXEC
@@ -73,7 +74,7 @@ func (s *Session) queueLocal(args [][]byte) {
 		saved[i] = bytes.Clone(a) // args point into the input buffer, reused before EXEC
 	}
 	handler := localCommands[strings.ToLower(string(args[0]))]
-	s.queueInMulti(resp.AppendCommand(nil, []byte("PING")), func([]byte) []byte {
+	s.queueForExec(func() []byte {
 		out := s.out
 		s.out = nil
 		handler(s, saved)
@@ -84,6 +85,12 @@ func (s *Session) queueLocal(args [][]byte) {
 		}
 		return reply
 	})
+}
+
+// queueForExec queues a PING on the backend inside MULTI; when EXEC
+// commits, reply gives what the client sees in the PING's slot.
+func (s *Session) queueForExec(reply func() []byte) {
+	s.queueInMulti(resp.AppendCommand(nil, []byte("PING")), func([]byte) []byte { return reply() })
 }
 
 // abortInMulti answers a command inside MULTI with Redis's queue-time
@@ -134,8 +141,7 @@ func (s *Session) cmdRefused(args [][]byte) {
 	case s.inMulti && noMultiCommands[name]:
 		s.abortInMulti("ERR Command not allowed inside a transaction")
 	case s.inMulti:
-		// Queued as PING; at EXEC its slot holds the refusal.
-		s.queueInMulti(resp.AppendCommand(nil, []byte("PING")), func([]byte) []byte { return refusal })
+		s.queueForExec(func() []byte { return refusal })
 	default:
 		s.out = append(s.out, refusal...)
 	}

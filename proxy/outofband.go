@@ -98,24 +98,24 @@ func (s *Session) clientUnblock(args [][]byte) {
 		s.out = resp.AppendError(s.out, "ERR value is not an integer or out of range")
 		return
 	}
+	reason := "timeout"
 	if len(args) == 4 {
-		if r := strings.ToLower(string(args[3])); r != "timeout" && r != "error" {
+		if reason = strings.ToLower(string(args[3])); reason != "timeout" && reason != "error" {
 			s.out = resp.AppendError(s.out, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
 			return
 		}
 	}
-	target := s.srv.session(uint64(id))
-	if target == nil || id <= 0 {
+	var target *Session
+	if id > 0 {
+		target = s.srv.session(uint64(id))
+	}
+	if target == nil {
 		s.out = append(s.out, ":0\r\n"...)
 		return
 	}
 	target.blocked.mu.Lock()
 	defer target.blocked.mu.Unlock()
 	if target.blocked.unblock != nil {
-		reason := "timeout"
-		if len(args) == 4 {
-			reason = strings.ToLower(string(args[3]))
-		}
 		select {
 		case target.blocked.unblock <- reason:
 			s.out = append(s.out, ":1\r\n"...)

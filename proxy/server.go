@@ -50,24 +50,22 @@ type Server struct {
 	stop     chan struct{} // closed by Shutdown; ends the janitor
 }
 
-func (srv *Server) clientOutputLimit() int {
-	switch {
-	case srv.ClientOutputLimit == 0:
-		return 256 << 20
-	case srv.ClientOutputLimit < 0:
-		return 0
-	}
-	return srv.ClientOutputLimit
-}
+// clientOutputLimit is ClientOutputLimit with its default; 0 means none.
+func (srv *Server) clientOutputLimit() int { return byteLimit(srv.ClientOutputLimit, 256<<20, 0) }
 
 func (srv *Server) subscriberBacklog() int {
+	return byteLimit(srv.SubscriberBacklog, 32<<20, math.MaxInt)
+}
+
+// byteLimit reads a limit setting: zero is def, negative is none.
+func byteLimit(v, def, none int) int {
 	switch {
-	case srv.SubscriberBacklog == 0:
-		return 32 << 20
-	case srv.SubscriberBacklog < 0:
-		return math.MaxInt
+	case v == 0:
+		return def
+	case v < 0:
+		return none
 	}
-	return srv.SubscriberBacklog
+	return v
 }
 
 // Serve accepts connections on ln until Shutdown or a listener error.
