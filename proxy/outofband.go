@@ -20,7 +20,17 @@ import (
 // reply. The connection is in database 0: these commands do not depend on
 // the database, and a busy backend refuses SELECT.
 func (s *Session) runOutOfBand(args ...[]byte) {
-	reply, err := s.srv.Backend.outOfBand(connKey{db: 0, proto: s.proto}, args...)
+	n, err := s.srv.Backend.master(-1)
+	if err != nil {
+		s.out = appendBackendError(s.out, err)
+		return
+	}
+	s.runOutOfBandOn(n, args...)
+}
+
+// runOutOfBandOn is runOutOfBand on a given server.
+func (s *Session) runOutOfBandOn(n *node, args ...[]byte) {
+	reply, err := n.outOfBand(connKey{db: 0, proto: s.proto}, args...)
 	if err != nil {
 		s.out = appendBackendError(s.out, err)
 		return
@@ -29,8 +39,8 @@ func (s *Session) runOutOfBand(args ...[]byte) {
 }
 
 // outOfBand sends one command on a pooled connection and returns its reply.
-func (b *Backend) outOfBand(key connKey, args ...[]byte) ([]byte, error) {
-	c, err := b.take(context.Background(), key)
+func (n *node) outOfBand(key connKey, args ...[]byte) ([]byte, error) {
+	c, err := n.take(context.Background(), key)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +49,7 @@ func (b *Backend) outOfBand(key connKey, args ...[]byte) ([]byte, error) {
 		c.nc.Close()
 		return nil, errBackend{err}
 	}
-	b.give(c)
+	c.give()
 	return reply, nil
 }
 
@@ -129,5 +139,5 @@ func (s *Session) clientUnblock(args [][]byte) {
 		return
 	}
 	cmd := [][]byte{[]byte("CLIENT"), []byte("UNBLOCK"), strconv.AppendInt(nil, target.blocked.on.id, 10)}
-	s.runOutOfBand(append(cmd, args[3:]...)...)
+	s.runOutOfBandOn(target.blocked.on.node, append(cmd, args[3:]...)...)
 }

@@ -40,7 +40,7 @@ type request struct {
 // clients cost the backend one read and one write instead of N; a single
 // reader hands the replies back in order.
 type pipe struct {
-	b   *Backend
+	n   *node
 	key connKey
 
 	mu       sync.Mutex
@@ -53,12 +53,21 @@ type pipe struct {
 	dialedAt time.Time
 }
 
-func newPipe(b *Backend, key connKey) *pipe { return &pipe{b: b, key: key} }
+func newPipe(n *node, key connKey) *pipe { return &pipe{n: n, key: key} }
 
 // do sends req and waits for all its replies. Backend failures become error
 // replies for the commands that did not get an answer, so a session always
 // has exactly one reply per command.
 func (p *pipe) do(req *request) {
+	if p.send(req) {
+		<-req.done
+	}
+}
+
+// send queues req without waiting; req.done receives once its replies are
+// in. It reports false if req failed at once (its replies are errors and
+// done receives nothing).
+func (p *pipe) send(req *request) bool {
 	req.base = len(req.out)
 	req.ends = req.ends[:0]
 	req.overflow = false
@@ -66,7 +75,7 @@ func (p *pipe) do(req *request) {
 	if err := p.connectLocked(context.Background()); err != nil {
 		p.mu.Unlock()
 		req.failRest(err)
-		return
+		return false
 	}
 	for _, cmd := range req.cmds {
 		p.wbuf = append(p.wbuf, cmd...)
@@ -77,7 +86,7 @@ func (p *pipe) do(req *request) {
 	}
 	kick(p.c)
 	p.mu.Unlock()
-	<-req.done
+	return true
 }
 
 // writeLoop writes what sessions queued. It runs in its own goroutine so
@@ -131,7 +140,7 @@ func (p *pipe) connectLocked(ctx context.Context) error {
 	if p.dialErr != nil && time.Since(p.dialedAt) < redialBackoff {
 		return p.dialErr
 	}
-	c, err := p.b.dial(ctx, p.key)
+	c, err := p.n.dial(ctx, p.key)
 	p.dialedAt = time.Now()
 	p.dialErr = err
 	if err != nil {
@@ -211,7 +220,7 @@ func (p *pipe) fail(c *conn, cause error) {
 		cause = errors.New("connection closed")
 	}
 	if len(waiting) > 0 {
-		p.b.log.Warn("backend connection lost", zap.Error(cause), zap.Int("waiting", len(waiting)))
+		p.n.b.log.Warn("backend connection lost", zap.String("node", p.n.addr), zap.Error(cause), zap.Int("waiting", len(waiting)))
 	}
 	for _, req := range waiting {
 		req.failRest(errBackend{cause})

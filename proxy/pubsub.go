@@ -32,7 +32,7 @@ type subscriber struct {
 // to its own backend connection and replies reach the client through the
 // subscriber. It returns how many commands it consumed.
 func (s *Session) startStreaming(cmds []command) int {
-	if !s.ensureDedicated() {
+	if !s.ensureDedicated(s.pinTarget(cmds[0].args)) {
 		return 1
 	}
 	if s.flush() != nil {

@@ -27,6 +27,7 @@ type Session struct {
 	out     []byte // replies not yet written to the client
 	nameBuf []byte
 	req     request
+	routing routing
 	callBuf []byte // the verb call being sent (EVALSHA ...)
 
 	db       int
@@ -39,7 +40,9 @@ type Session struct {
 	lastSeen atomic.Int64 // unix nanoseconds of the last command
 	info     atomic.Pointer[clientInfo]
 
-	ded         *conn // dedicated backend connection, while the client needs one
+	ded         *conn    // dedicated backend connection, while the client needs one
+	pinned      bool     // ded is on the server of the transaction's keys (see tx.go)
+	unpinned    [][]byte // commands queued in MULTI before the first key pinned it
 	inMulti     bool
 	watching    bool
 	multiDB     int                   // database a SELECT queued inside MULTI switches to; -1 if none
@@ -252,10 +255,12 @@ func (s *Session) runShared(cmds []command) int {
 	}
 	var call *ScriptCall
 	var callErr error
-	req := &s.req
-	req.cmds = req.cmds[:0]
+	req, rt := &s.req, &s.routing
+	req.cmds, rt.targets = req.cmds[:0], rt.targets[:0]
 	for _, c := range cmds[:n] {
 		req.cmds = append(req.cmds, c.raw)
+		s.nameBuf = lowerName(s.nameBuf, c.args[0])
+		rt.targets = append(rt.targets, s.srv.Backend.targetOf(s.nameBuf, c.args))
 	}
 	if verb {
 		call, callErr = s.resolve(cmds[n-1].args, true)
@@ -264,6 +269,7 @@ func (s *Session) runShared(cmds []command) int {
 		} else {
 			s.callBuf = call.appendCall(s.callBuf[:0], false)
 			req.cmds[n-1] = s.callBuf
+			rt.targets[n-1] = call.target()
 		}
 	}
 	var woken chan struct{}
@@ -272,38 +278,32 @@ func (s *Session) runShared(cmds []command) int {
 		woken, done = s.srv.wake.register(call.WakeChannel, call.Wake)
 		defer done()
 	}
-	p, err := s.sendShared()
+	s.sendShared()
 	switch {
 	case callErr != nil:
 		s.out = appendCommandError(s.out, callErr)
-	case call != nil && err == nil && !req.overflow:
-		s.finishVerb(p, call, req.start(len(req.cmds)-1), woken)
+	case call != nil && !req.overflow:
+		s.finishVerb(call, req.start(len(req.cmds)-1), woken)
 	}
 	clear(req.cmds)
 	return n
 }
 
-// sendShared sends s.req.cmds on the session's shared connection and
-// appends the replies to s.out (error replies if the backend is down).
-func (s *Session) sendShared() (*pipe, error) {
+// sendShared sends s.req.cmds (to s.routing.targets) on shared connections
+// and appends the replies to s.out (error replies if the backend is down).
+func (s *Session) sendShared() {
 	req := &s.req
 	req.out = s.out
-	p, err := s.srv.Backend.pipeFor(s.key(), s.id)
-	switch {
-	case len(req.cmds) == 0:
-	case err != nil:
-		req.base, req.ends = len(req.out), req.ends[:0]
-		req.failRest(err)
-	default:
-		p.do(req)
+	if len(req.cmds) > 0 {
+		s.srv.Backend.do(s.key(), s.id, req, &s.routing)
 	}
 	s.out = req.out
-	return p, err
 }
 
 // forward sends one command to the backend as it is, whatever its name.
 func (s *Session) forward(args ...[]byte) {
 	s.req.cmds = append(s.req.cmds[:0], resp.AppendCommand(nil, args...))
+	s.routing.targets = append(s.routing.targets[:0], s.srv.Backend.targetOf(lowerName(nil, args[0]), args))
 	s.sendShared()
 	clear(s.req.cmds)
 }
@@ -331,24 +331,51 @@ func appendCommandError(dst []byte, err error) []byte {
 
 // runBlocking runs a command that may block on a dedicated connection, so
 // it never holds up the shared ones.
+// On a cluster it follows MOVED and ASK as the shared path does: a slot
+// that moves while the command waits unblocks it with a redirect.
 func (s *Session) runBlocking(cmd command) {
-	c, err := s.srv.Backend.take(context.Background(), s.key())
-	if err != nil {
-		s.out = appendBackendError(s.out, err)
-		return
+	b := s.srv.Backend
+	n, err := b.master(int(b.targetOf(lowerName(nil, cmd.args[0]), cmd.args) &^ readBit))
+	raws := [][]byte{cmd.raw}
+	start := len(s.out)
+	for try := 0; ; try++ {
+		var c *conn
+		if err == nil {
+			c, err = n.take(context.Background(), s.key())
+		}
+		if err != nil {
+			s.out = appendBackendError(s.out[:start], err)
+			return
+		}
+		if err := s.exchange(c, raws, true, nil); err != nil {
+			c.nc.Close()
+			return
+		}
+		c.give()
+		reply := s.out[start:]
+		if len(raws) == 2 { // ASKING's +OK comes first
+			reply = reply[len("+OK\r\n"):]
+		}
+		kind, slot, addr := parseRedirect(reply)
+		if b.url.Kind == KindStandalone || try == maxRedirects || (kind != movedTo && kind != askAt) {
+			s.out = append(s.out[:start], reply...)
+			return
+		}
+		s.out, raws = s.out[:start], [][]byte{cmd.raw}
+		if kind == askAt {
+			raws = [][]byte{askingCmd, cmd.raw}
+		} else {
+			b.topo.moved(slot, addr)
+		}
+		n, err = b.nodeAt(addr)
 	}
-	if err := s.exchange(c, [][]byte{cmd.raw}, true, nil); err != nil {
-		c.nc.Close()
-		return
-	}
-	s.srv.Backend.give(c)
 }
 
 // runDedicated sends commands on the session's own backend connection,
 // taking one if needed, and follows MULTI/WATCH state through the replies.
 // The connection goes back to the pool as soon as no state is left on it.
 func (s *Session) runDedicated(cmds []command) int {
-	if !s.ensureDedicated() {
+	if !s.ensureDedicated(s.pinTarget(cmds[0].args)) {
 		return 1
 	}
 	n, blocking := 0, false
@@ -360,6 +387,14 @@ func (s *Session) runDedicated(cmds []command) int {
 		r := s.routeOf(name, cmds[n].args)
 		if n > 0 && string(name) != "select" && (r == routeLocal || r == routeSubscribe) {
 			break
+		}
+		if t := s.pinTarget(cmds[n].args); t != noSlot && !s.pinned {
+			if n > 0 {
+				break // pin before this command, at the start of the next batch
+			}
+			if !s.pin(t) {
+				return 1
+			}
 		}
 		blocking = blocking || (!s.inMulti && r == routeBlocking)
 		names = append(names, string(name))
@@ -373,16 +408,20 @@ func (s *Session) runDedicated(cmds []command) int {
 		n++
 	}
 	err := s.exchange(s.ded, raws, blocking, func(i int, start int) {
+		s.crossNode(names[i], cmds[i].args, start)
 		s.finishDedicated(names[i], start, converts[i])
 		s.trackTx(names[i], cmds[i].args, s.out[start:])
+		if s.inMulti && !s.pinned && names[i] != "multi" {
+			s.unpinned = append(s.unpinned, raws[i])
+		}
 	})
 	if err != nil {
 		s.dropDedicated()
 		return n
 	}
 	if !s.inMulti && !s.watching {
-		s.srv.Backend.give(s.ded)
-		s.ded = nil
+		s.ded.give()
+		s.ded, s.pinned, s.unpinned = nil, false, nil
 	}
 	return n
 }
@@ -494,6 +533,7 @@ func (s *Session) dropDedicated() {
 		s.ded = nil
 	}
 	s.inMulti, s.watching, s.multiDB, s.queued = false, false, -1, nil
+	s.pinned, s.unpinned = false, nil
 }
 
 // exchange writes raws to c and appends one reply per command to s.out,
@@ -581,18 +621,19 @@ func appendBackendError(dst []byte, err error) []byte {
 	return resp.AppendError(dst, "ERR "+err.Error())
 }
 
-// ensureDedicated gives the session a backend connection of its own. If
-// none can be had, it answers the command with the error and reports false.
-func (s *Session) ensureDedicated() bool {
+// ensureDedicated gives the session a backend connection of its own, on
+// the master serving t. If none can be had, it answers the command with the
+// error and reports false.
+func (s *Session) ensureDedicated(t target) bool {
 	if s.ded != nil {
 		return true
 	}
-	c, err := s.srv.Backend.take(context.Background(), s.key())
+	c, err := s.srv.Backend.take(context.Background(), s.key(), int(t))
 	if err != nil {
 		s.out = appendBackendError(s.out, err)
 		return false
 	}
-	s.ded = c
+	s.ded, s.pinned = c, t != noSlot
 	return true
 }
 
@@ -607,11 +648,12 @@ func (s *Session) releaseDedicated() {
 		if s.inMulti || s.watching {
 			s.ded.nc.Close()
 		} else {
-			s.srv.Backend.give(s.ded)
+			s.ded.give()
 		}
 		s.ded = nil
 	}
 	s.inMulti, s.watching, s.multiDB, s.queued = false, false, -1, nil
+	s.pinned, s.unpinned = false, nil
 }
 
 // close releases everything the session holds.

@@ -81,18 +81,35 @@ func pairsAsMap(reply []byte) []byte {
 
 func isNoScript(reply []byte) bool { return bytes.HasPrefix(reply, []byte("-NOSCRIPT")) }
 
+// target is where a call runs: the master serving its keys' slot.
+func (c *ScriptCall) target() target {
+	if len(c.Keys) == 0 {
+		return noSlot
+	}
+	return target(slotOf(c.Keys[0]))
+}
+
 // finishVerb completes a verb whose first reply sits at s.out[start:]: it
-// reloads the script if the backend forgot it, retries while the call asks
-// to (LOCK ... WAIT), and converts the final reply.
-func (s *Session) finishVerb(p *pipe, call *ScriptCall, start int, woken chan struct{}) {
+// reloads the script if the backend forgot it (on a cluster, the server
+// serving the call's slot, which a failover or reshard may just have
+// changed), retries while the call asks to (LOCK ... WAIT), and converts
+// the final reply.
+func (s *Session) finishVerb(call *ScriptCall, start int, woken chan struct{}) {
 	reply := func() []byte { return s.out[start:] }
+	send := func(cmds ...[]byte) {
+		s.req.cmds = append(s.req.cmds[:0], cmds...)
+		s.routing.targets = s.routing.targets[:0]
+		for range cmds {
+			s.routing.targets = append(s.routing.targets, call.target())
+		}
+		s.req.out = s.out
+		s.srv.Backend.do(s.key(), s.id, &s.req, &s.routing)
+		s.out = s.req.out
+	}
 	attempt := func() {
 		s.out = s.out[:start]
 		s.callBuf = call.appendCall(s.callBuf[:0], false)
-		s.req.cmds = append(s.req.cmds[:0], s.callBuf)
-		s.req.out = s.out
-		p.do(&s.req)
-		s.out = s.req.out
+		send(s.callBuf)
 	}
 	reload := func() {
 		for i := 0; i < maxReloads && isNoScript(reply()); i++ {
@@ -100,12 +117,8 @@ func (s *Session) finishVerb(p *pipe, call *ScriptCall, start int, woken chan st
 			s.srv.log.Info("backend answered NOSCRIPT; loading the verb's script", zap.String("sha", call.SHA))
 			s.out = s.out[:start]
 			s.callBuf = call.appendCall(s.callBuf[:0], false)
-			s.req.cmds = append(s.req.cmds[:0],
-				resp.AppendCommand(nil, []byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)),
-				s.callBuf)
-			s.req.out = s.out
-			p.do(&s.req)
-			s.out = append(s.req.out[:start], s.req.reply(1)...)
+			send(resp.AppendCommand(nil, []byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)), s.callBuf)
+			s.out = append(s.out[:start], s.req.reply(1)...)
 		}
 	}
 	reload()
@@ -213,7 +226,11 @@ func (w *wakeups) subscribeLocked(channel string) (<-chan struct{}, error) {
 		return w.subbed[channel], nil
 	}
 	if w.conn == nil {
-		c, err := w.b.dial(context.Background(), connKey{db: w.b.DB(), proto: 2})
+		n, err := w.b.master(-1)
+		var c *conn
+		if err == nil {
+			c, err = n.dial(context.Background(), connKey{db: w.b.DB(), proto: 2})
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,253 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redverb/redverb/internal/resp"
+)
+
+// node owns the connections to one Redis server: a few shared connections
+// that multiplex the ordinary commands of all clients, and a pool of
+// dedicated ones lent to a single client for transactions, blocking
+// commands and pub/sub. A standalone backend has one node; a cluster has
+// one per server the proxy has talked to.
+type node struct {
+	b    *Backend
+	addr string
+	used atomic.Int64 // unix nanoseconds of the last routing to it (see Backend.pruneLoop)
+
+	mu     sync.Mutex
+	shared map[connKey][]*pipe
+	spill  map[connKey]*pipe // takes new batches while a shared connection is stalled (see pipeFor)
+	idle   map[connKey][]*conn
+	closed bool
+}
+
+func newNode(b *Backend, addr string) *node {
+	return &node{
+		b:      b,
+		addr:   addr,
+		shared: make(map[connKey][]*pipe),
+		spill:  make(map[connKey]*pipe),
+		idle:   make(map[connKey][]*conn),
+	}
+}
+
+// connKey names the connection state a client needs: its selected database
+// and its protocol version.
+type connKey struct {
+	db    int
+	proto int
+}
+
+// conn is one dedicated backend connection.
+type conn struct {
+	node *node
+	key  connKey
+	nc   net.Conn
+	r    *bufio.Reader
+	kick chan struct{} // wakes a shared connection's writer
+	id   int64         // the backend's CLIENT ID for it, once asked (see backendID)
+}
+
+// errBackend wraps every failure to talk to the backend so the session can
+// answer the client with one clean error.
+type errBackend struct{ err error }
+
+func (e errBackend) Error() string { return "backend unavailable: " + e.err.Error() }
+func (e errBackend) Unwrap() error { return e.err }
+
+// replyError is an error reply the backend gave during the handshake, such as
+// "-ERR DB index is out of range"; it reaches the client unchanged.
+type replyError struct{ reply []byte }
+
+func (e replyError) Error() string { return string(e.reply[1 : len(e.reply)-2]) }
+
+// dial opens a connection and brings it to the state key describes.
+func (n *node) dial(ctx context.Context, key connKey) (*conn, error) {
+	b := n.b
+	ctx, cancel := context.WithTimeout(ctx, b.opts.DialTimeout)
+	defer cancel()
+	var nc net.Conn
+	var err error
+	if b.redis.TLSConfig != nil {
+		d := tls.Dialer{NetDialer: &b.dialer, Config: b.redis.TLSConfig}
+		nc, err = d.DialContext(ctx, "tcp", n.addr)
+	} else {
+		nc, err = b.dialer.DialContext(ctx, "tcp", n.addr)
+	}
+	if err != nil {
+		return nil, errBackend{err}
+	}
+	b.open.Add(1)
+	nc = &countedConn{Conn: nc, open: &b.open}
+	c := &conn{node: n, key: key, nc: nc, r: bufio.NewReaderSize(nc, 32<<10)}
+	if err := c.handshake(b.redis.Username, b.redis.Password, key, time.Now().Add(b.opts.DialTimeout)); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *conn) handshake(user, password string, key connKey, deadline time.Time) error {
+	var cmds [][][]byte
+	if user == "" {
+		user = "default"
+	}
+	switch {
+	case key.proto == 3 && password != "":
+		cmds = append(cmds, [][]byte{[]byte("HELLO"), []byte("3"), []byte("AUTH"), []byte(user), []byte(password)})
+	case key.proto == 3:
+		cmds = append(cmds, [][]byte{[]byte("HELLO"), []byte("3")})
+	case password != "":
+		cmds = append(cmds, [][]byte{[]byte("AUTH"), []byte(user), []byte(password)})
+	}
+	if key.db != 0 {
+		cmds = append(cmds, [][]byte{[]byte("SELECT"), []byte(strconv.Itoa(key.db))})
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	var buf []byte
+	for _, cmd := range cmds {
+		buf = resp.AppendCommand(buf, cmd...)
+	}
+	c.nc.SetDeadline(deadline)
+	defer c.nc.SetDeadline(time.Time{})
+	if _, err := c.nc.Write(buf); err != nil {
+		return errBackend{err}
+	}
+	for range cmds {
+		reply, err := resp.ReadReply(c.r, nil)
+		if err != nil {
+			return errBackend{err}
+		}
+		if resp.IsError(reply) {
+			return replyError{reply}
+		}
+	}
+	return nil
+}
+
+// take lends a dedicated connection in the given state, reusing an idle one
+// when possible.
+func (n *node) take(ctx context.Context, key connKey) (*conn, error) {
+	n.mu.Lock()
+	if list := n.idle[key]; len(list) > 0 {
+		c := list[len(list)-1]
+		n.idle[key] = list[:len(list)-1]
+		n.mu.Unlock()
+		return c, nil
+	}
+	n.mu.Unlock()
+	return n.dial(ctx, key)
+}
+
+// give returns a dedicated connection. Only connections in a clean state
+// (no transaction, no WATCH, no subscription, nothing unread) may be given
+// back; anything else must be closed by the caller instead.
+func (n *node) give(c *conn) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed || len(n.idle[c.key]) >= n.b.opts.MaxIdle || c.r.Buffered() > 0 {
+		c.nc.Close()
+		return
+	}
+	n.idle[c.key] = append(n.idle[c.key], c)
+}
+
+// stallAfter is how long a shared connection may go without a reply while
+// it has commands waiting before new batches go to a spill connection. A
+// runaway script holds the connection it runs on; on a connection of their
+// own, other clients get what Redis gives them (-BUSY once the script
+// passes busy-reply-threshold) instead of waiting behind it. Each client
+// waits for its batch before sending the next, so moving between
+// connections never reorders a client's commands.
+const stallAfter = time.Second
+
+// pipeFor returns the shared connection a session uses for ordinary commands.
+func (n *node) pipeFor(key connKey, session uint64) (*pipe, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil, errBackend{errors.New("proxy is shutting down")}
+	}
+	pipes := n.shared[key]
+	if pipes == nil {
+		pipes = make([]*pipe, n.b.opts.SharedConns)
+		for i := range pipes {
+			pipes[i] = newPipe(n, key)
+		}
+		n.shared[key] = pipes
+	}
+	p := pipes[session%uint64(len(pipes))]
+	if p.stalled(stallAfter) {
+		if n.spill[key] == nil {
+			n.spill[key] = newPipe(n, key)
+		}
+		return n.spill[key], nil
+	}
+	return p, nil
+}
+
+// close closes every connection of the node.
+func (n *node) close() {
+	n.mu.Lock()
+	n.closed = true
+	idle, shared := n.idle, n.shared
+	for key, p := range n.spill {
+		shared[key] = append(shared[key], p)
+	}
+	n.idle, n.shared, n.spill = map[connKey][]*conn{}, map[connKey][]*pipe{}, map[connKey]*pipe{}
+	n.mu.Unlock()
+	for _, list := range idle {
+		for _, c := range list {
+			c.nc.Close()
+		}
+	}
+	for _, list := range shared {
+		for _, p := range list {
+			p.close()
+		}
+	}
+}
+
+// stats adds the node's connections to st.
+func (n *node) stats(st *BackendStats) {
+	n.mu.Lock()
+	for _, list := range n.idle {
+		st.Idle += len(list)
+	}
+	pipes := []*pipe{}
+	for _, list := range n.shared {
+		pipes = append(pipes, list...)
+	}
+	for _, p := range n.spill {
+		pipes = append(pipes, p)
+	}
+	n.mu.Unlock()
+	for _, p := range pipes {
+		if p.connected() {
+			st.Shared++
+		}
+	}
+}
+
+// roundTrip sends one command and reads its reply.
+func (c *conn) roundTrip(args ...[]byte) ([]byte, error) {
+	if _, err := c.nc.Write(resp.AppendCommand(nil, args...)); err != nil {
+		return nil, err
+	}
+	return resp.ReadReply(c.r, nil)
+}
+
+// give returns the connection to its node's pool.
+func (c *conn) give() { c.node.give(c) }

@@ -1,0 +1,101 @@
+package proxy
+
+import (
+	"context"
+
+	"github.com/redverb/redverb/internal/resp"
+)
+
+// Transactions on a cluster. A client that thinks it talks to one Redis
+// runs MULTI before naming any key, so the transaction starts on any master
+// and moves, once, to the master of its first key: what was queued so far
+// (keyless commands) is discarded there and queued again on the new one.
+// WATCH names its keys, so a WATCH pins at once. A later command whose key
+// lives on another server gets Redis Cluster's -CROSSSLOT, and the backend
+// aborts the transaction at EXEC as it would for any refused command.
+
+// pinTarget is the master a dedicated connection must be on for args: on a
+// cluster the one serving its first key; noSlot if any will do.
+func (s *Session) pinTarget(args [][]byte) target {
+	b := s.srv.Backend
+	if !b.topo.cluster() {
+		return noSlot
+	}
+	return b.targetOf(lowerName(nil, args[0]), args) &^ readBit
+}
+
+// pin moves the session's dedicated connection to the master serving t,
+// replaying the transaction queued so far. On failure the command gets the
+// error and pin reports false.
+func (s *Session) pin(t target) bool {
+	n, err := s.srv.Backend.master(int(t))
+	if err == nil && n == s.ded.node {
+		s.pinned, s.unpinned = true, nil
+		return true
+	}
+	var c *conn
+	if err == nil {
+		c, err = n.take(context.Background(), s.ded.key)
+	}
+	if err == nil && s.inMulti {
+		err = replay(c, append([][]byte{multiCmd}, s.unpinned...))
+	}
+	if err != nil {
+		if c != nil {
+			c.nc.Close()
+		}
+		s.out = appendBackendError(s.out, err)
+		return false
+	}
+	old := s.ded
+	if s.inMulti {
+		if _, err := old.roundTrip([]byte("DISCARD")); err != nil {
+			old.nc.Close()
+		} else {
+			old.give()
+		}
+	} else {
+		old.give()
+	}
+	s.ded, s.pinned, s.unpinned = c, true, nil
+	return true
+}
+
+var multiCmd = resp.AppendCommand(nil, []byte("MULTI"))
+
+// replay sends raws on c and drops their replies, which the client already
+// had from the first server.
+func replay(c *conn, raws [][]byte) error {
+	var buf []byte
+	for _, r := range raws {
+		buf = append(buf, r...)
+	}
+	if _, err := c.nc.Write(buf); err != nil {
+		return errBackend{err}
+	}
+	for range raws {
+		if _, err := resp.ReadReply(c.r, nil); err != nil {
+			return errBackend{err}
+		}
+	}
+	return nil
+}
+
+// crossNode handles a redirect on the dedicated connection (the reply at
+// s.out[start:]): inside a transaction or for WATCH, keys on another server
+// get -CROSSSLOT; any other command (a read between WATCH and MULTI) is
+// sent where it belongs on the shared path.
+func (s *Session) crossNode(name string, args [][]byte, start int) {
+	if !s.srv.Backend.topo.cluster() {
+		return
+	}
+	if kind := redirectOf(s.out[start:]); kind != movedTo && kind != askAt {
+		return
+	}
+	s.out = s.out[:start]
+	if s.inMulti || name == "watch" {
+		s.out = appendCommandError(s.out, errCrossSlot)
+		return
+	}
+	s.forward(args...)
+}
