@@ -10,7 +10,6 @@ import (
 	"io"
 	"math"
 	"net"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -24,9 +23,13 @@ import (
 type Config struct {
 	// Listen is the address clients connect to. If empty, 127.0.0.1:6380.
 	Listen string `yaml:"listen"`
-	// Backend is redis://[user:pass@]host:port[/db] or rediss://... for TLS.
-	// If empty, redverb starts an embedded in-memory backend (demo only).
+	// Backend names the Redis behind the proxy (see ParseBackendURL): one
+	// server, a Cluster's seed nodes or a Sentinel-managed master. If
+	// empty, redverb starts an embedded in-memory backend (demo only).
 	Backend string `yaml:"backend"`
+	// ReadFrom is "masters" or "replicas": where read-only commands of a
+	// Cluster or Sentinel backend go. If empty, masters.
+	ReadFrom string `yaml:"read-from"`
 	// RequirePass makes clients AUTH with this password. If empty, no AUTH.
 	RequirePass string `yaml:"requirepass"`
 	// ProtectedMode is "yes" or "no", as in redis.conf. If empty, yes.
@@ -106,7 +109,12 @@ type setting struct {
 
 var settings = []setting{
 	{"listen", "address to accept clients on", DefaultListen, func(c *Config, v string) error { c.Listen = v; return nil }},
-	{"backend", "backend URL redis://[user:pass@]host:port[/db] or rediss:// (default: embedded in-memory demo backend)", "", func(c *Config, v string) error { c.Backend = v; return nil }},
+	{"backend", "backend URL (default: embedded in-memory demo backend), one of:\n" +
+		"  redis://[user:pass@]host:port[/db]                                  one server\n" +
+		"  redis-cluster://[user:pass@]host:port[,host:port...]                Redis Cluster seed nodes\n" +
+		"  redis-sentinel://[user:pass@]host:port[,host:port...]/master[?db=N] Sentinels and the master's name\n" +
+		"  rediss://, rediss-cluster://, rediss-sentinel:// for TLS", "", func(c *Config, v string) error { c.Backend = v; return nil }},
+	{"read-from", "masters|replicas: where read-only commands of a Cluster or Sentinel backend go", "masters", func(c *Config, v string) error { c.ReadFrom = v; return nil }},
 	{"requirepass", "password clients must AUTH with", "", func(c *Config, v string) error { c.RequirePass = v; return nil }},
 	{"protected-mode", "yes|no: refuse non-loopback clients when listening publicly without a password", "yes", func(c *Config, v string) error { c.ProtectedMode = v; return nil }},
 	{"log-level", "debug|info|warn|error", "info", func(c *Config, v string) error { c.LogLevel = v; return nil }},
@@ -239,20 +247,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("invalid setting listen=%q: %v", c.Listen, err)
 	}
 	if c.Backend != "" {
-		u, err := url.Parse(c.Backend)
-		switch {
-		case err != nil:
+		if _, err := ParseBackendURL(c.Backend); err != nil {
 			return fmt.Errorf("invalid setting backend: %v", err)
-		case u.Scheme != "redis" && u.Scheme != "rediss":
-			return fmt.Errorf("invalid setting backend=%q: scheme must be redis:// or rediss://", c.Backend)
-		case u.Host == "":
-			return fmt.Errorf("invalid setting backend=%q: missing host:port", c.Backend)
 		}
-		if db := strings.Trim(u.Path, "/"); db != "" {
-			if n, err := strconv.Atoi(db); err != nil || n < 0 {
-				return fmt.Errorf("invalid setting backend=%q: database %q is not a non-negative integer", c.Backend, db)
-			}
-		}
+	}
+	if c.ReadFrom != "" && c.ReadFrom != "masters" && c.ReadFrom != "replicas" {
+		return fmt.Errorf("invalid setting read-from=%q: must be masters or replicas", c.ReadFrom)
 	}
 	if c.ProtectedMode != "yes" && c.ProtectedMode != "no" {
 		return fmt.Errorf("invalid setting protected-mode=%q: must be yes or no", c.ProtectedMode)

@@ -10,15 +10,16 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redverb/redverb/config"
 	"github.com/redverb/redverb/internal/resp"
 	"go.uber.org/zap"
 )
 
 // BackendOptions configure how the proxy reaches its Redis.
 type BackendOptions struct {
-	// URL names the backend (see ParseBackendURL): one server
+	// URL names the backend : one server
 	// (redis://, rediss://), a Redis Cluster (redis-cluster://) or a
-	// Sentinel-managed master (redis-sentinel://).
+	// Sentinel-managed master (redis-sentinel://); see config.ParseBackendURL.
 	URL string
 	// DialTimeout bounds connecting and the handshake. If zero, 2s.
 	DialTimeout time.Duration
@@ -40,7 +41,7 @@ type BackendOptions struct {
 // serves a command, and the connections (a node each) to those servers.
 type Backend struct {
 	opts   BackendOptions
-	url    BackendURL
+	url    config.BackendURL
 	redis  *redis.Options // credentials, TLS and database, for every server
 	topo   topology
 	dialer net.Dialer
@@ -58,7 +59,7 @@ type Backend struct {
 
 // NewBackend parses the URL and prepares the topology; it does not connect.
 func NewBackend(opts BackendOptions) (*Backend, error) {
-	u, err := ParseBackendURL(opts.URL)
+	u, err := config.ParseBackendURL(opts.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +85,7 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 		prune:  make(chan struct{}),
 	}
 	switch u.Kind {
-	case KindCluster:
+	case config.KindCluster:
 		b.topo = newSlotMap(redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:           u.Addrs,
 			Username:        u.Username,
@@ -94,7 +95,7 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 			ReadOnly:        opts.ReadFromReplicas,
 			DisableIdentity: true,
 		}), true)
-	case KindSentinel:
+	case config.KindSentinel:
 		b.topo = newSlotMap(redis.NewFailoverClusterClient(&redis.FailoverOptions{
 			MasterName:       u.MasterName,
 			SentinelAddrs:    u.Addrs,
@@ -123,7 +124,7 @@ func (b *Backend) DB() int { return b.redis.DB }
 // Addr describes the backend for logs: its address, or for Cluster and
 // Sentinel its kind and seed addresses.
 func (b *Backend) Addr() string {
-	if b.url.Kind == KindStandalone {
+	if b.url.Kind == config.KindStandalone {
 		return b.url.Addrs[0]
 	}
 	return b.url.Scheme + "://" + strings.Join(b.url.Addrs, ",")

@@ -16,6 +16,7 @@ const (
 	routeMaybeBlocking               // blocking or shared depending on its options
 	routeOutOfBand                   // must reach the backend while it is busy with someone else's command
 	routeMaybeOutOfBand              // out of band or shared depending on its subcommand
+	routeClusterWide                 // on a cluster, answered from several servers (see clusterwide.go)
 )
 
 // routes holds every command that does not take routeShared. Names are

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"github.com/redverb/redverb/config"
 	"strconv"
 	"time"
 
@@ -21,7 +22,7 @@ const (
 // targetOf returns where a command goes. Only Cluster and Sentinel
 // backends look at keys; a standalone backend has one server.
 func (b *Backend) targetOf(name []byte, args [][]byte) target {
-	if b.url.Kind == KindStandalone {
+	if b.url.Kind == config.KindStandalone {
 		return noSlot
 	}
 	ck := b.keys.lookup(b, name, args)
@@ -34,6 +35,14 @@ func (b *Backend) targetOf(name []byte, args [][]byte) target {
 		t |= readBit
 	}
 	return t
+}
+
+// master is t for a write: the slot's master, never a replica.
+func (t target) master() target {
+	if t == noSlot {
+		return t
+	}
+	return t &^ readBit
 }
 
 // nodeFor returns the node serving t.
@@ -93,7 +102,7 @@ func (b *Backend) do(key connKey, session uint64, req *request, rt *routing) {
 	} else {
 		b.scatter(key, session, req, rt)
 	}
-	if b.url.Kind != KindStandalone {
+	if b.url.Kind != config.KindStandalone {
 		b.followRedirects(key, session, req, rt)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/redverb/redverb/config"
 	"net"
 	"slices"
 	"strconv"
@@ -28,7 +29,10 @@ type Session struct {
 	nameBuf []byte
 	req     request
 	routing routing
-	callBuf []byte // the verb call being sent (EVALSHA ...)
+	// lastTarget is where the client's last keyed command went: on a
+	// cluster, WAIT asks that master about its replicas.
+	lastTarget target
+	callBuf    []byte // the verb call being sent (EVALSHA ...)
 
 	db       int
 	proto    int
@@ -69,14 +73,15 @@ var errClientGone = errors.New("client went away")
 
 func newSession(srv *Server, id uint64, nc net.Conn) *Session {
 	s := &Session{
-		srv:     srv,
-		id:      id,
-		nc:      nc,
-		db:      srv.Backend.DB(),
-		proto:   2,
-		created: time.Now(),
-		multiDB: -1,
-		nameBuf: make([]byte, 0, 32),
+		srv:        srv,
+		id:         id,
+		nc:         nc,
+		db:         srv.Backend.DB(),
+		proto:      2,
+		created:    time.Now(),
+		multiDB:    -1,
+		nameBuf:    make([]byte, 0, 32),
+		lastTarget: noSlot,
 	}
 	s.authed.Store(srv.RequirePass == "")
 	s.in = newInput(nc, func() bool { return !s.authed.Load() })
@@ -224,12 +229,18 @@ func (s *Session) step(cmds []command) int {
 	case routeOutOfBand:
 		s.runOutOfBand(args...)
 		return 1
+	case routeClusterWide:
+		s.clusterHandler(name, args)(s, args)
+		return 1
 	}
 	return s.runShared(cmds)
 }
 
 // routeOf is routeOf with this server's verbs.
 func (s *Session) routeOf(name []byte, args [][]byte) route {
+	if s.clusterHandler(name, args) != nil {
+		return routeClusterWide
+	}
 	r := routeOf(name, args)
 	if r == routeShared && s.srv.Verbs != nil && s.srv.Verbs.IsVerb(name) {
 		return routeVerb
@@ -260,7 +271,11 @@ func (s *Session) runShared(cmds []command) int {
 	for _, c := range cmds[:n] {
 		req.cmds = append(req.cmds, c.raw)
 		s.nameBuf = lowerName(s.nameBuf, c.args[0])
-		rt.targets = append(rt.targets, s.srv.Backend.targetOf(s.nameBuf, c.args))
+		t := s.srv.Backend.targetOf(s.nameBuf, c.args)
+		rt.targets = append(rt.targets, t)
+		if t != noSlot {
+			s.lastTarget = t
+		}
 	}
 	if verb {
 		call, callErr = s.resolve(cmds[n-1].args, true)
@@ -334,8 +349,13 @@ func appendCommandError(dst []byte, err error) []byte {
 // On a cluster it follows MOVED and ASK as the shared path does: a slot
 // that moves while the command waits unblocks it with a redirect.
 func (s *Session) runBlocking(cmd command) {
+	s.runBlockingAt(s.srv.Backend.targetOf(lowerName(nil, cmd.args[0]), cmd.args).master(), cmd)
+}
+
+// runBlockingAt is runBlocking on the master serving t.
+func (s *Session) runBlockingAt(t target, cmd command) {
 	b := s.srv.Backend
-	n, err := b.master(int(b.targetOf(lowerName(nil, cmd.args[0]), cmd.args) &^ readBit))
+	n, err := b.master(int(t))
 	raws := [][]byte{cmd.raw}
 	start := len(s.out)
 	for try := 0; ; try++ {
@@ -357,7 +377,7 @@ func (s *Session) runBlocking(cmd command) {
 			reply = reply[len("+OK\r\n"):]
 		}
 		kind, slot, addr := parseRedirect(reply)
-		if b.url.Kind == KindStandalone || try == maxRedirects || (kind != movedTo && kind != askAt) {
+		if b.url.Kind == config.KindStandalone || try == maxRedirects || (kind != movedTo && kind != askAt) {
 			s.out = append(s.out[:start], reply...)
 			return
 		}
@@ -411,9 +431,7 @@ func (s *Session) runDedicated(cmds []command) int {
 		s.crossNode(names[i], cmds[i].args, start)
 		s.finishDedicated(names[i], start, converts[i])
 		s.trackTx(names[i], cmds[i].args, s.out[start:])
-		if s.inMulti && !s.pinned && names[i] != "multi" {
-			s.unpinned = append(s.unpinned, raws[i])
-		}
+		s.recordUnpinned(names[i], raws[i])
 	})
 	if err != nil {
 		s.dropDedicated()
@@ -447,6 +465,7 @@ func (s *Session) dedicatedVerb(args [][]byte) ([]byte, func([]byte) []byte) {
 func (s *Session) queueInMulti(raw []byte, convert func([]byte) []byte) {
 	err := s.exchange(s.ded, [][]byte{raw}, false, func(_, start int) {
 		s.finishDedicated("", start, convert)
+		s.recordUnpinned("", raw)
 	})
 	if err != nil {
 		s.dropDedicated()

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/redverb/redverb/internal/resp"
@@ -21,7 +22,7 @@ func (s *Session) pinTarget(args [][]byte) target {
 	if !b.topo.cluster() {
 		return noSlot
 	}
-	return b.targetOf(lowerName(nil, args[0]), args) &^ readBit
+	return b.targetOf(lowerName(nil, args[0]), args).master()
 }
 
 // pin moves the session's dedicated connection to the master serving t,
@@ -98,4 +99,12 @@ func (s *Session) crossNode(name string, args [][]byte, start int) {
 		return
 	}
 	s.forward(args...)
+}
+
+// recordUnpinned keeps a command queued before the transaction is pinned,
+// to queue it again if the transaction moves.
+func (s *Session) recordUnpinned(name string, raw []byte) {
+	if s.inMulti && !s.pinned && name != "multi" && s.srv.Backend.topo.cluster() {
+		s.unpinned = append(s.unpinned, bytes.Clone(raw))
+	}
 }

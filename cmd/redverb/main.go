@@ -85,9 +85,10 @@ func run(cfg config.Config, log *zap.Logger) error {
 			"Data lives in this process only and is lost on exit; set --backend redis://host:port for real use.")
 	}
 	backend, err := proxy.NewBackend(proxy.BackendOptions{
-		URL:         backendURL,
-		SharedConns: cfg.BackendConns,
-		Logger:      log,
+		URL:              backendURL,
+		SharedConns:      cfg.BackendConns,
+		ReadFromReplicas: cfg.ReadFrom == "replicas",
+		Logger:           log,
 	})
 	if err != nil {
 		return fmt.Errorf("backend: %w", err)

@@ -24,7 +24,7 @@ import (
 
 // Redis is a redis-server process owned by a test.
 type Redis struct {
-	t    testing.TB
+	t    testing.TB // fails on a bad Restart; nil outside a test
 	Port int
 	dir  string
 	args []string
@@ -40,17 +40,28 @@ func StartRedis(t testing.TB, args ...string) *Redis {
 		t.Fatal("redis-server not found: the integration tests need a real Redis. " +
 			"Install it with: sudo apt-get install -y redis-server redis-tools")
 	}
-	r := &Redis{t: t, dir: t.TempDir(), args: args}
+	r, err := launch(t.TempDir(), args...)
+	if err != nil {
+		t.Fatalf("starting redis-server: %v", err)
+	}
+	r.t = t
+	t.Cleanup(r.Stop)
+	return r
+}
+
+// launch starts redis-server in dir on a free port; the caller stops it.
+func launch(dir string, args ...string) (*Redis, error) {
+	r := &Redis{dir: dir, args: args}
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		r.Port = freePort(t)
+		if r.Port, err = freePort(); err != nil {
+			continue
+		}
 		if err = r.start(); err == nil {
-			t.Cleanup(r.Stop)
-			return r
+			return r, nil
 		}
 	}
-	t.Fatalf("starting redis-server: %v", err)
-	return nil
+	return nil, err
 }
 
 func (r *Redis) start() error {
@@ -127,6 +138,13 @@ func (r *Redis) Restart() {
 	if err := r.start(); err != nil {
 		r.t.Fatalf("restarting redis-server: %v", err)
 	}
+}
+
+// For lets a server started outside a test (a shared cluster node) fail
+// the test that restarts it.
+func (r *Redis) For(t testing.TB) *Redis {
+	r.t = t
+	return r
 }
 
 // Proxy is an in-process redverb server.
@@ -314,13 +332,13 @@ func (r *Redis) ConnectedClients() int {
 	return 0
 }
 
-func freePort(t testing.TB) int {
+func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Bulk encodes s as a RESP bulk string, for writing expected replies.

@@ -1,0 +1,376 @@
+package proxy
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/redverb/redverb/internal/resp"
+)
+
+// Commands a client of one Redis expects to act on the whole database,
+// answered on a cluster by asking every master (or the right one) and
+// combining the replies as one Redis would answer. Multi-key commands whose
+// keys span slots are split per slot: each strategy is one small value.
+
+// clusterWide holds the handlers of the whole-database commands, by name.
+var clusterWide = map[string]func(*Session, [][]byte){
+	"dbsize": (*Session).clusterDBSize, "keys": (*Session).clusterKeys, "scan": (*Session).clusterScan,
+	"flushall": (*Session).clusterEveryMaster, "flushdb": (*Session).clusterEveryMaster,
+	"randomkey": (*Session).clusterRandomKey, "script": (*Session).clusterScript,
+	"function": (*Session).clusterFunction, "wait": (*Session).clusterWait,
+}
+
+// splits are the multi-key commands Redis can run per slot.
+var splits = map[string]split{
+	"mget": {step: 1, merge: mergeArrays}, "mset": {step: 2, merge: mergeOK},
+	"del": {step: 1, merge: sumIntegers}, "unlink": {step: 1, merge: sumIntegers},
+	"exists": {step: 1, merge: sumIntegers}, "touch": {step: 1, merge: sumIntegers},
+}
+
+// clusterHandler returns how a cluster backend answers a command that one
+// server cannot: the whole-database commands, and the splitting commands
+// when their keys span slots (otherwise they go as they are, batched with
+// their neighbours). Nil for everything else.
+func (s *Session) clusterHandler(name []byte, args [][]byte) func(*Session, [][]byte) {
+	if !s.srv.Backend.topo.cluster() {
+		return nil
+	}
+	if sp, ok := splits[string(name)]; ok {
+		if sp.spansSlots(args) {
+			return sp.run
+		}
+		return nil
+	}
+	return clusterWide[string(name)]
+}
+
+// split cuts a multi-key command into one command per slot.
+type split struct {
+	step  int // arguments per key: 1 for keys, 2 for MSET's key value pairs
+	merge func(s *Session, parts [][]byte, keysOf [][]int, nkeys int) []byte
+}
+
+// spansSlots reports whether a well-formed call has keys in several slots.
+// A malformed one goes to the backend as it is, for Redis's own error.
+func (sp split) spansSlots(args [][]byte) bool {
+	if len(args) < 2 || (len(args)-1)%sp.step != 0 {
+		return false
+	}
+	first := slotOf(args[1])
+	for i := 1 + sp.step; i < len(args); i += sp.step {
+		if slotOf(args[i]) != first {
+			return true
+		}
+	}
+	return false
+}
+
+func (sp split) run(s *Session, args [][]byte) {
+	var slots []int
+	var keysOf [][]int // per slot, the indexes of its keys in the call
+	var cmds [][][]byte
+	for k, i := 0, 1; i < len(args); k, i = k+1, i+sp.step {
+		slot := slotOf(args[i])
+		j := 0
+		for j < len(slots) && slots[j] != slot {
+			j++
+		}
+		if j == len(slots) {
+			slots = append(slots, slot)
+			keysOf = append(keysOf, nil)
+			cmds = append(cmds, [][]byte{args[0]})
+		}
+		keysOf[j] = append(keysOf[j], k)
+		cmds[j] = append(cmds[j], args[i:i+sp.step]...)
+	}
+	raws := make([][]byte, len(cmds))
+	targets := make([]target, len(cmds))
+	for i, c := range cmds {
+		raws[i] = resp.AppendCommand(nil, c...)
+		targets[i] = target(slots[i])
+	}
+	parts := s.sendEach(raws, targets)
+	if err := firstError(parts); err != nil {
+		s.out = append(s.out, err...)
+		return
+	}
+	s.out = append(s.out, sp.merge(s, parts, keysOf, (len(args)-1)/sp.step)...)
+}
+
+// mergeArrays puts MGET's per-slot values back in the order of the keys.
+func mergeArrays(s *Session, parts [][]byte, keysOf [][]int, nkeys int) []byte {
+	values := make([][]byte, nkeys)
+	for i, part := range parts {
+		for j, v := range resp.SplitArray(part) {
+			if j < len(keysOf[i]) {
+				values[keysOf[i][j]] = v
+			}
+		}
+	}
+	out := resp.AppendHeader(nil, '*', nkeys)
+	for _, v := range values {
+		if v == nil {
+			v = s.appendNull(nil)
+		}
+		out = append(out, v...)
+	}
+	return out
+}
+
+// mergeOK answers MSET: every slot said OK.
+func mergeOK(*Session, [][]byte, [][]int, int) []byte { return []byte("+OK\r\n") }
+
+// sumIntegers answers DEL, UNLINK, EXISTS and TOUCH: the counts add up.
+func sumIntegers(_ *Session, parts [][]byte, _ [][]int, _ int) []byte {
+	total := 0
+	for _, p := range parts {
+		total += intBody(p)
+	}
+	return append(strconv.AppendInt([]byte{':'}, int64(total), 10), '\r', '\n')
+}
+
+// firstError returns the first error reply among parts, or nil.
+func firstError(parts [][]byte) []byte {
+	for _, p := range parts {
+		if resp.IsError(p) {
+			return p
+		}
+	}
+	return nil
+}
+
+// sendEach sends commands to their targets as one scattered batch and
+// returns the replies in order.
+func (s *Session) sendEach(raws [][]byte, targets []target) [][]byte {
+	req := &request{cmds: raws, done: make(chan struct{}, 1), limit: s.req.limit}
+	rt := &routing{targets: targets}
+	s.srv.Backend.do(s.key(), s.id, req, rt)
+	parts := make([][]byte, len(raws))
+	for i := range parts {
+		parts[i] = req.reply(i)
+	}
+	return parts
+}
+
+// onMasters sends one command to every master and returns the replies in
+// the masters' order.
+func (s *Session) onMasters(args [][]byte) ([][]byte, []*node) {
+	masters, err := s.srv.Backend.masters()
+	if err != nil {
+		return [][]byte{appendBackendError(nil, err)}, nil
+	}
+	raw := resp.AppendCommand(nil, args...)
+	reqs := make([]*request, len(masters))
+	sent := make([]bool, len(masters))
+	for i, n := range masters {
+		reqs[i] = &request{cmds: [][]byte{raw}, done: make(chan struct{}, 1), limit: s.req.limit}
+		p, err := n.pipeFor(s.key(), s.id)
+		if err != nil {
+			reqs[i].failRest(err)
+			continue
+		}
+		sent[i] = p.send(reqs[i])
+	}
+	parts := make([][]byte, len(masters))
+	for i, req := range reqs {
+		if sent[i] {
+			<-req.done
+		}
+		parts[i] = req.reply(0)
+	}
+	return parts, masters
+}
+
+// clusterEveryMaster runs a command on every master (FLUSHALL, FLUSHDB):
+// the first error, or the first master's reply.
+func (s *Session) clusterEveryMaster(args [][]byte) {
+	parts, _ := s.onMasters(args)
+	if err := firstError(parts); err != nil {
+		s.out = append(s.out, err...)
+		return
+	}
+	s.out = append(s.out, parts[0]...)
+}
+
+// clusterDBSize adds up the masters' DBSIZE.
+func (s *Session) clusterDBSize(args [][]byte) {
+	parts, _ := s.onMasters(args)
+	if err := firstError(parts); err != nil {
+		s.out = append(s.out, err...)
+		return
+	}
+	s.out = append(s.out, sumIntegers(s, parts, nil, 0)...)
+}
+
+// clusterKeys concatenates the masters' KEYS.
+func (s *Session) clusterKeys(args [][]byte) {
+	parts, _ := s.onMasters(args)
+	if err := firstError(parts); err != nil {
+		s.out = append(s.out, err...)
+		return
+	}
+	var keys [][]byte
+	for _, p := range parts {
+		keys = append(keys, resp.SplitArray(p)...)
+	}
+	s.out = resp.AppendHeader(s.out, '*', len(keys))
+	for _, k := range keys {
+		s.out = append(s.out, k...)
+	}
+}
+
+// clusterRandomKey asks the masters in random order for a key until one
+// has one.
+func (s *Session) clusterRandomKey(args [][]byte) {
+	masters, err := s.srv.Backend.masters()
+	if err != nil {
+		s.out = appendBackendError(s.out, err)
+		return
+	}
+	var reply []byte
+	for _, i := range rand.Perm(len(masters)) {
+		reply = s.onNode(masters[i], args)
+		if !bytes.Equal(reply, []byte("$-1\r\n")) && !bytes.Equal(reply, []byte("_\r\n")) {
+			break
+		}
+	}
+	s.out = append(s.out, reply...)
+}
+
+// onNode sends one command to one server and returns its reply.
+func (s *Session) onNode(n *node, args [][]byte) []byte {
+	req := &request{cmds: [][]byte{resp.AppendCommand(nil, args...)}, done: make(chan struct{}, 1)}
+	p, err := n.pipeFor(s.key(), s.id)
+	if err != nil {
+		req.failRest(err)
+	} else {
+		p.do(req)
+	}
+	return req.reply(0)
+}
+
+// scanNodeBits is how many low bits of a cluster SCAN cursor name the
+// master being scanned (its index in address order); the rest are that
+// master's own cursor.
+const scanNodeBits = 10
+
+// clusterScan scans the masters one after the other, with a cursor that
+// encodes the master, so a full iteration visits every key once.
+func (s *Session) clusterScan(args [][]byte) {
+	cursor, err := strconv.ParseUint(string(args[min(1, len(args)-1)]), 10, 64)
+	masters, merr := s.srv.Backend.masters()
+	if len(args) < 2 || err != nil || merr != nil || len(masters) >= 1<<scanNodeBits {
+		s.forward(args...) // Redis's own error for a bad call
+		return
+	}
+	idx := int(cursor & (1<<scanNodeBits - 1))
+	if idx >= len(masters) {
+		s.out = resp.AppendError(s.out, "ERR invalid cursor")
+		return
+	}
+	call := append([][]byte{args[0], strconv.AppendUint(nil, cursor>>scanNodeBits, 10)}, args[2:]...)
+	reply := s.onNode(masters[idx], call)
+	elems := resp.SplitArray(reply)
+	if len(elems) != 2 {
+		s.out = append(s.out, reply...)
+		return
+	}
+	next, _ := strconv.ParseUint(string(bulkBody(elems[0])), 10, 64)
+	switch {
+	case next != 0:
+		next = next<<scanNodeBits | uint64(idx)
+	case idx+1 < len(masters):
+		next = uint64(idx + 1)
+	}
+	s.out = resp.AppendHeader(s.out, '*', 2)
+	s.out = appendBulk(s.out, strconv.FormatUint(next, 10))
+	s.out = append(s.out, elems[1]...)
+}
+
+// clusterScript runs SCRIPT LOAD, FLUSH and KILL on every master, so an
+// EVALSHA finds its script wherever its keys live; SCRIPT EXISTS says 1
+// only for scripts every master has.
+func (s *Session) clusterScript(args [][]byte) {
+	sub := ""
+	if len(args) > 1 {
+		sub = string(lowerName(nil, args[1]))
+	}
+	switch sub {
+	case "load", "flush":
+		s.clusterEveryMaster(args)
+	case "kill":
+		s.clusterKill(args)
+	case "exists":
+		parts, _ := s.onMasters(args)
+		if err := firstError(parts); err != nil {
+			s.out = append(s.out, err...)
+			return
+		}
+		all := resp.SplitArray(parts[0])
+		for _, p := range parts[1:] {
+			for i, v := range resp.SplitArray(p) {
+				if i < len(all) && intBody(v) == 0 {
+					all[i] = v
+				}
+			}
+		}
+		s.out = resp.AppendHeader(s.out, '*', len(all))
+		for _, v := range all {
+			s.out = append(s.out, v...)
+		}
+	default:
+		s.forward(args...)
+	}
+}
+
+// clusterFunction runs the FUNCTION subcommands that change libraries on
+// every master; the others (LIST, DUMP, STATS) ask one.
+func (s *Session) clusterFunction(args [][]byte) {
+	sub := ""
+	if len(args) > 1 {
+		sub = string(lowerName(nil, args[1]))
+	}
+	switch sub {
+	case "load", "delete", "flush", "restore":
+		s.clusterEveryMaster(args)
+	case "kill":
+		s.clusterKill(args)
+	case "stats":
+		s.runOutOfBand(args...)
+	default:
+		s.forward(args...)
+	}
+}
+
+// clusterKill sends SCRIPT KILL or FUNCTION KILL to every master out of
+// band: OK if one of them was running a script, else the first refusal
+// (NOTBUSY).
+func (s *Session) clusterKill(args [][]byte) {
+	masters, err := s.srv.Backend.masters()
+	if err != nil {
+		s.out = appendBackendError(s.out, err)
+		return
+	}
+	start := len(s.out)
+	var first []byte
+	for _, n := range masters {
+		s.runOutOfBandOn(n, args...)
+		reply := bytes.Clone(s.out[start:])
+		s.out = s.out[:start]
+		if !resp.IsError(reply) {
+			s.out = append(s.out, reply...)
+			return
+		}
+		if first == nil {
+			first = reply
+		}
+	}
+	s.out = append(s.out, first...)
+}
+
+// clusterWait runs WAIT on the master of the client's last keyed command,
+// the one whose replicas hold that write.
+func (s *Session) clusterWait(args [][]byte) {
+	s.runBlockingAt(s.lastTarget.master(), command{args: args, raw: resp.AppendCommand(nil, args...)})
+}
