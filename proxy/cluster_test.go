@@ -1,10 +1,14 @@
 package proxy_test
 
 import (
+	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/redverb/redverb/internal/keyslot"
 	"github.com/redverb/redverb/internal/redistest"
 )
 
@@ -46,4 +50,200 @@ func TestClusterTransactionPinsToFirstKey(t *testing.T) {
 	expect(t, c.Do("SET", "c", "1"), "+QUEUED\r\n") // c lives on another master than slot 0
 	expect(t, c.Do("INCR", "c"), "+QUEUED\r\n")
 	expect(t, c.Do("EXEC"), "*3\r\n+PONG\r\n+OK\r\n:2\r\n")
+}
+
+// The corpus through redverb in front of the cluster gets the bytes one
+// standalone Redis gives, except where Redis Cluster's rules differ by
+// design: a command (not one the proxy splits) whose keys span slots gets
+// Redis Cluster's -CROSSSLOT and runs nowhere; KEYS and SCAN are compared
+// as sets of keys (a full SCAN iteration on each side), since the order of
+// keys across masters is not one server's order.
+func TestClusterCorpusMatchesRedis(t *testing.T) {
+	cl := sharedCluster(t)
+	cmds, shapeOnly := parseCorpus(t)
+	direct := redistest.StartRedis(t)
+	p := redistest.StartProxy(t, cl.URL())
+	seed := cl.Nodes[0].Addr()
+	for _, proto := range []string{"2", "3"} {
+		t.Run("RESP"+proto, func(t *testing.T) {
+			a := redistest.Dial(t, direct.Addr())
+			b := redistest.Dial(t, p.Addr())
+			for _, c := range []*redistest.Conn{a, b} {
+				c.Do("FLUSHALL")
+				c.Do("SCRIPT", "FLUSH")
+				if reply := c.Do("HELLO", proto); reply[0] == '-' {
+					t.Fatalf("HELLO %s: %q", proto, reply)
+				}
+			}
+			crossSlot, compared := 0, 0
+			for i, args := range cmds {
+				line := strings.Join(args, " ")
+				switch {
+				case spansSlots(seed, args):
+					crossSlot++
+					expect(t, b.Do(args...), "-CROSSSLOT Keys in request don't hash to the same slot\r\n")
+					continue
+				case strings.EqualFold(args[0], "SCAN"):
+					if want, got := fullScan(t, a, args), fullScan(t, b, args); !slices.Equal(want, got) {
+						t.Errorf("%q: full iteration\n redis: %q\n proxy: %q", line, want, got)
+					}
+					continue
+				}
+				want, got := a.Do(args...), b.Do(args...)
+				if strings.EqualFold(args[0], "KEYS") {
+					want, got = sortedElems(want), sortedElems(got)
+				}
+				if shapeOnly[i] {
+					want, got = want[:1], got[:1]
+				}
+				compared++
+				if want != got {
+					t.Errorf("%q:\n redis: %q\n proxy: %q", line, want, got)
+				}
+			}
+			t.Logf("%d commands compared byte for byte, %d refused with CROSSSLOT as Redis Cluster does", compared, crossSlot)
+		})
+	}
+}
+
+// spansSlots reports whether Redis Cluster refuses args for keys in several
+// slots: the keys are the cluster's own answer to COMMAND GETKEYS, and the
+// commands the proxy splits never span.
+func spansSlots(seed string, args []string) bool {
+	switch strings.ToLower(args[0]) {
+	case "mget", "mset", "del", "unlink", "exists", "touch":
+		return false
+	}
+	reply := string(redistest.Command(seed, append([]string{"COMMAND", "GETKEYS"}, args...)...))
+	slots := map[int]bool{}
+	for _, line := range strings.Split(reply, "\r\n") {
+		if line != "" && line[0] != '*' && line[0] != '$' && line[0] != '-' {
+			slots[keyslot.Slot([]byte(line))] = true
+		}
+	}
+	return len(slots) > 1
+}
+
+// fullScan iterates SCAN with args' options from cursor 0 to the end and
+// returns the keys seen, sorted.
+func fullScan(t *testing.T, c *redistest.Conn, args []string) []string {
+	var keys []string
+	cursor := "0"
+	for {
+		reply := c.Do(append([]string{"SCAN", cursor}, args[2:]...)...)
+		parts := strings.SplitN(reply, "\r\n", 4)
+		if len(parts) < 4 || parts[0] != "*2" {
+			t.Fatalf("SCAN: %q", reply)
+		}
+		cursor = parts[2]
+		keys = append(keys, elems(parts[3])...)
+		if cursor == "0" {
+			break
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// elems reads the bulk strings of a raw array reply.
+func elems(raw string) []string {
+	var out []string
+	lines := strings.Split(raw, "\r\n")
+	for i := 1; i+1 < len(lines); i += 2 {
+		out = append(out, lines[i+1])
+	}
+	return out
+}
+
+func sortedElems(raw string) string {
+	e := elems(raw)
+	slices.Sort(e)
+	return strings.Join(e, ",")
+}
+
+// The same corpus as one pipeline: commands for different masters are
+// scattered and their replies come back in the client's order.
+func TestClusterCorpusPipelinedMatchesRedis(t *testing.T) {
+	cl := sharedCluster(t)
+	all, shapeOnly := parseCorpus(t)
+	var cmds [][]string
+	var shape []bool
+	for i, args := range all {
+		if !spansSlots(cl.Nodes[0].Addr(), args) && !strings.EqualFold(args[0], "SCAN") {
+			cmds, shape = append(cmds, args), append(shape, shapeOnly[i])
+		}
+	}
+	direct := redistest.StartRedis(t)
+	p := redistest.StartProxy(t, cl.URL())
+	replies := func(addr string) []string {
+		c := redistest.Dial(t, addr)
+		c.Do("FLUSHALL")
+		for _, args := range cmds {
+			c.Send(args...)
+		}
+		out := make([]string, len(cmds))
+		for i := range cmds {
+			out[i] = c.Read()
+			if strings.EqualFold(cmds[i][0], "KEYS") {
+				out[i] = sortedElems(out[i])
+			}
+		}
+		return out
+	}
+	want, got := replies(direct.Addr()), replies(p.Addr())
+	for i := range cmds {
+		if shape[i] {
+			want[i], got[i] = want[i][:1], got[i][:1]
+		}
+		if want[i] != got[i] {
+			t.Errorf("%q:\n redis: %q\n proxy: %q", strings.Join(cmds[i], " "), want[i], got[i])
+		}
+	}
+}
+
+// A full SCAN through the proxy visits every key of every master exactly
+// once, also with COUNT and MATCH; MGET and DEL across slots answer as one
+// Redis would.
+func TestClusterScanVisitsEveryKeyOnce(t *testing.T) {
+	cl := sharedCluster(t)
+	p := redistest.StartProxy(t, cl.URL())
+	c := redistest.Dial(t, p.Addr())
+	expect(t, c.Do("FLUSHALL"), "+OK\r\n")
+	const n = 3000
+	for i := 0; i < n; i++ {
+		c.Send("SET", fmt.Sprintf("key:%d", i), "v")
+	}
+	for i := 0; i < n; i++ {
+		expect(t, c.Read(), "+OK\r\n")
+	}
+	expect(t, c.Do("DBSIZE"), fmt.Sprintf(":%d\r\n", n))
+	for _, opts := range [][]string{nil, {"COUNT", "7"}, {"MATCH", "key:1*", "COUNT", "50"}} {
+		seen := map[string]int{}
+		for _, k := range fullScan(t, c, append([]string{"SCAN", "0"}, opts...)) {
+			seen[k]++
+		}
+		want := 0
+		for i := 0; i < n; i++ {
+			k := fmt.Sprintf("key:%d", i)
+			if len(opts) > 2 && !strings.HasPrefix(k, "key:1") {
+				continue
+			}
+			want++
+			if seen[k] != 1 {
+				t.Fatalf("SCAN %v saw %s %d times", opts, k, seen[k])
+			}
+		}
+		if len(seen) != want {
+			t.Fatalf("SCAN %v saw %d keys, want %d", opts, len(seen), want)
+		}
+	}
+	expect(t, c.Do("MGET", "key:1", "nope", "key:2", "key:3"), "*4\r\n$1\r\nv\r\n$-1\r\n$1\r\nv\r\n$1\r\nv\r\n")
+	expect(t, c.Do("DEL", "key:1", "nope", "key:2", "key:3"), ":3\r\n")
+	expect(t, c.Do("EXISTS", "key:1", "key:4", "key:4", "key:5"), ":3\r\n")
+	expect(t, c.Do("MSET", "a", "1", "b", "2", "c", "3"), "+OK\r\n")
+	expect(t, c.Do("MGET", "a", "b", "c"), "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n")
+	expect(t, c.Do("MSET", "a", "1", "b"), "-ERR wrong number of arguments for 'mset' command\r\n")
+	expect(t, c.Do("SCAN", "notanumber"), "-ERR invalid cursor\r\n")
+	expect(t, c.Do("DBSIZE"), fmt.Sprintf(":%d\r\n", n-3+3))
+	expect(t, c.Do("SELECT", "1"), "-ERR SELECT is not allowed in cluster mode\r\n")
 }

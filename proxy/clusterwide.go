@@ -37,13 +37,20 @@ func (s *Session) clusterHandler(name []byte, args [][]byte) func(*Session, [][]
 		return nil
 	}
 	if sp, ok := splits[string(name)]; ok {
-		if sp.spansSlots(args) {
+		switch {
+		case len(args) > 1 && (len(args)-1)%sp.step != 0:
+			// MSET with a key and no value: Redis's own arity error. Its
+			// keys may span slots, which a cluster node would answer first.
+			return (*Session).arityErrorOf
+		case sp.spansSlots(args):
 			return sp.run
 		}
 		return nil
 	}
 	return clusterWide[string(name)]
 }
+
+func (s *Session) arityErrorOf(args [][]byte) { s.arityError(string(lowerName(nil, args[0]))) }
 
 // split cuts a multi-key command into one command per slot.
 type split struct {
