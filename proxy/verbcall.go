@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/redverb/redverb/config"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -115,10 +116,17 @@ func (s *Session) finishVerb(call *ScriptCall, start int, woken chan struct{}) {
 		for i := 0; i < maxReloads && isNoScript(reply()); i++ {
 			scriptReloads.Add(1)
 			s.srv.log.Info("backend answered NOSCRIPT; loading the verb's script", zap.String("sha", call.SHA))
-			s.out = s.out[:start]
-			s.callBuf = call.appendCall(s.callBuf[:0], false)
-			send(resp.AppendCommand(nil, []byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)), s.callBuf)
-			s.out = append(s.out[:start], s.req.reply(1)...)
+			// Every master: on a cluster the call may be redirected (ASK
+			// mid-migration, MOVED after a failover) to a server other
+			// than the one that answered NOSCRIPT.
+			// The server of the call's slot too: right after a failover
+			// it may not be among the masters go-redis knows yet.
+			load := [][]byte{[]byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)}
+			s.onMasters(load)
+			if s.srv.Backend.url.Kind != config.KindStandalone {
+				send(resp.AppendCommand(nil, load...))
+			}
+			attempt()
 		}
 	}
 	reload()

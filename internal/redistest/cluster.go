@@ -148,3 +148,133 @@ func Command(addr string, args ...string) []byte {
 	}
 	return reply
 }
+
+// clusterNode is one line of CLUSTER NODES.
+type clusterNode struct {
+	id, addr, master string // master: the id a replica follows
+	isMaster         bool
+	slots            []string // ranges as written: "0-5460", "5461"
+}
+
+func (c *Cluster) nodes() []clusterNode {
+	reply := string(Command(c.Masters()[0].Addr(), "CLUSTER", "NODES"))
+	var out []clusterNode
+	for _, line := range strings.Split(reply, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			continue
+		}
+		n := clusterNode{id: f[0], addr: strings.Split(f[1], "@")[0], master: f[3],
+			isMaster: strings.Contains(f[2], "master") && !strings.Contains(f[2], "fail")}
+		for _, s := range f[8:] {
+			if !strings.HasPrefix(s, "[") {
+				n.slots = append(n.slots, s)
+			}
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// Owner returns the address of the master serving slot.
+func (c *Cluster) Owner(slot int) string {
+	for _, n := range c.nodes() {
+		for _, r := range n.slots {
+			lo, hi, found := strings.Cut(r, "-")
+			if !found {
+				hi = lo
+			}
+			l, _ := strconv.Atoi(lo)
+			h, _ := strconv.Atoi(hi)
+			if n.isMaster && l <= slot && slot <= h {
+				return n.addr
+			}
+		}
+	}
+	return ""
+}
+
+// MoveSlot migrates slot to the master at addr the way redis-cli
+// --cluster reshard does: IMPORTING on the target, MIGRATING on the source,
+// MIGRATE of its keys a few at a time (pausing between batches, so clients
+// meet the slot mid-migration), then SETSLOT NODE on every master.
+func (c *Cluster) MoveSlot(slot int, addr string, pause time.Duration) error {
+	src := c.Owner(slot)
+	if src == "" || src == addr {
+		return fmt.Errorf("slot %d: owner %q, target %q", slot, src, addr)
+	}
+	srcID, dstID := NodeID(src), NodeID(addr)
+	s := strconv.Itoa(slot)
+	host, port, _ := net.SplitHostPort(addr)
+	steps := []struct {
+		addr string
+		args []string
+	}{
+		{addr, []string{"CLUSTER", "SETSLOT", s, "IMPORTING", srcID}},
+		{src, []string{"CLUSTER", "SETSLOT", s, "MIGRATING", dstID}},
+	}
+	for _, st := range steps {
+		if r := string(Command(st.addr, st.args...)); !strings.HasPrefix(r, "+OK") {
+			return fmt.Errorf("%v on %s: %q", st.args, st.addr, r)
+		}
+	}
+	for {
+		keys := elems(string(Command(src, "CLUSTER", "GETKEYSINSLOT", s, "3")))
+		if len(keys) == 0 {
+			break
+		}
+		args := append([]string{"MIGRATE", host, port, "", "0", "5000", "REPLACE", "KEYS"}, keys...)
+		if r := string(Command(src, args...)); !strings.HasPrefix(r, "+OK") && !strings.HasPrefix(r, "+NOKEY") {
+			return fmt.Errorf("MIGRATE: %q", r)
+		}
+		time.Sleep(pause)
+	}
+	// The target first, then the source, then the rest: the order
+	// redis-cli uses, so no node is left believing nobody owns the slot.
+	order := []string{addr, src}
+	for _, m := range c.Masters() {
+		if m.Addr() != addr && m.Addr() != src {
+			order = append(order, m.Addr())
+		}
+	}
+	for _, a := range order {
+		if r := string(Command(a, "CLUSTER", "SETSLOT", s, "NODE", dstID)); !strings.HasPrefix(r, "+OK") {
+			return fmt.Errorf("SETSLOT NODE on %s: %q", a, r)
+		}
+	}
+	return nil
+}
+
+// Failover promotes a replica of the master at addr with CLUSTER FAILOVER
+// (the manual, safe kind) and waits until the cluster agrees. It returns
+// the new master's address.
+func (c *Cluster) Failover(addr string) (string, error) {
+	id := NodeID(addr)
+	for _, n := range c.nodes() {
+		if n.master != id {
+			continue
+		}
+		if r := string(Command(n.addr, "CLUSTER", "FAILOVER")); !strings.HasPrefix(r, "+OK") {
+			return "", fmt.Errorf("CLUSTER FAILOVER on %s: %q", n.addr, r)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			if strings.Contains(string(Command(n.addr, "ROLE")), "master") {
+				return n.addr, c.WaitStable(20 * time.Second)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return "", fmt.Errorf("replica %s did not take over", n.addr)
+	}
+	return "", fmt.Errorf("no replica of %s", addr)
+}
+
+// elems reads the bulk strings of a raw array reply.
+func elems(raw string) []string {
+	var out []string
+	lines := strings.Split(raw, "\r\n")
+	for i := 1; i+1 < len(lines); i += 2 {
+		out = append(out, lines[i+1])
+	}
+	return out
+}
