@@ -2,7 +2,6 @@ package proxy_test
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -28,8 +27,9 @@ type load struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 
-	mu  sync.Mutex
-	bad []string
+	mu       sync.Mutex
+	bad      []string
+	failedAt time.Time // the last failure
 }
 
 const loadBalance = 1000
@@ -92,6 +92,16 @@ func (l *load) fail(msg string) {
 	if len(l.bad) < 20 {
 		l.bad = append(l.bad, msg)
 	}
+	l.failedAt = time.Now()
+}
+
+// total is how many INCRs were acknowledged so far.
+func (l *load) total() int64 {
+	n := int64(0)
+	for i := range l.incrs {
+		n += l.incrs[i].Load()
+	}
+	return n
 }
 
 // finish stops the clients and checks that every client saw only normal
@@ -174,5 +184,50 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 	t.Logf("failover: %s took over from %s", promoted, owner)
 	time.Sleep(500 * time.Millisecond)
 	l.finish(t, p.Addr())
-	_ = fmt.Sprint()
+}
+
+// Sentinel: one master, one replica, three Sentinels. SENTINEL FAILOVER
+// while clients write: redverb follows the new master by itself; commands
+// caught on the old master during the switch may get an error (never a
+// hang), and within a few seconds everything succeeds again, verbs too
+// (their scripts reloaded on the new master), with TRANSFER totals
+// conserved.
+func TestSentinelFailoverUnderLoad(t *testing.T) {
+	s := redistest.StartSentinels(t)
+	p := redistest.StartProxy(t, s.URL(), redistest.WithVerbs(t, ""))
+	l := startLoad(t, p.Addr())
+	time.Sleep(300 * time.Millisecond)
+	old := s.MasterAddr()
+	promoted := s.Failover(t)
+	switched := time.Now()
+	t.Logf("failover: %s took over from %s", promoted, old)
+	// Within a few seconds of the switch, every client's commands succeed.
+	time.Sleep(3 * time.Second)
+	l.mu.Lock()
+	errorsBefore := len(l.bad)
+	l.bad, l.failedAt = nil, time.Time{}
+	l.mu.Unlock()
+	before := l.total()
+	time.Sleep(time.Second)
+	if l.total() == before {
+		t.Fatal("no progress after the failover")
+	}
+	t.Logf("%d errors during the switch (at most %v after it)", errorsBefore, 3*time.Second)
+	close(l.stop)
+	l.wg.Wait()
+	for _, msg := range l.bad {
+		t.Errorf("%v after the switch: %s", time.Since(switched).Round(time.Millisecond), msg)
+	}
+	c := redis.NewClient(&redis.Options{Addr: p.Addr()})
+	defer c.Close()
+	for _, tag := range l.tags {
+		a, _ := c.Get(context.Background(), tag+":a").Int64()
+		b, _ := c.Get(context.Background(), tag+":b").Int64()
+		if a+b != 2*loadBalance {
+			t.Errorf("%s: a=%d b=%d, total %d, want %d", tag, a, b, a+b, 2*loadBalance)
+		}
+	}
+	if got := string(redistest.Command(promoted, "GET", l.tags[0]+":a")); got == "" || got == "$-1\r\n" {
+		t.Errorf("the new master has no data: %q", got)
+	}
 }

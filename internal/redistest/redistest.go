@@ -28,6 +28,7 @@ type Redis struct {
 	Port int
 	dir  string
 	args []string
+	conf string // a Sentinel's config file
 	cmd  *exec.Cmd
 }
 
@@ -70,6 +71,9 @@ func (r *Redis) start() error {
 		"--save", "", "--appendonly", "no", "--dir", r.dir,
 		"--protected-mode", "no", "--loglevel", "warning",
 	}, r.args...)
+	if r.conf != "" { // a Sentinel: its config file first, which it rewrites
+		argv = append([]string{r.conf, "--sentinel"}, argv...)
+	}
 	r.cmd = exec.Command("redis-server", argv...)
 	// If the test process dies without cleaning up (killed, timed out, a
 	// fuzz worker stopped), the server goes with it.
