@@ -50,6 +50,17 @@ type Backend struct {
 
 	open atomic.Int64 // connections dialled and not yet closed
 
+	// slots caches the master node of each slot, so routing a command
+	// costs one atomic load. An entry is good while its generation is
+	// current; redirects and a once-a-second tick start a new generation,
+	// after which slots are looked up in the topology again.
+	slots [16384]atomic.Uint64 // generation<<16 | index in nodeList+1
+	gen   atomic.Uint64
+	// nodeList holds every node ever made, in creation order; slots
+	// refers to them by index. Copied on append.
+	nodeList atomic.Pointer[[]*node]
+	clock    atomic.Int64 // seconds, advanced by pruneLoop; marks nodes in use
+
 	mu     sync.Mutex
 	nodes  map[string]*node
 	closed bool
@@ -151,18 +162,44 @@ func (b *Backend) nodeAt(addr string) (*node, error) {
 	if n == nil {
 		n = newNode(b, addr)
 		b.nodes[addr] = n
+		var list []*node
+		if old := b.nodeList.Load(); old != nil {
+			list = append(list, *old...)
+		}
+		n.index = len(list)
+		list = append(list, n)
+		b.nodeList.Store(&list)
 	}
-	n.used.Store(time.Now().UnixNano())
+	n.markUsed(b.clock.Load())
 	return n, nil
 }
 
 // master returns the node of the master serving slot (slot < 0: any).
 func (b *Backend) master(slot int) (*node, error) {
+	slot = max(slot, 0)
+	gen := b.gen.Load()
+	if e := b.slots[slot].Load(); e>>16 == gen && e&0xffff != 0 {
+		if n := (*b.nodeList.Load())[e&0xffff-1]; !n.closed.Load() {
+			n.markUsed(b.clock.Load())
+			return n, nil
+		}
+	}
 	addr, err := b.topo.master(slot)
 	if err != nil {
 		return nil, errBackend{err}
 	}
-	return b.nodeAt(addr)
+	n, err := b.nodeAt(addr)
+	if err == nil && n.index < 0xffff {
+		b.slots[slot].Store(gen<<16 | uint64(n.index+1))
+	}
+	return n, err
+}
+
+// moved passes a redirect (or a sign of a stale map) to the topology and
+// starts a new generation of the slot cache.
+func (b *Backend) moved(slot int, addr string) {
+	b.topo.moved(slot, addr)
+	b.gen.Add(1)
 }
 
 // replica returns a node serving reads for slot: a replica if the backend
@@ -216,9 +253,10 @@ func (b *Backend) CheckDB(ctx context.Context, db, proto int) error {
 	return p.ensure(ctx)
 }
 
-// unusedFor is how long a server the topology no longer routes to keeps
-// its connections (a demoted master, a node removed from the cluster).
-const unusedFor = 5 * time.Second
+// unusedFor is how long (in seconds of Backend.clock) a server the
+// topology no longer routes to keeps its connections (a demoted master, a
+// node removed from the cluster).
+const unusedFor = 5
 
 // pruneLoop closes the connections of servers nothing has used for a while
 // and that are no longer masters.
@@ -231,6 +269,8 @@ func (b *Backend) pruneLoop() {
 			return
 		case <-tick.C:
 		}
+		clock := b.clock.Add(1)
+		b.gen.Add(1) // pick up topology changes go-redis found by itself
 		masters, err := b.topo.masters()
 		if err != nil {
 			continue
@@ -238,7 +278,7 @@ func (b *Backend) pruneLoop() {
 		b.mu.Lock()
 		var stale []*node
 		for addr, n := range b.nodes {
-			if time.Since(time.Unix(0, n.used.Load())) > unusedFor && !containsString(masters, addr) {
+			if clock-n.used.Load() > unusedFor && !containsString(masters, addr) {
 				stale = append(stale, n)
 				delete(b.nodes, addr)
 			}

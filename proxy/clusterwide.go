@@ -13,19 +13,22 @@ import (
 // combining the replies as one Redis would answer. Multi-key commands whose
 // keys span slots are split per slot: each strategy is one small value.
 
-// clusterWide holds the handlers of the whole-database commands, by name.
-var clusterWide = map[string]func(*Session, [][]byte){
-	"dbsize": (*Session).clusterDBSize, "keys": (*Session).clusterKeys, "scan": (*Session).clusterScan,
-	"flushall": (*Session).clusterEveryMaster, "flushdb": (*Session).clusterEveryMaster,
-	"randomkey": (*Session).clusterRandomKey, "script": (*Session).clusterScript,
-	"function": (*Session).clusterFunction, "wait": (*Session).clusterWait,
+// clusterWide holds, by name, the whole-database commands and the
+// multi-key commands Redis can run per slot.
+var clusterWide = map[string]clusterCommand{
+	"dbsize": {run: (*Session).clusterDBSize}, "keys": {run: (*Session).clusterKeys}, "scan": {run: (*Session).clusterScan},
+	"flushall": {run: (*Session).clusterEveryMaster}, "flushdb": {run: (*Session).clusterEveryMaster},
+	"randomkey": {run: (*Session).clusterRandomKey}, "script": {run: (*Session).clusterScript},
+	"function": {run: (*Session).clusterFunction}, "wait": {run: (*Session).clusterWait},
+	"mget": {split: &split{step: 1, merge: mergeArrays}}, "mset": {split: &split{step: 2, merge: mergeOK}},
+	"del": {split: &split{step: 1, merge: sumIntegers}}, "unlink": {split: &split{step: 1, merge: sumIntegers}},
+	"exists": {split: &split{step: 1, merge: sumIntegers}}, "touch": {split: &split{step: 1, merge: sumIntegers}},
 }
 
-// splits are the multi-key commands Redis can run per slot.
-var splits = map[string]split{
-	"mget": {step: 1, merge: mergeArrays}, "mset": {step: 2, merge: mergeOK},
-	"del": {step: 1, merge: sumIntegers}, "unlink": {step: 1, merge: sumIntegers},
-	"exists": {step: 1, merge: sumIntegers}, "touch": {step: 1, merge: sumIntegers},
+// clusterCommand is a handler, or a split strategy.
+type clusterCommand struct {
+	run   func(*Session, [][]byte)
+	split *split
 }
 
 // clusterHandler returns how a cluster backend answers a command that one
@@ -36,18 +39,18 @@ func (s *Session) clusterHandler(name []byte, args [][]byte) func(*Session, [][]
 	if !s.srv.Backend.topo.cluster() {
 		return nil
 	}
-	if sp, ok := splits[string(name)]; ok {
-		switch {
-		case len(args) > 1 && (len(args)-1)%sp.step != 0:
-			// MSET with a key and no value: Redis's own arity error. Its
-			// keys may span slots, which a cluster node would answer first.
-			return (*Session).arityErrorOf
-		case sp.spansSlots(args):
-			return sp.run
-		}
-		return nil
+	cc, ok := clusterWide[string(name)]
+	switch {
+	case !ok || cc.split == nil:
+		return cc.run
+	case len(args) > 1 && (len(args)-1)%cc.split.step != 0:
+		// MSET with a key and no value: Redis's own arity error. Its
+		// keys may span slots, which a cluster node would answer first.
+		return (*Session).arityErrorOf
+	case cc.split.spansSlots(args):
+		return cc.split.run
 	}
-	return clusterWide[string(name)]
+	return nil
 }
 
 func (s *Session) arityErrorOf(args [][]byte) { s.arityError(string(lowerName(nil, args[0]))) }

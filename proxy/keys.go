@@ -5,6 +5,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redverb/redverb/internal/keyslot"
@@ -15,8 +16,9 @@ import (
 // COMMAND reply (key specs), so that module and newer commands route to
 // the right cluster node without a hand-kept list.
 type keyTable struct {
-	mu       sync.Mutex
-	cmds     map[string]*cmdKeys // by lower-case name; subcommands as "name|sub"
+	cmds atomic.Pointer[map[string]*cmdKeys] // by lower-case name; subcommands as "name|sub"
+
+	mu       sync.Mutex // held while loading
 	loadedAt time.Time
 }
 
@@ -45,18 +47,21 @@ func slotOf(key []byte) int { return keyslot.Slot(key) }
 
 // lookup returns the entry for a command (args[0] lower-cased in name).
 func (t *keyTable) lookup(b *Backend, name []byte, args [][]byte) *cmdKeys {
-	t.mu.Lock()
-	if t.cmds == nil && time.Since(t.loadedAt) > time.Second {
-		t.loadedAt = time.Now()
-		t.mu.Unlock()
-		cmds := b.loadCommandTable()
+	table := t.cmds.Load()
+	if table == nil {
 		t.mu.Lock()
-		if cmds != nil {
-			t.cmds = cmds
+		if t.cmds.Load() == nil && time.Since(t.loadedAt) > time.Second {
+			t.loadedAt = time.Now()
+			if cmds := b.loadCommandTable(); cmds != nil {
+				t.cmds.Store(&cmds)
+			}
+		}
+		t.mu.Unlock()
+		if table = t.cmds.Load(); table == nil {
+			return nil // backend unreachable: route as keyless, redirects fix it
 		}
 	}
-	cmds := t.cmds
-	t.mu.Unlock()
+	cmds := *table
 	ck := cmds[string(name)]
 	if ck != nil && ck.subs && len(args) > 1 {
 		sub := append(append(make([]byte, 0, 32), name...), '|')

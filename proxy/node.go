@@ -20,15 +20,23 @@ import (
 // commands and pub/sub. A standalone backend has one node; a cluster has
 // one per server the proxy has talked to.
 type node struct {
-	b    *Backend
-	addr string
-	used atomic.Int64 // unix nanoseconds of the last routing to it (see Backend.pruneLoop)
+	b     *Backend
+	addr  string
+	index int          // in Backend.nodeList
+	used  atomic.Int64 // Backend.clock when last routed to (see Backend.pruneLoop)
+
+	closed atomic.Bool
 
 	mu     sync.Mutex
 	shared map[connKey][]*pipe
 	spill  map[connKey]*pipe // takes new batches while a shared connection is stalled (see pipeFor)
 	idle   map[connKey][]*conn
-	closed bool
+}
+
+func (n *node) markUsed(clock int64) {
+	if n.used.Load() != clock {
+		n.used.Store(clock)
+	}
 }
 
 func newNode(b *Backend, addr string) *node {
@@ -157,7 +165,7 @@ func (n *node) take(ctx context.Context, key connKey) (*conn, error) {
 func (n *node) give(c *conn) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.closed || len(n.idle[c.key]) >= n.b.opts.MaxIdle || c.r.Buffered() > 0 {
+	if n.closed.Load() || len(n.idle[c.key]) >= n.b.opts.MaxIdle || c.r.Buffered() > 0 {
 		c.nc.Close()
 		return
 	}
@@ -177,7 +185,7 @@ const stallAfter = time.Second
 func (n *node) pipeFor(key connKey, session uint64) (*pipe, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.closed {
+	if n.closed.Load() {
 		return nil, errBackend{errors.New("proxy is shutting down")}
 	}
 	pipes := n.shared[key]
@@ -201,7 +209,7 @@ func (n *node) pipeFor(key connKey, session uint64) (*pipe, error) {
 // close closes every connection of the node.
 func (n *node) close() {
 	n.mu.Lock()
-	n.closed = true
+	n.closed.Store(true)
 	idle, shared := n.idle, n.shared
 	for key, p := range n.spill {
 		shared[key] = append(shared[key], p)

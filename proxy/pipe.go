@@ -6,6 +6,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redverb/redverb/internal/resp"
@@ -28,6 +29,10 @@ type request struct {
 	base int      // len(out) when the request was sent
 	ends []int    // ends[i] is len(out) after reply i
 	done chan struct{}
+	// pending, if set, is shared by the parts of one scattered batch: only
+	// the last part to complete signals done (which they share), so the
+	// session wakes once.
+	pending *atomic.Int32
 
 	// limit, if positive, caps len(out): past it the replies are read and
 	// dropped, and overflow is set (the client is then disconnected).
@@ -198,7 +203,7 @@ func (p *pipe) readLoop(c *conn) {
 			p.headAt = time.Now()
 		}
 		p.mu.Unlock()
-		req.done <- struct{}{}
+		req.complete()
 	}
 }
 
@@ -224,7 +229,7 @@ func (p *pipe) fail(c *conn, cause error) {
 	}
 	for _, req := range waiting {
 		req.failRest(errBackend{cause})
-		req.done <- struct{}{}
+		req.complete()
 	}
 }
 
@@ -248,6 +253,14 @@ func (p *pipe) close() {
 	if c != nil {
 		c.nc.Close()
 	}
+}
+
+// complete signals that req has all its replies.
+func (req *request) complete() {
+	if req.pending != nil && req.pending.Add(-1) > 0 {
+		return
+	}
+	req.done <- struct{}{}
 }
 
 // failRest answers every command that has no reply yet with err.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"github.com/redverb/redverb/config"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redverb/redverb/internal/resp"
@@ -59,12 +60,15 @@ func (b *Backend) nodeFor(t target) (*node, error) {
 // routing is a session's scratch space for sending one batch, reused from
 // batch to batch.
 type routing struct {
-	targets []target   // per command; empty: every command to any master
-	nodes   []*node    // per command
-	subs    []*request // one per server the batch touches
-	subOf   []int      // per command, its index in subs
-	taken   []int      // per sub, replies already moved into the batch
-	one     request    // a single command resent after a redirect
+	targets []target      // per command; empty: every command to any master
+	nodes   []*node       // per command
+	subs    []*request    // one per server the batch touches
+	subOf   []int         // per command, its index in subs
+	taken   []int         // per sub, replies already moved into the batch
+	servers []*node       // per sub, its server
+	pending atomic.Int32  // subs still waiting for replies
+	done    chan struct{} // the last sub to complete signals here
+	one     request       // a single command resent after a redirect
 }
 
 // do sends req.cmds, command i to rt.targets[i], and appends the replies to
@@ -111,7 +115,7 @@ func (b *Backend) do(key connKey, session uint64, req *request, rt *routing) {
 // of them, and puts the replies back in the batch's order.
 func (b *Backend) scatter(key connKey, session uint64, req *request, rt *routing) {
 	rt.subOf = rt.subOf[:0]
-	var servers []*node
+	servers := rt.servers[:0]
 	for _, n := range rt.nodes {
 		i := 0
 		for i < len(servers) && servers[i] != n {
@@ -122,33 +126,39 @@ func (b *Backend) scatter(key connKey, session uint64, req *request, rt *routing
 		}
 		rt.subOf = append(rt.subOf, i)
 	}
+	if rt.done == nil {
+		rt.done = make(chan struct{}, 1)
+	}
 	for len(rt.subs) < len(servers) {
-		rt.subs = append(rt.subs, &request{done: make(chan struct{}, 1)})
+		rt.subs = append(rt.subs, &request{done: rt.done, pending: &rt.pending})
 	}
-	rt.taken = append(rt.taken[:0], make([]int, len(servers))...)
-	for i, sub := range rt.subs[:len(servers)] {
+	rt.servers = servers
+	rt.taken = rt.taken[:0]
+	for range servers {
+		rt.taken = append(rt.taken, 0)
+	}
+	for _, sub := range rt.subs[:len(servers)] {
 		sub.cmds, sub.out, sub.limit = sub.cmds[:0], sub.out[:0], req.limit
-		for j, c := range req.cmds {
-			if rt.subOf[j] == i {
-				sub.cmds = append(sub.cmds, c)
-			}
-		}
 	}
-	sent := make([]bool, len(servers))
+	for j, c := range req.cmds {
+		sub := rt.subs[rt.subOf[j]]
+		sub.cmds = append(sub.cmds, c)
+	}
+	rt.pending.Store(int32(len(servers)))
+	finished := false // every sub failed at once: nothing will signal
 	for i, n := range servers {
 		sub := rt.subs[i]
 		p, err := n.pipeFor(key, session)
 		if err != nil {
 			sub.base, sub.ends = 0, sub.ends[:0]
 			sub.failRest(err)
+		} else if p.send(sub) {
 			continue
 		}
-		sent[i] = p.send(sub)
+		finished = rt.pending.Add(-1) == 0
 	}
-	for i := range servers {
-		if sent[i] {
-			<-rt.subs[i].done
-		}
+	if !finished {
+		<-rt.done
 	}
 	for j := range req.cmds {
 		i := rt.subOf[j]
@@ -158,6 +168,7 @@ func (b *Backend) scatter(key connKey, session uint64, req *request, rt *routing
 		rt.taken[i]++
 		req.overflow = req.overflow || sub.overflow
 	}
+	clear(rt.servers)
 	for _, sub := range rt.subs[:len(servers)] {
 		clear(sub.cmds)
 		if cap(sub.out) > 64<<10 {
@@ -220,14 +231,14 @@ func (b *Backend) resend(key connKey, session uint64, cmd []byte, t target, repl
 		case notRedirect:
 			return reply
 		case movedTo:
-			b.topo.moved(slot, addr)
+			b.moved(slot, addr)
 			n, err = b.nodeAt(addr)
 		case askAt:
 			n, err = b.nodeAt(addr)
 			one.cmds = append(one.cmds[:0], askingCmd, cmd)
 		case retryLater:
 			if bytes.HasPrefix(reply, []byte("-READONLY")) {
-				b.topo.moved(-1, "") // a demoted master: reload the topology
+				b.moved(-1, "") // a demoted master: reload the topology
 			}
 			time.Sleep(wait)
 			wait = min(2*wait, 500*time.Millisecond)

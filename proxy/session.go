@@ -254,29 +254,26 @@ func (s *Session) key() connKey { return connKey{db: s.db, proto: s.proto} }
 // session's shared connection. A verb ends the batch, so that what follows
 // it waits for its result even if its script has to be reloaded first.
 func (s *Session) runShared(cmds []command) int {
+	req, rt := &s.req, &s.routing
+	req.cmds, rt.targets = req.cmds[:0], rt.targets[:0]
 	n, verb := 0, false
 	for n < len(cmds) && !verb {
-		s.nameBuf = lowerName(s.nameBuf, cmds[n].args[0])
-		r := s.routeOf(s.nameBuf, cmds[n].args)
+		c := cmds[n]
+		s.nameBuf = lowerName(s.nameBuf, c.args[0])
+		r := s.routeOf(s.nameBuf, c.args)
 		if r != routeShared && r != routeVerb {
 			break
 		}
 		verb = r == routeVerb
+		t := s.srv.Backend.targetOf(s.nameBuf, c.args)
+		req.cmds, rt.targets = append(req.cmds, c.raw), append(rt.targets, t)
+		if t != noSlot {
+			s.lastTarget = t
+		}
 		n++
 	}
 	var call *ScriptCall
 	var callErr error
-	req, rt := &s.req, &s.routing
-	req.cmds, rt.targets = req.cmds[:0], rt.targets[:0]
-	for _, c := range cmds[:n] {
-		req.cmds = append(req.cmds, c.raw)
-		s.nameBuf = lowerName(s.nameBuf, c.args[0])
-		t := s.srv.Backend.targetOf(s.nameBuf, c.args)
-		rt.targets = append(rt.targets, t)
-		if t != noSlot {
-			s.lastTarget = t
-		}
-	}
 	if verb {
 		call, callErr = s.resolve(cmds[n-1].args, true)
 		if callErr != nil {
@@ -385,7 +382,7 @@ func (s *Session) runBlockingAt(t target, cmd command) {
 		if kind == askAt {
 			raws = [][]byte{askingCmd, cmd.raw}
 		} else {
-			b.topo.moved(slot, addr)
+			b.moved(slot, addr)
 		}
 		n, err = b.nodeAt(addr)
 	}
