@@ -141,16 +141,6 @@ func (b *Backend) Addr() string {
 	return b.url.Scheme + "://" + strings.Join(b.url.Addrs, ",")
 }
 
-// Client returns a go-redis client for administrative work on the server
-// serving slot 0 (any master). The caller closes it.
-func (b *Backend) Client() *redis.Client {
-	ro := *b.redis
-	if addr, err := b.topo.master(-1); err == nil {
-		ro.Addr = addr
-	}
-	return redis.NewClient(&ro)
-}
-
 // nodeAt returns the node for a server address, creating it on first use.
 func (b *Backend) nodeAt(addr string) (*node, error) {
 	b.mu.Lock()

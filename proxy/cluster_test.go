@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redverb/redverb/internal/keyslot"
 	"github.com/redverb/redverb/internal/redistest"
+	"github.com/redverb/redverb/proxy"
 )
 
 // The cluster tests share one cluster of 3 masters, each with a replica:
@@ -246,4 +249,103 @@ func TestClusterScanVisitsEveryKeyOnce(t *testing.T) {
 	expect(t, c.Do("SCAN", "notanumber"), "-ERR invalid cursor\r\n")
 	expect(t, c.Do("DBSIZE"), fmt.Sprintf(":%d\r\n", n-3+3))
 	expect(t, c.Do("SELECT", "1"), "-ERR SELECT is not allowed in cluster mode\r\n")
+}
+
+// Keys on every master answer as on one Redis: blocking commands wait on
+// the master of their key without holding up other clients, pub/sub
+// reaches subscribers whichever master the publisher's connection is on,
+// shard channels live on their slot's master, and verbs run where their
+// keys are (one slot per call, as Redis Cluster requires).
+func TestClusterBlockingPubSubAndVerbs(t *testing.T) {
+	cl := sharedCluster(t)
+	p := redistest.StartProxy(t, cl.URL(), redistest.WithVerbs(t, ""))
+	c, blocked := redistest.Dial(t, p.Addr()), redistest.Dial(t, p.Addr())
+
+	// BLPOP on keys of other masters than slot 0's.
+	for _, key := range []string{"a", "c", "d"} {
+		blocked.Send("BLPOP", key, "5")
+		time.Sleep(50 * time.Millisecond)
+		expect(t, c.Do("SET", "other", "x"), "+OK\r\n") // not held up
+		expect(t, c.Do("RPUSH", key, "v"), ":1\r\n")
+		expect(t, blocked.Read(), "*2\r\n"+redistest.Bulk(key)+redistest.Bulk("v"))
+	}
+
+	sub, ssub := redistest.Dial(t, p.Addr()), redistest.Dial(t, p.Addr())
+	expect(t, sub.Do("SUBSCRIBE", "news"), "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n")
+	expect(t, ssub.Do("SSUBSCRIBE", "orders"), "*3\r\n$10\r\nssubscribe\r\n$6\r\norders\r\n:1\r\n")
+	expect(t, c.Do("PUBLISH", "news", "hello"), ":1\r\n")
+	expect(t, sub.Read(), "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n")
+	expect(t, c.Do("SPUBLISH", "orders", "o1"), ":1\r\n")
+	expect(t, ssub.Read(), "*3\r\n$8\r\nsmessage\r\n$6\r\norders\r\n$2\r\no1\r\n")
+
+	expect(t, c.Do("SET", "{acct}:x", "10"), "+OK\r\n")
+	expect(t, c.Do("TRANSFER", "{acct}:x", "{acct}:y", "4"), ":1\r\n")
+	expect(t, c.Do("MGET", "{acct}:x", "{acct}:y"), "*2\r\n$1\r\n6\r\n$1\r\n4\r\n")
+	expect(t, c.Do("TRANSFER", "a", "c", "1"), "-CROSSSLOT Keys in request don't hash to the same slot\r\n")
+	expect(t, c.Do("CAS", "c", "nope", "x"), ":0\r\n")
+}
+
+// WATCH pins the transaction to its key's master; reads of other masters'
+// keys while watching go where they belong; a transaction whose keys span
+// masters gets Redis Cluster's refusal and changes nothing.
+func TestClusterWatchAndCrossSlotTransactions(t *testing.T) {
+	cl := sharedCluster(t)
+	p := redistest.StartProxy(t, cl.URL())
+	c, other := redistest.Dial(t, p.Addr()), redistest.Dial(t, p.Addr())
+	expect(t, c.Do("MSET", "a", "1", "c", "2"), "+OK\r\n")
+	expect(t, c.Do("WATCH", "a"), "+OK\r\n")
+	expect(t, c.Do("GET", "c"), "$1\r\n2\r\n") // another master
+	expect(t, c.Do("WATCH", "c"), "-CROSSSLOT Keys in request don't hash to the same slot\r\n")
+	expect(t, other.Do("SET", "a", "changed"), "+OK\r\n")
+	expect(t, c.Do("MULTI"), "+OK\r\n")
+	expect(t, c.Do("SET", "a", "mine"), "+QUEUED\r\n")
+	expect(t, c.Do("EXEC"), "*-1\r\n") // the watched key changed
+	expect(t, c.Do("GET", "a"), "$7\r\nchanged\r\n")
+
+	expect(t, c.Do("MULTI"), "+OK\r\n")
+	expect(t, c.Do("SET", "a", "x"), "+QUEUED\r\n")
+	expect(t, c.Do("SET", "c", "x"), "-CROSSSLOT Keys in request don't hash to the same slot\r\n")
+	expect(t, c.Do("EXEC"), "-EXECABORT Transaction discarded because of previous errors.\r\n")
+	expect(t, c.Do("MGET", "a", "c"), "*2\r\n$7\r\nchanged\r\n$1\r\n2\r\n")
+}
+
+// With --read-from replicas, reads go to replicas (which the proxy puts in
+// READONLY mode) and writes to masters.
+func TestClusterReadFromReplicas(t *testing.T) {
+	cl := sharedCluster(t)
+	p := redistest.StartProxy(t, cl.URL(), redistest.WithBackend(func(bo *proxy.BackendOptions) { bo.ReadFromReplicas = true }))
+	c := redistest.Dial(t, p.Addr())
+	expect(t, c.Do("SET", "replicated", "v"), "+OK\r\n")
+	masterGets, replicaGets := 0, 0
+	calls := func() (m, r int) {
+		for _, n := range cl.Nodes {
+			stats := string(redistest.Command(n.Addr(), "INFO", "commandstats"))
+			_, after, found := strings.Cut(stats, "cmdstat_get:calls=")
+			if !found {
+				continue
+			}
+			k, _ := strconv.Atoi(after[:strings.IndexByte(after, ',')])
+			if strings.Contains(string(redistest.Command(n.Addr(), "ROLE")), "master") {
+				m += k
+			} else {
+				r += k
+			}
+		}
+		return m, r
+	}
+	masterGets, replicaGets = calls()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Do("GET", "replicated") != "$1\r\nv\r\n" { // until the replica has it
+		if time.Now().After(deadline) {
+			t.Fatal("the replica never had the key")
+		}
+	}
+	for i := 0; i < 100; i++ {
+		expect(t, c.Do("GET", "replicated"), "$1\r\nv\r\n")
+	}
+	m, r := calls()
+	if r-replicaGets < 100 || m != masterGets {
+		t.Fatalf("GETs: %d on replicas, %d on masters; want every one on a replica", r-replicaGets, m-masterGets)
+	}
+	expect(t, c.Do("INCR", "counter:replicas"), ":1\r\n")
 }

@@ -98,14 +98,17 @@ func (n *node) dial(ctx context.Context, key connKey) (*conn, error) {
 	b.open.Add(1)
 	nc = &countedConn{Conn: nc, open: &b.open}
 	c := &conn{node: n, key: key, nc: nc, r: bufio.NewReaderSize(nc, 32<<10)}
-	if err := c.handshake(b.redis.Username, b.redis.Password, key, time.Now().Add(b.opts.DialTimeout)); err != nil {
+	// A cluster replica serves reads only after READONLY; on a master the
+	// command is harmless, and a replica may be promoted at any time.
+	readonly := b.topo.cluster() && b.opts.ReadFromReplicas
+	if err := c.handshake(b.redis.Username, b.redis.Password, readonly, key, time.Now().Add(b.opts.DialTimeout)); err != nil {
 		nc.Close()
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *conn) handshake(user, password string, key connKey, deadline time.Time) error {
+func (c *conn) handshake(user, password string, readonly bool, key connKey, deadline time.Time) error {
 	var cmds [][][]byte
 	if user == "" {
 		user = "default"
@@ -120,6 +123,9 @@ func (c *conn) handshake(user, password string, key connKey, deadline time.Time)
 	}
 	if key.db != 0 {
 		cmds = append(cmds, [][]byte{[]byte("SELECT"), []byte(strconv.Itoa(key.db))})
+	}
+	if readonly {
+		cmds = append(cmds, [][]byte{[]byte("READONLY")})
 	}
 	if len(cmds) == 0 {
 		return nil

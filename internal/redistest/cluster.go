@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -17,8 +18,9 @@ import (
 // ports, created with redis-cli --cluster create. Tests share one (see
 // NewCluster); Close stops every node.
 type Cluster struct {
-	Nodes []*Redis // masters first, then replicas, as created
-	dir   string
+	Nodes    []*Redis // masters first, then replicas, as created
+	dir      string
+	replicas int // per master
 }
 
 // NewCluster starts masters+masters*replicas nodes and joins them into a
@@ -32,7 +34,7 @@ func NewCluster(masters, replicas int) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dir: dir}
+	c := &Cluster{dir: dir, replicas: replicas}
 	addrs := []string{}
 	for i := 0; i < masters*(1+replicas); i++ {
 		bus, err := freePort()
@@ -74,7 +76,8 @@ func (c *Cluster) URL() string {
 }
 
 // WaitStable waits until every node says cluster_state:ok and they agree on
-// the slot map (the same CLUSTER SLOTS reply everywhere).
+// the slot map (the same CLUSTER SLOTS reply everywhere), in which every
+// master has its replicas.
 func (c *Cluster) WaitStable(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var last string
@@ -83,7 +86,11 @@ func (c *Cluster) WaitStable(timeout time.Duration) error {
 		for _, n := range c.Nodes {
 			info := string(Command(n.Addr(), "CLUSTER", "INFO"))
 			s := string(Command(n.Addr(), "CLUSTER", "SLOTS"))
-			if !strings.Contains(info, "cluster_state:ok") || (slots != "" && s != slots) {
+			complete := true // every range lists its master and replicas
+			for _, m := range rangeHeader.FindAllStringSubmatch(s, -1) {
+				complete = complete && m[1] == strconv.Itoa(3+c.replicas)
+			}
+			if !strings.Contains(info, "cluster_state:ok") || !complete || (slots != "" && s != slots) {
 				agreed, last = false, n.Addr()+": "+info
 				break
 			}
@@ -96,6 +103,10 @@ func (c *Cluster) WaitStable(timeout time.Duration) error {
 	}
 	return fmt.Errorf("cluster not stable after %v: %s", timeout, last)
 }
+
+// rangeHeader matches a slot range of CLUSTER SLOTS: its element count
+// (start, end, then one entry per node) and its bounds.
+var rangeHeader = regexp.MustCompile(`\*(\d+)\r\n:\d+\r\n:\d+\r\n`)
 
 // Masters returns the nodes that are masters now.
 func (c *Cluster) Masters() []*Redis {

@@ -347,3 +347,8 @@ func freePort() (int, error) {
 
 // Bulk encodes s as a RESP bulk string, for writing expected replies.
 func Bulk(s string) string { return "$" + strconv.Itoa(len(s)) + "\r\n" + s + "\r\n" }
+
+// WithBackend changes the backend options (read from replicas, ...).
+func WithBackend(f func(*proxy.BackendOptions)) ProxyOption {
+	return func(_ *proxy.Server, bo *proxy.BackendOptions) { f(bo) }
+}
