@@ -16,8 +16,9 @@ import (
 )
 
 // The cluster tests share one cluster of 3 masters, each with a replica:
-// starting one takes seconds. Tests that change its shape (moving slots,
-// failing over) leave it serving every slot again.
+// starting one takes seconds. Each test starts with it empty. Tests that
+// change its shape (moving slots, failing over) leave it serving every
+// slot again.
 var (
 	clusterOnce sync.Once
 	cluster     *redistest.Cluster
@@ -32,6 +33,10 @@ func sharedCluster(t *testing.T) *redistest.Cluster {
 	}
 	if err := cluster.WaitStable(30e9); err != nil {
 		t.Fatal(err)
+	}
+	for _, m := range cluster.Masters() {
+		redistest.Command(m.Addr(), "FLUSHALL")
+		redistest.Command(m.Addr(), "SCRIPT", "FLUSH")
 	}
 	return cluster
 }
