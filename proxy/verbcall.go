@@ -116,17 +116,19 @@ func (s *Session) finishVerb(call *ScriptCall, start int, woken chan struct{}) {
 		for i := 0; i < maxReloads && isNoScript(reply()); i++ {
 			scriptReloads.Add(1)
 			s.srv.log.Info("backend answered NOSCRIPT; loading the verb's script", zap.String("sha", call.SHA))
-			// Every master: on a cluster the call may be redirected (ASK
-			// mid-migration, MOVED after a failover) to a server other
-			// than the one that answered NOSCRIPT.
-			// The server of the call's slot too: right after a failover
-			// it may not be among the masters go-redis knows yet.
-			load := [][]byte{[]byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)}
-			s.onMasters(load)
+			// On a cluster, every master first: the call may be
+			// redirected (ASK mid-migration, MOVED after a failover) to
+			// a server other than the one that answered NOSCRIPT. Then,
+			// in one batch so that a SCRIPT FLUSH can hardly come
+			// between, the call's own server and the call.
+			load := resp.AppendCommand(nil, []byte("SCRIPT"), []byte("LOAD"), []byte(call.Script))
 			if s.srv.Backend.url.Kind != config.KindStandalone {
-				send(resp.AppendCommand(nil, load...))
+				s.onMasters([][]byte{[]byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)})
 			}
-			attempt()
+			s.out = s.out[:start]
+			s.callBuf = call.appendCall(s.callBuf[:0], false)
+			send(load, s.callBuf)
+			s.out = append(s.out[:start], s.req.reply(1)...)
 		}
 	}
 	reload()
