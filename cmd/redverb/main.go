@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -39,6 +40,7 @@ func main() {
 		os.Exit(2)
 	}
 	setProcs()
+	redis.SetLogger(goRedisLog{log.Named("go-redis")})
 	if err := run(cfg, log); err != nil {
 		log.Error("redverb stopped", zap.Error(err))
 		os.Exit(1)
@@ -55,6 +57,14 @@ func setProcs() int {
 		runtime.GOMAXPROCS(1)
 	}
 	return runtime.GOMAXPROCS(0)
+}
+
+// goRedisLog sends go-redis's own messages (Cluster and Sentinel topology
+// changes, such as a new master) to redverb's log.
+type goRedisLog struct{ log *zap.Logger }
+
+func (l goRedisLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.Info(fmt.Sprintf(format, v...))
 }
 
 func newLogger(cfg config.Config) (*zap.Logger, error) {
