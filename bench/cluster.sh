@@ -21,7 +21,12 @@ done
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+# A redis-benchmark left running after its server is gone spins on a core:
+# stop ours (they name the work directory's ports) before the servers.
+cleanup() {
+  pkill -f "redis-benchmark -p (${ports:-none}) " 2>/dev/null || true
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"
+}
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do redis-cli -p "$1" PING >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "bench: nothing answers on $1" >&2; exit 1; }
@@ -47,6 +52,7 @@ RVC=$(free_port); RVS=$(free_port)
 "$work/redverb" --listen "127.0.0.1:$RVC" --backend "redis-cluster://$(IFS=,; echo "${nodes[*]}")" --log-level warn >"$work/rvc.log" 2>&1 & pids+=($!); RVC_PID=$!
 "$work/redverb" --listen "127.0.0.1:$RVS" --backend "redis://127.0.0.1:$ALONE" --log-level warn >"$work/rvs.log" 2>&1 & pids+=($!); RVS_PID=$!
 wait_port "$RVC"; wait_port "$RVS"
+ports="$SEED|$ALONE|$RVC|$RVS"
 
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)

@@ -116,8 +116,9 @@ func ParseBackendURL(raw string) (BackendURL, error) {
 		}
 	}
 	if tlsOn {
-		host, _, _ := net.SplitHostPort(u.Addrs[0])
-		u.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		// No ServerName: each connection verifies the certificate against
+		// the host it dials, which differs from node to node.
+		u.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	return u, nil
 }

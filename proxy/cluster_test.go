@@ -288,6 +288,21 @@ func TestClusterBlockingPubSubAndVerbs(t *testing.T) {
 	expect(t, c.Do("MGET", "{acct}:x", "{acct}:y"), "*2\r\n$1\r\n6\r\n$1\r\n4\r\n")
 	expect(t, c.Do("TRANSFER", "a", "c", "1"), "-CROSSSLOT Keys in request don't hash to the same slot\r\n")
 	expect(t, c.Do("CAS", "c", "nope", "x"), ":0\r\n")
+
+	// LOCK ... WAIT wakes on UNLOCK's release notice, published on the
+	// lock key's master and carried by cluster pub/sub to the master the
+	// proxy listens on.
+	for _, key := range []string{"a", "c", "d"} {
+		expect(t, c.Do("LOCK", key, "holder", "60000"), ":1\r\n")
+		blocked.Send("LOCK", key, "waiter", "60000", "WAIT", "30000")
+		time.Sleep(100 * time.Millisecond)
+		start := time.Now()
+		expect(t, c.Do("UNLOCK", key, "holder"), ":1\r\n")
+		expect(t, blocked.Read(), ":1\r\n")
+		if waited := time.Since(start); waited > 2*time.Second {
+			t.Errorf("LOCK %s WAIT woke %v after UNLOCK", key, waited)
+		}
+	}
 }
 
 // WATCH pins the transaction to its key's master; reads of other masters'

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"strconv"
 	"strings"
@@ -19,13 +20,28 @@ import (
 // runOutOfBand sends one command on a pooled connection and appends its
 // reply. The connection is in database 0: these commands do not depend on
 // the database, and a busy backend refuses SELECT.
+// On a cluster it runs on every master (a CLIENT PAUSE must pause them
+// all) and answers with the first error, or the first master's reply.
 func (s *Session) runOutOfBand(args ...[]byte) {
-	n, err := s.srv.Backend.master(-1)
+	nodes, err := s.srv.Backend.masters()
 	if err != nil {
 		s.out = appendBackendError(s.out, err)
 		return
 	}
-	s.runOutOfBandOn(n, args...)
+	if !s.srv.Backend.topo.cluster() {
+		nodes = nodes[:1]
+	}
+	start := len(s.out)
+	var first []byte
+	for _, n := range nodes {
+		s.runOutOfBandOn(n, args...)
+		reply := s.out[start:]
+		if first == nil || (resp.IsError(reply) && !resp.IsError(first)) {
+			first = bytes.Clone(reply)
+		}
+		s.out = s.out[:start]
+	}
+	s.out = append(s.out, first...)
 }
 
 // runOutOfBandOn is runOutOfBand on a given server.

@@ -20,10 +20,11 @@ const (
 	readBit target = 1 << 16
 )
 
-// targetOf returns where a command goes. Only Cluster and Sentinel
-// backends look at keys; a standalone backend has one server.
+// targetOf returns where a command goes. Only a cluster, or a Sentinel
+// backend that reads from replicas, looks at the command; a standalone
+// backend has one server, and Sentinel one master.
 func (b *Backend) targetOf(name []byte, args [][]byte) target {
-	if b.url.Kind == config.KindStandalone {
+	if !b.topo.cluster() && !(b.url.Kind == config.KindSentinel && b.opts.ReadFromReplicas) {
 		return noSlot
 	}
 	ck := b.keys.lookup(b, name, args)
