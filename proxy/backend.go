@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"strings"
@@ -34,7 +35,10 @@ type BackendOptions struct {
 	// ReadFromReplicas sends read-only commands outside transactions to
 	// replicas (Cluster and Sentinel backends). If false, masters only.
 	ReadFromReplicas bool
-	Logger           *zap.Logger
+	// TLSConfig is used for rediss backends (every server, and Sentinels).
+	// If nil, the system's roots, TLS 1.2 or later.
+	TLSConfig *tls.Config
+	Logger    *zap.Logger
 }
 
 // Backend is the Redis behind the proxy: a topology that says which server
@@ -85,6 +89,9 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
+	}
+	if u.TLSConfig != nil && opts.TLSConfig != nil {
+		u.TLSConfig = opts.TLSConfig.Clone()
 	}
 	b := &Backend{
 		opts:   opts,

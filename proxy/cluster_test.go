@@ -369,3 +369,31 @@ func TestClusterReadFromReplicas(t *testing.T) {
 	}
 	expect(t, c.Do("INCR", "counter:replicas"), ":1\r\n")
 }
+
+// rediss-cluster://: every connection, the proxy's own and go-redis's
+// topology ones, is TLS, verified against the servers' CA; the ports the
+// cluster announces to a TLS client are its TLS ports.
+func TestClusterOverTLS(t *testing.T) {
+	files, err := redistest.NewTLSFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := redistest.NewCluster(3, 0, redistest.WithTLS(files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	p := redistest.StartProxy(t, cl.TLSURL(), redistest.WithVerbs(t, ""),
+		redistest.WithBackend(func(bo *proxy.BackendOptions) { bo.TLSConfig = files.Config }))
+	c := redistest.Dial(t, p.Addr())
+	expect(t, c.Do("MSET", "a", "1", "c", "2", "d", "3"), "+OK\r\n")
+	expect(t, c.Do("MGET", "a", "c", "d"), "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n")
+	expect(t, c.Do("TRANSFER", "{x}a", "{x}b", "1"), ":0\r\n")
+	expect(t, c.Do("DBSIZE"), ":3\r\n")
+
+	// Without the CA, nothing is trusted.
+	untrusted := redistest.StartProxy(t, cl.TLSURL())
+	if got := redistest.Dial(t, untrusted.Addr()).Do("GET", "a"); !strings.Contains(got, "certificate") {
+		t.Fatalf("a proxy that does not trust the CA got %q", got)
+	}
+}

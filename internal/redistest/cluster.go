@@ -20,13 +20,30 @@ import (
 type Cluster struct {
 	Nodes    []*Redis // masters first, then replicas, as created
 	dir      string
-	replicas int // per master
+	replicas int       // per master
+	tls      *TLSFiles // if set, nodes also serve TLS, and the bus runs on it
+}
+
+// ClusterOption changes how NewCluster starts the nodes.
+type ClusterOption func(*Cluster)
+
+// WithTLS makes every node serve TLS (on Redis.TLSPort, besides its plain
+// port) with the given certificate, and run the cluster bus over TLS.
+func WithTLS(f *TLSFiles) ClusterOption { return func(c *Cluster) { c.tls = f } }
+
+// TLSURL is the proxy's rediss-cluster:// URL for a WithTLS cluster.
+func (c *Cluster) TLSURL() string {
+	addrs := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		addrs[i] = "127.0.0.1:" + strconv.Itoa(n.TLSPort)
+	}
+	return "rediss-cluster://" + strings.Join(addrs, ",")
 }
 
 // NewCluster starts masters+masters*replicas nodes and joins them into a
 // cluster whose every node agrees that all slots are served. Unlike
 // StartRedis it is not tied to one test: the caller closes it.
-func NewCluster(masters, replicas int) (*Cluster, error) {
+func NewCluster(masters, replicas int, opts ...ClusterOption) (*Cluster, error) {
 	if _, err := exec.LookPath("redis-cli"); err != nil {
 		return nil, fmt.Errorf("redis-cli not found: install redis-tools")
 	}
@@ -35,6 +52,9 @@ func NewCluster(masters, replicas int) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{dir: dir, replicas: replicas}
+	for _, o := range opts {
+		o(c)
+	}
 	addrs := []string{}
 	for i := 0; i < masters*(1+replicas); i++ {
 		bus, err := freePort()
@@ -44,12 +64,22 @@ func NewCluster(masters, replicas int) (*Cluster, error) {
 		}
 		nodeDir := fmt.Sprintf("%s/%d", dir, i)
 		os.MkdirAll(nodeDir, 0o755)
-		r, err := launch(nodeDir, "--cluster-enabled", "yes", "--cluster-config-file", nodeDir+"/nodes.conf",
-			"--cluster-port", strconv.Itoa(bus), "--cluster-node-timeout", "2000")
+		args := []string{"--cluster-enabled", "yes", "--cluster-config-file", nodeDir + "/nodes.conf",
+			"--cluster-port", strconv.Itoa(bus), "--cluster-node-timeout", "2000"}
+		tlsPort := 0
+		if c.tls != nil {
+			if tlsPort, err = freePort(); err != nil {
+				c.Close()
+				return nil, err
+			}
+			args = append(args, c.tls.args(tlsPort)...)
+		}
+		r, err := launch(nodeDir, args...)
 		if err != nil {
 			c.Close()
 			return nil, err
 		}
+		r.TLSPort = tlsPort
 		c.Nodes = append(c.Nodes, r)
 		addrs = append(addrs, r.Addr())
 	}

@@ -24,12 +24,13 @@ import (
 
 // Redis is a redis-server process owned by a test.
 type Redis struct {
-	t    testing.TB // fails on a bad Restart; nil outside a test
-	Port int
-	dir  string
-	args []string
-	conf string // a Sentinel's config file
-	cmd  *exec.Cmd
+	t       testing.TB // fails on a bad Restart; nil outside a test
+	Port    int
+	TLSPort int // if it also serves TLS
+	dir     string
+	args    []string
+	conf    string // a Sentinel's config file
+	cmd     *exec.Cmd
 }
 
 // StartRedis starts redis-server on a free loopback port with persistence
