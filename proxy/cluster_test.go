@@ -144,7 +144,7 @@ func fullScan(t *testing.T, c *redistest.Conn, args []string) []string {
 			t.Fatalf("SCAN: %q", reply)
 		}
 		cursor = parts[2]
-		keys = append(keys, elems(parts[3])...)
+		keys = append(keys, redistest.Elems(parts[3])...)
 		if cursor == "0" {
 			break
 		}
@@ -153,18 +153,8 @@ func fullScan(t *testing.T, c *redistest.Conn, args []string) []string {
 	return keys
 }
 
-// elems reads the bulk strings of a raw array reply.
-func elems(raw string) []string {
-	var out []string
-	lines := strings.Split(raw, "\r\n")
-	for i := 1; i+1 < len(lines); i += 2 {
-		out = append(out, lines[i+1])
-	}
-	return out
-}
-
 func sortedElems(raw string) string {
-	e := elems(raw)
+	e := redistest.Elems(raw)
 	slices.Sort(e)
 	return strings.Join(e, ",")
 }
@@ -183,30 +173,7 @@ func TestClusterCorpusPipelinedMatchesRedis(t *testing.T) {
 	}
 	direct := redistest.StartRedis(t)
 	p := redistest.StartProxy(t, cl.URL())
-	replies := func(addr string) []string {
-		c := redistest.Dial(t, addr)
-		c.Do("FLUSHALL")
-		for _, args := range cmds {
-			c.Send(args...)
-		}
-		out := make([]string, len(cmds))
-		for i := range cmds {
-			out[i] = c.Read()
-			if strings.EqualFold(cmds[i][0], "KEYS") {
-				out[i] = sortedElems(out[i])
-			}
-		}
-		return out
-	}
-	want, got := replies(direct.Addr()), replies(p.Addr())
-	for i := range cmds {
-		if shape[i] {
-			want[i], got[i] = want[i][:1], got[i][:1]
-		}
-		if want[i] != got[i] {
-			t.Errorf("%q:\n redis: %q\n proxy: %q", strings.Join(cmds[i], " "), want[i], got[i])
-		}
-	}
+	comparePipelined(t, cmds, shape, direct.Addr(), p.Addr())
 }
 
 // A full SCAN through the proxy visits every key of every master exactly

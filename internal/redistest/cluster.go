@@ -260,7 +260,7 @@ func (c *Cluster) MoveSlot(slot int, addr string, pause time.Duration) error {
 		}
 	}
 	for {
-		keys := elems(string(Command(src, "CLUSTER", "GETKEYSINSLOT", s, "3")))
+		keys := Elems(string(Command(src, "CLUSTER", "GETKEYSINSLOT", s, "3")))
 		if len(keys) == 0 {
 			break
 		}
@@ -310,8 +310,8 @@ func (c *Cluster) Failover(addr string) (string, error) {
 	return "", fmt.Errorf("no replica of %s", addr)
 }
 
-// elems reads the bulk strings of a raw array reply.
-func elems(raw string) []string {
+// Elems reads the bulk strings of a raw array reply.
+func Elems(raw string) []string {
 	var out []string
 	lines := strings.Split(raw, "\r\n")
 	for i := 1; i+1 < len(lines); i += 2 {

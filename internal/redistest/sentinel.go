@@ -75,7 +75,7 @@ func (s *Sentinels) URL() string {
 
 // MasterAddr is the master's address as the Sentinels report it.
 func (s *Sentinels) MasterAddr() string {
-	parts := elems(string(Command(s.Sentinels[0].Addr(), "SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.Name)))
+	parts := Elems(string(Command(s.Sentinels[0].Addr(), "SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.Name)))
 	if len(parts) != 2 {
 		return ""
 	}
