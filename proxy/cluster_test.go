@@ -256,6 +256,18 @@ func TestClusterBlockingPubSubAndVerbs(t *testing.T) {
 	expect(t, c.Do("TRANSFER", "a", "c", "1"), "-CROSSSLOT Keys in request don't hash to the same slot\r\n")
 	expect(t, c.Do("CAS", "c", "nope", "x"), ":0\r\n")
 
+	// Functions are loaded on every master, so FCALL works for any key.
+	lib := "#!lua name=lib\nredis.register_function('getit', function(keys) return redis.call('GET', keys[1]) end)"
+	expect(t, c.Do("FUNCTION", "LOAD", lib), "$3\r\nlib\r\n")
+	for _, key := range []string{"{a}f", "{c}f", "{d}f"} { // on each master
+		expect(t, c.Do("SET", key, key+"!"), "+OK\r\n")
+		expect(t, c.Do("FCALL", "getit", "1", key), redistest.Bulk(key+"!"))
+	}
+	expect(t, c.Do("FUNCTION", "DELETE", "lib"), "+OK\r\n")
+	expect(t, c.Do("FCALL", "getit", "1", "{c}f"), "-ERR Function not found\r\n")
+	expect(t, c.Do("READONLY"), "+OK\r\n")
+	expect(t, c.Do("ASKING"), "+OK\r\n")
+
 	// LOCK ... WAIT wakes on UNLOCK's release notice, published on the
 	// lock key's master and carried by cluster pub/sub to the master the
 	// proxy listens on.

@@ -20,6 +20,9 @@ var clusterWide = map[string]clusterCommand{
 	"flushall": {run: (*Session).clusterEveryMaster}, "flushdb": {run: (*Session).clusterEveryMaster},
 	"randomkey": {run: (*Session).clusterRandomKey}, "script": {run: (*Session).clusterScript},
 	"function": {run: (*Session).clusterFunction}, "wait": {run: (*Session).clusterWait},
+	// Connection modes of cluster clients: they would change a shared
+	// connection, and redverb does the cluster's routing itself.
+	"readonly": {run: (*Session).clusterOK}, "readwrite": {run: (*Session).clusterOK}, "asking": {run: (*Session).clusterOK},
 	"mget": {split: &split{step: 1, merge: mergeArrays}}, "mset": {split: &split{step: 2, merge: mergeOK}},
 	"del": {split: &split{step: 1, merge: sumIntegers}}, "unlink": {split: &split{step: 1, merge: sumIntegers}},
 	"exists": {split: &split{step: 1, merge: sumIntegers}}, "touch": {split: &split{step: 1, merge: sumIntegers}},
@@ -384,3 +387,7 @@ func (s *Session) clusterKill(args [][]byte) {
 func (s *Session) clusterWait(args [][]byte) {
 	s.runBlockingAt(s.lastTarget.master(), command{args: args, raw: resp.AppendCommand(nil, args...)})
 }
+
+// clusterOK accepts READONLY, READWRITE and ASKING, which need no action
+// from a client of redverb.
+func (s *Session) clusterOK([][]byte) { s.out = append(s.out, "+OK\r\n"...) }
