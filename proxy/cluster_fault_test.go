@@ -186,48 +186,60 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 	l.finish(t, p.Addr())
 }
 
-// Sentinel: one master, one replica, three Sentinels. SENTINEL FAILOVER
-// while clients write: redverb follows the new master by itself; commands
-// caught on the old master during the switch may get an error (never a
-// hang), and within a few seconds everything succeeds again, verbs too
-// (their scripts reloaded on the new master), with TRANSFER totals
-// conserved.
+// Sentinel: one master, one replica, three Sentinels. A failover while
+// clients write, by SENTINEL FAILOVER or by the master dying: redverb
+// follows the new master by itself; commands caught on the old master
+// during the switch may get an error (never a hang), and within a few
+// seconds everything succeeds again, verbs too (their scripts reloaded on
+// the new master), with TRANSFER totals conserved.
 func TestSentinelFailoverUnderLoad(t *testing.T) {
-	s := redistest.StartSentinels(t)
-	p := redistest.StartProxy(t, s.URL(), redistest.WithVerbs(t, ""))
-	l := startLoad(t, p.Addr())
-	time.Sleep(300 * time.Millisecond)
-	old := s.MasterAddr()
-	promoted := s.Failover(t)
-	switched := time.Now()
-	t.Logf("failover: %s took over from %s", promoted, old)
-	// Within a few seconds of the switch, every client's commands succeed.
-	time.Sleep(3 * time.Second)
-	l.mu.Lock()
-	errorsBefore := len(l.bad)
-	l.bad, l.failedAt = nil, time.Time{}
-	l.mu.Unlock()
-	before := l.total()
-	time.Sleep(time.Second)
-	if l.total() == before {
-		t.Fatal("no progress after the failover")
-	}
-	t.Logf("%d errors during the switch (at most %v after it)", errorsBefore, 3*time.Second)
-	close(l.stop)
-	l.wg.Wait()
-	for _, msg := range l.bad {
-		t.Errorf("%v after the switch: %s", time.Since(switched).Round(time.Millisecond), msg)
-	}
-	c := redis.NewClient(&redis.Options{Addr: p.Addr()})
-	defer c.Close()
-	for _, tag := range l.tags {
-		a, _ := c.Get(context.Background(), tag+":a").Int64()
-		b, _ := c.Get(context.Background(), tag+":b").Int64()
-		if a+b != 2*loadBalance {
-			t.Errorf("%s: a=%d b=%d, total %d, want %d", tag, a, b, a+b, 2*loadBalance)
-		}
-	}
-	if got := string(redistest.Command(promoted, "GET", l.tags[0]+":a")); got == "" || got == "$-1\r\n" {
-		t.Errorf("the new master has no data: %q", got)
+	for _, how := range []string{"SENTINEL FAILOVER", "master killed"} {
+		t.Run(how, func(t *testing.T) {
+			s := redistest.StartSentinels(t)
+			p := redistest.StartProxy(t, s.URL(), redistest.WithVerbs(t, ""))
+			l := startLoad(t, p.Addr())
+			time.Sleep(300 * time.Millisecond)
+			old := s.MasterAddr()
+			var promoted string
+			if how == "master killed" {
+				promoted = s.KillMaster(t)
+			} else {
+				promoted = s.Failover(t)
+			}
+			switched := time.Now()
+			t.Logf("%s: %s took over from %s", how, promoted, old)
+			// Within a few seconds of the switch, every client's commands succeed.
+			time.Sleep(3 * time.Second)
+			l.mu.Lock()
+			errorsBefore, lastError := len(l.bad), l.failedAt
+			l.bad, l.failedAt = nil, time.Time{}
+			l.mu.Unlock()
+			before := l.total()
+			time.Sleep(time.Second)
+			if l.total() == before {
+				t.Fatal("no progress after the failover")
+			}
+			if errorsBefore > 0 {
+				t.Logf("errors during the switch (at most 20 kept: %d), the last %v after the Sentinels named the new master",
+					errorsBefore, lastError.Sub(switched).Round(time.Millisecond))
+			}
+			close(l.stop)
+			l.wg.Wait()
+			for _, msg := range l.bad {
+				t.Errorf("%v after the switch: %s", time.Since(switched).Round(time.Millisecond), msg)
+			}
+			c := redis.NewClient(&redis.Options{Addr: p.Addr()})
+			defer c.Close()
+			for _, tag := range l.tags {
+				a, _ := c.Get(context.Background(), tag+":a").Int64()
+				b, _ := c.Get(context.Background(), tag+":b").Int64()
+				if a+b != 2*loadBalance {
+					t.Errorf("%s: a=%d b=%d, total %d, want %d", tag, a, b, a+b, 2*loadBalance)
+				}
+			}
+			if got := string(redistest.Command(promoted, "GET", l.tags[0]+":a")); got == "" || got == "$-1\r\n" {
+				t.Errorf("the new master has no data: %q", got)
+			}
+		})
 	}
 }

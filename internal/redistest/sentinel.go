@@ -90,6 +90,25 @@ func (s *Sentinels) Failover(t testing.TB) string {
 	if r := string(Command(s.Sentinels[0].Addr(), "SENTINEL", "FAILOVER", s.Name)); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("SENTINEL FAILOVER: %q", r)
 	}
+	return s.waitNewMaster(t, old)
+}
+
+// KillMaster kills the master process, and waits until the Sentinels have
+// agreed it is down and promoted the replica. It returns the new master's
+// address.
+func (s *Sentinels) KillMaster(t testing.TB) string {
+	t.Helper()
+	old := s.MasterAddr()
+	for _, r := range []*Redis{s.Master, s.Replica} {
+		if r.Addr() == old {
+			r.Stop()
+		}
+	}
+	return s.waitNewMaster(t, old)
+}
+
+func (s *Sentinels) waitNewMaster(t testing.TB, old string) string {
+	t.Helper()
 	var now string
 	waitFor(t, 30*time.Second, "the failover", func() bool {
 		now = s.MasterAddr()
