@@ -57,7 +57,7 @@ for cmd in redverb load idle cas report; do
   pkg=./bench/$cmd; [ "$cmd" = redverb ] && pkg=./cmd/redverb
   go build -o "$work/$cmd" "$pkg"
 done
-"$work/redverb" --listen "127.0.0.1:$RV" --backend "redis://127.0.0.1:$REDIS" --log-level warn >"$work/redverb.log" 2>&1 & pids+=($!)
+"$work/redverb" --listen "127.0.0.1:$RV" --backend "redis://127.0.0.1:$REDIS" --maxclients 20000 --log-level warn >"$work/redverb.log" 2>&1 & pids+=($!)
 wait_port "$RV"
 REDIS_PID=${pids[0]}; NUT_PID=${pids[1]}; RV_PID=${pids[2]}
 declare -A PORT=([redis]=$REDIS [twemproxy]=$NUT [redverb]=$RV)
@@ -119,7 +119,7 @@ echo "memory ($IDLE idle clients, fresh processes)" >&2
 NUT2=$(free_port); RV2=$(free_port)
 sed -e "s/127.0.0.1:$NUT/127.0.0.1:$NUT2/" "$work/nutcracker.yml" >"$work/nutcracker2.yml"
 nutcracker -c "$work/nutcracker2.yml" -s "$(free_port)" -o "$work/nutcracker2.log" >/dev/null 2>&1 & pids+=($!); NUT2_PID=$!
-"$work/redverb" --listen "127.0.0.1:$RV2" --backend "redis://127.0.0.1:$REDIS" --log-level warn >"$work/redverb2.log" 2>&1 & pids+=($!); RV2_PID=$!
+"$work/redverb" --listen "127.0.0.1:$RV2" --backend "redis://127.0.0.1:$REDIS" --maxclients 20000 --log-level warn >"$work/redverb2.log" 2>&1 & pids+=($!); RV2_PID=$!
 wait_port "$NUT2"; wait_port "$RV2"
 for target in twemproxy redverb; do
   port=$NUT2; pid=$NUT2_PID; [ "$target" = redverb ] && { port=$RV2; pid=$RV2_PID; }

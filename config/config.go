@@ -53,6 +53,22 @@ type Config struct {
 	// PubSubOutputBufferLimit is the same for pub/sub and MONITOR clients.
 	// If empty, 32mb.
 	PubSubOutputBufferLimit string `yaml:"pubsub-output-buffer-limit"`
+	// MaxClients is how many clients may be connected at once; one more
+	// gets "-ERR max number of clients reached". If zero, 10000.
+	MaxClients int `yaml:"maxclients"`
+	// Timeout closes a client idle for this many seconds (not one blocked
+	// in a command or subscribed, as in Redis). If zero, never.
+	Timeout int `yaml:"timeout"`
+	// ClientQueryBufferLimit closes a client whose unprocessed input (one
+	// command still arriving) passes it, in Redis's units. If empty, 1gb.
+	ClientQueryBufferLimit string `yaml:"client-query-buffer-limit"`
+}
+
+// QueryBufferLimit returns client-query-buffer-limit in bytes. Call it on
+// a validated Config.
+func (c Config) QueryBufferLimit() int {
+	n, _ := ParseSize(c.ClientQueryBufferLimit)
+	return int(n)
 }
 
 // OutputLimits returns the output limits in bytes, -1 meaning none, as
@@ -97,6 +113,8 @@ const (
 	DefaultBackendConns    = 1
 	DefaultClientOutput    = "256mb"
 	DefaultPubSubOutput    = "32mb"
+	DefaultMaxClients      = 10000
+	DefaultQueryBuffer     = "1gb"
 )
 
 // setting describes one option once, for flags, environment and help.
@@ -132,6 +150,16 @@ var settings = []setting{
 		func(c *Config, v string) error { c.ClientOutputBufferLimit = v; return nil }},
 	{"pubsub-output-buffer-limit", "the same for pub/sub and MONITOR clients", DefaultPubSubOutput,
 		func(c *Config, v string) error { c.PubSubOutputBufferLimit = v; return nil }},
+	{"maxclients", "clients connected at once; more get -ERR max number of clients reached", strconv.Itoa(DefaultMaxClients), func(c *Config, v string) (err error) {
+		c.MaxClients, err = strconv.Atoi(v)
+		return err
+	}},
+	{"timeout", "close clients idle for this many seconds (0: never; blocked and subscribed clients are exempt)", "0", func(c *Config, v string) (err error) {
+		c.Timeout, err = strconv.Atoi(v)
+		return err
+	}},
+	{"client-query-buffer-limit", "close a client whose unprocessed input passes this size", DefaultQueryBuffer,
+		func(c *Config, v string) error { c.ClientQueryBufferLimit = v; return nil }},
 }
 
 // EnvName is the environment variable that carries a setting.
@@ -239,6 +267,12 @@ func (c *Config) Normalize() {
 	if c.PubSubOutputBufferLimit == "" {
 		c.PubSubOutputBufferLimit = DefaultPubSubOutput
 	}
+	if c.MaxClients == 0 {
+		c.MaxClients = DefaultMaxClients
+	}
+	if c.ClientQueryBufferLimit == "" {
+		c.ClientQueryBufferLimit = DefaultQueryBuffer
+	}
 }
 
 // Validate reports the first bad setting, naming it and the reason.
@@ -275,6 +309,17 @@ func (c *Config) Validate() error {
 		if _, err := ParseSize(v); err != nil {
 			return fmt.Errorf("invalid setting %s: %v", name, err)
 		}
+	}
+	// Redis's own bounds: at least 1mb of query buffer, a positive client
+	// count, a non-negative timeout.
+	if n, err := ParseSize(c.ClientQueryBufferLimit); err != nil || n < 1<<20 {
+		return fmt.Errorf("invalid setting client-query-buffer-limit=%q: must be a size of at least 1mb", c.ClientQueryBufferLimit)
+	}
+	if c.MaxClients < 1 {
+		return fmt.Errorf("invalid setting maxclients=%d: must be at least 1", c.MaxClients)
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("invalid setting timeout=%d: must not be negative", c.Timeout)
 	}
 	if c.VerbsDir != "" {
 		if st, err := os.Stat(c.VerbsDir); err != nil || !st.IsDir() {

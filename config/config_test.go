@@ -28,7 +28,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Listen: "127.0.0.1:6380", ProtectedMode: "yes", LogLevel: "info", LogFormat: "console",
-		ShutdownTimeout: 10 * time.Second, BackendConns: 1, ClientOutputBufferLimit: "256mb", PubSubOutputBufferLimit: "32mb"}
+		ShutdownTimeout: 10 * time.Second, BackendConns: 1, ClientOutputBufferLimit: "256mb", PubSubOutputBufferLimit: "32mb",
+		MaxClients: 10000, ClientQueryBufferLimit: "1gb"}
 	if c != want {
 		t.Fatalf("got %+v, want %+v", c, want)
 	}
@@ -69,6 +70,12 @@ func TestBadSettingsNameTheSetting(t *testing.T) {
 		{args: []string{"--shutdown-timeout", "soon"}, want: "shutdown-timeout"},
 		{args: []string{"--backend-conns", "999"}, want: "backend-conns"},
 		{args: []string{"--verbs-dir", "/does/not/exist"}, want: "verbs-dir"},
+		{args: []string{"--read-from", "anywhere"}, want: "read-from"},
+		{args: []string{"--maxclients", "-1"}, want: "maxclients"},
+		{args: []string{"--timeout", "-5"}, want: "timeout"},
+		{args: []string{"--timeout", "soon"}, want: "timeout"},
+		{args: []string{"--client-query-buffer-limit", "64k"}, want: "client-query-buffer-limit"},
+		{args: []string{"--backend", "redis-sentinel://s:1"}, want: "master name"},
 		{env: map[string]string{"REDVERB_BACKEND_CONNS": "x"}, want: "REDVERB_BACKEND_CONNS"},
 		{file: "listen: 127.0.0.1:1\nunknown-key: 1\n", want: "unknown-key"},
 		{args: []string{"--config", "/does/not/exist.yaml"}, want: "config"},

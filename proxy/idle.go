@@ -28,6 +28,14 @@ type shedding struct {
 	moved  bool // moved and idle since: nothing more to gain
 }
 
+// waiting reports whether the client is waiting for its next command (not
+// running one).
+func (sh *shedding) waiting() bool {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.parked
+}
+
 func (sh *shedding) park() {
 	sh.mu.Lock()
 	sh.parked = true
@@ -76,9 +84,10 @@ func (sh *shedding) ask(conn net.Conn) bool {
 // proxy stays at its peak long after a crowd of clients has gone.
 const giveBackAfter = 1000
 
-// shedIdleClients is the janitor: until stop closes, it asks clients idle
-// for shedAfter to move to a fresh goroutine, and gives freed memory back
-// to the OS after many clients left or moved.
+// shedIdleClients is the janitor: until stop closes, it closes clients
+// idle past Server.Timeout, asks clients idle for shedAfter to move to a
+// fresh goroutine, and gives freed memory back to the OS after many
+// clients left or moved.
 func (srv *Server) shedIdleClients(stop <-chan struct{}) {
 	tick := time.NewTicker(shedAfter / 2)
 	defer tick.Stop()
@@ -96,7 +105,15 @@ func (srv *Server) shedIdleClients(stop <-chan struct{}) {
 			}
 			sessions := srv.sessionsSnapshot()
 			for _, s := range sessions {
-				if now.Sub(time.Unix(0, s.lastSeen.Load())) > shedAfter && s.in.shed.ask(s.nc) {
+				idle := now.Sub(time.Unix(0, s.lastSeen.Load()))
+				if srv.Timeout > 0 && idle > srv.Timeout && s.in.shed.waiting() && !s.isSubscriber() {
+					// Redis's timeout: an idle client is closed, one
+					// blocked in a command or subscribed is not.
+					s.killed.Store(true)
+					s.nc.Close()
+					continue
+				}
+				if idle > shedAfter && s.in.shed.ask(s.nc) {
 					freed++
 				}
 			}

@@ -32,6 +32,10 @@ type protocolError string
 
 func (e protocolError) Error() string { return protocolErrPrefix + string(e) }
 
+// errQueryBuffer closes a client whose unprocessed input passed the query
+// buffer limit; as Redis does, it gets no reply.
+var errQueryBuffer = errors.New("client reached max query buffer length")
+
 func isProtocolError(err error) bool {
 	var pe protocolError
 	return errors.As(err, &pe)
@@ -54,6 +58,9 @@ type input struct {
 	conn      net.Conn
 	raw       syscall.RawConn // conn's descriptor, for reads that hold no buffer while idle; nil if it has none
 	needsAuth func() bool
+	// queryLimit bounds the unprocessed input (one command still
+	// arriving): client-query-buffer-limit. Zero: none.
+	queryLimit int
 
 	mu        sync.Mutex
 	buf       []byte // buf[start:ready] holds complete, validated commands
@@ -281,6 +288,12 @@ func (in *input) fillIdle() error {
 // received validates what a read added and records how the read ended.
 func (in *input) received(err error) error {
 	in.validate()
+	if in.queryLimit > 0 && len(in.buf)-in.ready > in.queryLimit && in.err == nil {
+		// The command still arriving is past the limit. Redis 7.0 counts
+		// only the argument being read; counting the whole command keeps
+		// a command of many huge arguments from growing the proxy.
+		in.err = errQueryBuffer
+	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || err == errShed {
 		return err
@@ -419,6 +432,8 @@ func (in *input) header(line []byte) {
 		in.err = protocolError("invalid bulk length")
 	case n > maxUnauthBulkLen && in.needsAuth():
 		in.err = protocolError("unauthenticated bulk length")
+	case in.queryLimit > 0 && n > int64(in.queryLimit):
+		in.err = errQueryBuffer // Redis closes once that much of it arrived
 	default:
 		in.payloadLen = int(n) + 2
 		in.state = inPayload

@@ -33,6 +33,17 @@ type Server struct {
 	// MONITOR clients have SubscriberBacklog instead. If zero, 256 MiB; if
 	// negative, no limit.
 	ClientOutputLimit int
+	// MaxClients is how many clients may be connected at once; one more
+	// gets Redis's "-ERR max number of clients reached" and is closed. If
+	// zero, 10000.
+	MaxClients int
+	// Timeout closes clients idle for longer, except those blocked in a
+	// command or subscribed, as Redis's timeout does. If zero, never.
+	Timeout time.Duration
+	// QueryBufferLimit closes a client whose unprocessed input (a command
+	// still arriving) passes it, as Redis's client-query-buffer-limit
+	// does. If zero, 1 GiB.
+	QueryBufferLimit int
 	// Verbs are the commands run as scripts on the backend. If nil, none.
 	Verbs Verbs
 	// Logger receives start-up, fault and shutdown events. If nil, none.
@@ -51,14 +62,14 @@ type Server struct {
 }
 
 // clientOutputLimit is ClientOutputLimit with its default; 0 means none.
-func (srv *Server) clientOutputLimit() int { return byteLimit(srv.ClientOutputLimit, 256<<20, 0) }
+func (srv *Server) clientOutputLimit() int { return limitSetting(srv.ClientOutputLimit, 256<<20, 0) }
 
 func (srv *Server) subscriberBacklog() int {
-	return byteLimit(srv.SubscriberBacklog, 32<<20, math.MaxInt)
+	return limitSetting(srv.SubscriberBacklog, 32<<20, math.MaxInt)
 }
 
-// byteLimit reads a limit setting: zero is def, negative is none.
-func byteLimit(v, def, none int) int {
+// limitSetting reads a limit setting: zero is def, negative is none.
+func limitSetting(v, def, none int) int {
 	switch {
 	case v == 0:
 		return def
@@ -102,7 +113,7 @@ func (srv *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		if protect && !isLoopback(nc.RemoteAddr()) {
-			go refuseProtected(nc)
+			go refuse(nc, protectedModeError)
 			continue
 		}
 		s := newSession(srv, srv.nextID.Add(1), nc)
@@ -110,6 +121,11 @@ func (srv *Server) Serve(ln net.Listener) error {
 		if srv.draining.Load() {
 			srv.mu.Unlock()
 			nc.Close()
+			continue
+		}
+		if len(srv.sessions) >= srv.maxClients() {
+			srv.mu.Unlock()
+			go refuse(nc, "-ERR max number of clients reached\r\n")
 			continue
 		}
 		srv.sessions[s.id] = s
@@ -125,10 +141,17 @@ const protectedModeError = "-DENIED redverb is running in protected mode because
 	"and have clients AUTH, or 2) disable protected mode with --protected-mode no, " +
 	"after making sure redverb is not reachable from the internet.\r\n"
 
-func refuseProtected(nc net.Conn) {
+// refuse answers a connection the server will not serve, and closes it.
+func refuse(nc net.Conn, reply string) {
 	nc.SetWriteDeadline(time.Now().Add(time.Second))
-	nc.Write([]byte(protectedModeError))
+	nc.Write([]byte(reply))
 	nc.Close()
+}
+
+func (srv *Server) maxClients() int { return limitSetting(srv.MaxClients, 10000, math.MaxInt) }
+
+func (srv *Server) queryBufferLimit() int {
+	return limitSetting(srv.QueryBufferLimit, 1<<30, math.MaxInt)
 }
 
 func isLoopback(addr net.Addr) bool {

@@ -85,6 +85,7 @@ func newSession(srv *Server, id uint64, nc net.Conn) *Session {
 	}
 	s.authed.Store(srv.RequirePass == "")
 	s.in = newInput(nc, func() bool { return !s.authed.Load() })
+	s.in.queryLimit = srv.queryBufferLimit()
 	s.req.done = make(chan struct{}, 1)
 	s.req.limit = srv.clientOutputLimit()
 	s.lastSeen.Store(time.Now().UnixNano())
@@ -118,9 +119,12 @@ func (s *Session) loop() (moved bool) {
 			return true
 		}
 		if err != nil {
-			if isProtocolError(err) {
+			switch {
+			case isProtocolError(err):
 				s.out = resp.AppendError(s.out, "ERR "+err.Error())
 				s.flush()
+			case err == errQueryBuffer:
+				s.srv.log.Warn("Closing client that reached max query buffer length: " + strings.TrimSpace(s.describe(time.Now())))
 			}
 			return
 		}

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -117,6 +118,9 @@ func run(cfg config.Config, log *zap.Logger) error {
 		Backend:           backend,
 		ClientOutputLimit: clientLimit,
 		SubscriberBacklog: pubsubLimit,
+		MaxClients:        cfg.MaxClients,
+		Timeout:           time.Duration(cfg.Timeout) * time.Second,
+		QueryBufferLimit:  cfg.QueryBufferLimit(),
 		RequirePass:       cfg.RequirePass,
 		ProtectedMode:     cfg.ProtectedMode == "yes",
 		Verbs:             verbs,
