@@ -53,6 +53,9 @@ type Config struct {
 	// PubSubOutputBufferLimit is the same for pub/sub and MONITOR clients.
 	// If empty, 32mb.
 	PubSubOutputBufferLimit string `yaml:"pubsub-output-buffer-limit"`
+	// MetricsListen is where Prometheus metrics (/metrics) and health
+	// checks (/healthz, /readyz) are served over HTTP. If empty, nowhere.
+	MetricsListen string `yaml:"metrics-listen"`
 	// MaxClients is how many clients may be connected at once; one more
 	// gets "-ERR max number of clients reached". If zero, 10000.
 	MaxClients int `yaml:"maxclients"`
@@ -150,6 +153,7 @@ var settings = []setting{
 		func(c *Config, v string) error { c.ClientOutputBufferLimit = v; return nil }},
 	{"pubsub-output-buffer-limit", "the same for pub/sub and MONITOR clients", DefaultPubSubOutput,
 		func(c *Config, v string) error { c.PubSubOutputBufferLimit = v; return nil }},
+	{"metrics-listen", "address for HTTP /metrics (Prometheus), /healthz and /readyz (default: off)", "", func(c *Config, v string) error { c.MetricsListen = v; return nil }},
 	{"maxclients", "clients connected at once; more get -ERR max number of clients reached", strconv.Itoa(DefaultMaxClients), func(c *Config, v string) (err error) {
 		c.MaxClients, err = strconv.Atoi(v)
 		return err
@@ -283,6 +287,11 @@ func (c *Config) Validate() error {
 	if c.Backend != "" {
 		if _, err := ParseBackendURL(c.Backend); err != nil {
 			return fmt.Errorf("invalid setting backend: %v", err)
+		}
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			return fmt.Errorf("invalid setting metrics-listen=%q: %v", c.MetricsListen, err)
 		}
 	}
 	if c.ReadFrom != "" && c.ReadFrom != "masters" && c.ReadFrom != "replicas" {

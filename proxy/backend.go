@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -415,4 +416,31 @@ func (b *Backend) info(ctx context.Context) serverInfo {
 	b.server = known
 	b.mu.Unlock()
 	return known
+}
+
+// Ping reports whether the backend serves commands: every master answers
+// PING within timeout (and not -LOADING or an authentication error).
+func (b *Backend) Ping(timeout time.Duration) error {
+	masters, err := b.masters()
+	if err != nil {
+		return err
+	}
+	for _, n := range masters {
+		c, err := n.take(context.Background(), connKey{db: 0, proto: 2})
+		if err != nil {
+			return err
+		}
+		c.nc.SetDeadline(time.Now().Add(timeout))
+		reply, err := c.roundTrip([]byte("PING"))
+		c.nc.SetDeadline(time.Time{})
+		if err != nil {
+			c.nc.Close()
+			return errBackend{err}
+		}
+		c.give()
+		if string(reply) != "+PONG\r\n" {
+			return fmt.Errorf("%s answers PING with %q", n.addr, strings.TrimSpace(string(reply)))
+		}
+	}
+	return nil
 }

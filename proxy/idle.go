@@ -109,6 +109,7 @@ func (srv *Server) shedIdleClients(stop <-chan struct{}) {
 				if srv.Timeout > 0 && idle > srv.Timeout && s.in.shed.waiting() && !s.isSubscriber() {
 					// Redis's timeout: an idle client is closed, one
 					// blocked in a command or subscribed is not.
+					counters.count(ErrTimeout)
 					s.killed.Store(true)
 					s.nc.Close()
 					continue

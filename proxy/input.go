@@ -253,6 +253,7 @@ func (in *input) fill() error {
 	n, err := in.conn.Read(buf[len(buf):cap(buf)])
 	in.mu.Lock()
 	in.buf = in.buf[:len(in.buf)+n]
+	counters.BytesIn.Add(int64(n))
 	return in.received(err)
 }
 
@@ -281,6 +282,7 @@ func (in *input) fillIdle() error {
 	}
 	if buf != nil {
 		in.buf = buf[:max(n, 0)]
+		counters.BytesIn.Add(int64(max(n, 0)))
 	}
 	return in.received(err)
 }

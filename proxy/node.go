@@ -92,7 +92,9 @@ func (n *node) dial(ctx context.Context, key connKey) (*conn, error) {
 	} else {
 		nc, err = b.dialer.DialContext(ctx, "tcp", n.addr)
 	}
+	counters.Dials.Add(1)
 	if err != nil {
+		counters.DialFailures.Add(1)
 		return nil, errBackend{err}
 	}
 	b.open.Add(1)

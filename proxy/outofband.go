@@ -87,6 +87,13 @@ func (b *blockState) set(c *conn) {
 	b.mu.Unlock()
 }
 
+// busy reports whether the session waits in a blocking command.
+func (b *blockState) busy() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.on != nil || b.unblock != nil
+}
+
 // waitInProxy records a wait that runs in the proxy rather than on a
 // backend connection, and returns where CLIENT UNBLOCK sends its reason.
 func (b *blockState) waitInProxy() <-chan string {

@@ -271,6 +271,7 @@ func (req *request) failRest(err error) {
 		line = re.reply
 	} else {
 		line = resp.AppendError(nil, "ERR "+err.Error())
+		counters.Errors[ErrBackend].Add(int64(len(req.cmds) - len(req.ends)))
 	}
 	for len(req.ends) < len(req.cmds) {
 		req.out = append(req.out, line...)

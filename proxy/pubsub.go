@@ -107,6 +107,7 @@ func (sub *subscriber) readLoop() {
 			return
 		}
 		if !sub.push(frame) {
+			counters.SubscribersDropped.Add(1)
 			sub.s.srv.log.Warn("disconnecting subscriber over its backlog limit",
 				zap.Uint64("client", sub.s.id), zap.Int("limit", sub.limit))
 			sub.s.nc.Close()
@@ -149,7 +150,9 @@ func (sub *subscriber) writeLoop() {
 				}
 				break
 			}
-			if _, err := sub.s.nc.Write(b); err != nil {
+			n, err := sub.s.nc.Write(b)
+			counters.BytesOut.Add(int64(n))
+			if err != nil {
 				sub.s.nc.Close()
 				return
 			}

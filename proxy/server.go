@@ -125,6 +125,7 @@ func (srv *Server) Serve(ln net.Listener) error {
 		}
 		if len(srv.sessions) >= srv.maxClients() {
 			srv.mu.Unlock()
+			counters.count(ErrMaxClients)
 			go refuse(nc, "-ERR max number of clients reached\r\n")
 			continue
 		}
@@ -226,4 +227,26 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.wake.close()
 	srv.Backend.Close()
 	return err
+}
+
+// ClientCounts are the server's clients by state.
+type ClientCounts struct {
+	Connected   int
+	Blocked     int // in a blocking command, or a verb waiting (LOCK ... WAIT)
+	Subscribers int // in pub/sub mode or MONITOR
+}
+
+// Clients counts the server's clients now.
+func (srv *Server) Clients() ClientCounts {
+	sessions := srv.sessionsSnapshot()
+	cc := ClientCounts{Connected: len(sessions)}
+	for _, s := range sessions {
+		if s.blocked.busy() {
+			cc.Blocked++
+		}
+		if s.isSubscriber() {
+			cc.Subscribers++
+		}
+	}
+	return cc
 }

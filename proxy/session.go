@@ -121,9 +121,11 @@ func (s *Session) loop() (moved bool) {
 		if err != nil {
 			switch {
 			case isProtocolError(err):
+				counters.count(ErrProtocol)
 				s.out = resp.AppendError(s.out, "ERR "+err.Error())
 				s.flush()
 			case err == errQueryBuffer:
+				counters.count(ErrQueryBuffer)
 				s.srv.log.Warn("Closing client that reached max query buffer length: " + strings.TrimSpace(s.describe(time.Now())))
 			}
 			return
@@ -145,6 +147,7 @@ func (s *Session) overLimit() bool {
 	if !s.req.overflow && (s.req.limit == 0 || len(s.out) <= s.req.limit) {
 		return false
 	}
+	counters.count(ErrOutputLimit)
 	s.srv.log.Warn("Client " + strings.TrimSpace(s.describe(time.Now())) +
 		" scheduled to be closed ASAP for overcoming of output buffer limits.")
 	s.out, s.quit, s.req.overflow = nil, true, false
@@ -155,7 +158,8 @@ func (s *Session) flush() error {
 	if len(s.out) == 0 {
 		return nil
 	}
-	_, err := s.nc.Write(s.out)
+	n, err := s.nc.Write(s.out)
+	counters.BytesOut.Add(int64(n))
 	if cap(s.out) > 64<<10 {
 		s.out = nil // do not keep a huge reply's buffer for an idle client
 	} else {
@@ -168,15 +172,33 @@ func (s *Session) flush() error {
 // backend as one batch.
 func (s *Session) run(cmds []command) {
 	for len(cmds) > 0 && !s.quit && !s.overLimit() {
+		start := time.Now()
+		var n int
 		switch {
 		case s.sub != nil:
-			cmds = cmds[s.runStreaming(cmds):]
+			n = s.runStreaming(cmds)
 		case s.replies == repliesOn:
-			cmds = cmds[s.step(cmds):]
+			n = s.step(cmds)
 		default:
-			cmds = cmds[s.stepQuietly(cmds[:1]):]
+			n = s.stepQuietly(cmds[:1])
 		}
+		s.count(cmds[:n], time.Since(start))
+		cmds = cmds[n:]
 	}
+}
+
+// count adds commands that ran together, and took d, to the counters.
+func (s *Session) count(cmds []command, d time.Duration) {
+	for _, c := range cmds {
+		s.nameBuf = lowerName(s.nameBuf, c.args[0])
+		counters.command(s.nameBuf, s.knownCommand).observe(d)
+	}
+}
+
+// knownCommand reports whether the command in s.nameBuf is one of the
+// backend's commands or a verb, which metrics count by name.
+func (s *Session) knownCommand() bool {
+	return (s.srv.Verbs != nil && s.srv.Verbs.IsVerb(s.nameBuf)) || s.srv.Backend.keys.lookup(s.srv.Backend, s.nameBuf, nil) != nil
 }
 
 // stepQuietly runs one command under CLIENT REPLY OFF or SKIP and drops its
@@ -279,6 +301,7 @@ func (s *Session) runShared(cmds []command) int {
 	var call *ScriptCall
 	var callErr error
 	if verb {
+		counters.VerbCalls.Add(1)
 		call, callErr = s.resolve(cmds[n-1].args, true)
 		if callErr != nil {
 			req.cmds = req.cmds[:n-1] // refused: it never reaches the backend
@@ -295,6 +318,11 @@ func (s *Session) runShared(cmds []command) int {
 		defer done()
 	}
 	s.sendShared()
+	for i, c := range cmds[:len(req.cmds)] { // a refused verb, last, has no reply here
+		if !req.overflow && bytes.EqualFold(c.args[0], []byte("info")) && wantsProxyInfo(c.args) {
+			s.addProxyInfo(i)
+		}
+	}
 	switch {
 	case callErr != nil:
 		s.out = appendCommandError(s.out, callErr)
@@ -339,6 +367,7 @@ func (s *Session) resolve(args [][]byte, mayWait bool) (*ScriptCall, error) {
 
 // appendCommandError answers a command the proxy refused before sending it.
 func appendCommandError(dst []byte, err error) []byte {
+	counters.count(ErrVerbRefused)
 	if errors.Is(err, errCrossSlot) {
 		return resp.AppendError(dst, err.Error())
 	}
@@ -452,6 +481,7 @@ func (s *Session) runDedicated(cmds []command) int {
 // at queue time, so a transaction is aborted as Redis aborts one after a
 // bad command; the client sees the verb's own error.
 func (s *Session) dedicatedVerb(args [][]byte) ([]byte, func([]byte) []byte) {
+	counters.VerbCalls.Add(1)
 	call, err := s.resolve(args, false)
 	if err != nil {
 		refusal := appendCommandError(nil, err)
@@ -634,6 +664,7 @@ func appendBackendError(dst []byte, err error) []byte {
 	if errors.As(err, &re) {
 		return append(dst, re.reply...)
 	}
+	counters.count(ErrBackend)
 	var be errBackend
 	if !errors.As(err, &be) {
 		err = errBackend{err}

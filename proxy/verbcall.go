@@ -7,7 +7,6 @@ import (
 	"github.com/redverb/redverb/config"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -20,12 +19,9 @@ import (
 // of tries before the client sees the error.
 const maxReloads = 5
 
-// scriptReloads counts NOSCRIPT recoveries, for logs and tests.
-var scriptReloads atomic.Int64
-
 // ScriptReloads reports how many times the proxy reloaded a script after
 // the backend answered NOSCRIPT.
-func ScriptReloads() int64 { return scriptReloads.Load() }
+func ScriptReloads() int64 { return counters.ScriptReloads.Load() }
 
 // appendCall encodes a call as EVALSHA (or EVAL with the body, where a
 // reload cannot be done in order, such as inside MULTI).
@@ -114,7 +110,7 @@ func (s *Session) finishVerb(call *ScriptCall, start int, woken chan struct{}) {
 	}
 	reload := func() {
 		for i := 0; i < maxReloads && isNoScript(reply()); i++ {
-			scriptReloads.Add(1)
+			counters.ScriptReloads.Add(1)
 			s.srv.log.Info("backend answered NOSCRIPT; loading the verb's script", zap.String("sha", call.SHA))
 			// On a cluster, every master first: the call may be
 			// redirected (ASK mid-migration, MOVED after a failover) to

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/redverb/redverb/commands"
 	"github.com/redverb/redverb/config"
+	"github.com/redverb/redverb/metrics"
 	"github.com/redverb/redverb/proxy"
 )
 
@@ -41,6 +43,7 @@ func main() {
 		os.Exit(2)
 	}
 	setProcs()
+	proxy.Version = version
 	redis.SetLogger(goRedisLog{log.Named("go-redis")})
 	if err := run(cfg, log); err != nil {
 		log.Error("redverb stopped", zap.Error(err))
@@ -136,6 +139,16 @@ func run(cfg config.Config, log *zap.Logger) error {
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics-listen: %w", err)
+		}
+		hs := &http.Server{Handler: metrics.Handler(srv, backend), ReadHeaderTimeout: 5 * time.Second}
+		go hs.Serve(mln)
+		defer hs.Close()
+		log.Info("serving metrics", zap.String("metrics-listen", mln.Addr().String()))
+	}
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	for stop := false; !stop; {

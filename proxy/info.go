@@ -1,0 +1,102 @@
+package proxy
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redverb/redverb/config"
+	"github.com/redverb/redverb/internal/resp"
+)
+
+// INFO through redverb is the backend's reply plus a "# Proxy" section
+// (when the sections asked for include it: none, default, all, everything
+// or proxy). The backend answers an unknown section with nothing, so
+// INFO proxy alone is just redverb's section.
+
+// wantsProxyInfo reports whether INFO args ask for the proxy section.
+func wantsProxyInfo(args [][]byte) bool {
+	if len(args) == 1 {
+		return true
+	}
+	for _, a := range args[1:] {
+		switch strings.ToLower(string(a)) {
+		case "default", "all", "everything", "proxy":
+			return true
+		}
+	}
+	return false
+}
+
+// withProxyInfo returns the backend's INFO reply with the proxy section
+// added; an error reply is returned as it is.
+func (s *Session) withProxyInfo(reply []byte) []byte {
+	if len(reply) == 0 || (reply[0] != '$' && reply[0] != '=') {
+		return reply
+	}
+	header := bytes.IndexByte(reply, '\n') + 1
+	body := reply[header : len(reply)-2]
+	prefix := []byte(nil)
+	if reply[0] == '=' { // RESP3 verbatim string: "txt:" then the text
+		prefix, body = body[:4], body[4:]
+	}
+	var text []byte
+	text = append(text, prefix...)
+	text = append(text, body...)
+	if len(body) > 0 {
+		text = append(text, "\r\n"...)
+	}
+	text = append(text, s.proxyInfo()...)
+	out := resp.AppendHeader(nil, reply[0], len(text))
+	out = append(out, text...)
+	return append(out, '\r', '\n')
+}
+
+// Version is redverb's version, which INFO reports; set at start-up.
+var Version = "dev"
+
+// proxyInfo is the "# Proxy" section.
+func (s *Session) proxyInfo() []byte {
+	srv, b := s.srv, s.srv.Backend
+	cc := srv.Clients()
+	total := int64(0)
+	for _, c := range counters.Commands() {
+		total += c.Calls.Load()
+	}
+	state := "up"
+	if err := b.Ping(500 * time.Millisecond); err != nil {
+		state = "down"
+	}
+	kind := map[config.BackendKind]string{config.KindStandalone: "standalone", config.KindCluster: "cluster", config.KindSentinel: "sentinel"}[b.url.Kind]
+	lines := []string{
+		"# Proxy",
+		"redverb_version:" + Version,
+		"uptime_in_seconds:" + strconv.Itoa(int(time.Since(counters.Started).Seconds())),
+		"connected_clients:" + strconv.Itoa(cc.Connected),
+		"blocked_clients:" + strconv.Itoa(cc.Blocked),
+		"pubsub_clients:" + strconv.Itoa(cc.Subscribers),
+		"total_commands_processed:" + strconv.FormatInt(total, 10),
+		"verb_calls:" + strconv.FormatInt(counters.VerbCalls.Load(), 10),
+		"script_reloads:" + strconv.FormatInt(counters.ScriptReloads.Load(), 10),
+		"backend:" + b.Addr(),
+		"backend_kind:" + kind,
+		"backend_state:" + state,
+		fmt.Sprintf("backend_connections:shared=%d,pooled=%d,open=%d", b.Stats().Shared, b.Stats().Idle, b.Stats().Open),
+	}
+	return []byte(strings.Join(lines, "\r\n") + "\r\n")
+}
+
+// addProxyInfo adds the proxy section to reply i of the batch just sent.
+func (s *Session) addProxyInfo(i int) {
+	req := &s.req
+	start, end := req.start(i), req.ends[i]
+	reply := s.withProxyInfo(bytes.Clone(s.out[start:end]))
+	rest := bytes.Clone(s.out[end:])
+	s.out = append(append(s.out[:start], reply...), rest...)
+	grow := len(reply) - (end - start)
+	for j := i; j < len(req.ends); j++ {
+		req.ends[j] += grow
+	}
+}
