@@ -128,7 +128,14 @@ func (f killFilter) matches(s, caller *Session, now time.Time) bool {
 // is in pub/sub mode (safe to call from other sessions).
 func (s *Session) isSubscriber() bool {
 	ci := s.info.Load()
-	return ci != nil && ci.flags == "P"
+	return ci != nil && strings.Contains(ci.flags, "P")
+}
+
+// isStreaming reports whether the client is subscribed or in MONITOR (safe
+// to call from other sessions).
+func (s *Session) isStreaming() bool {
+	ci := s.info.Load()
+	return ci != nil && strings.ContainsAny(ci.flags, "PO")
 }
 
 // kill disconnects a client; the caller itself is closed once its reply

@@ -106,7 +106,7 @@ func (srv *Server) shedIdleClients(stop <-chan struct{}) {
 			sessions := srv.sessionsSnapshot()
 			for _, s := range sessions {
 				idle := now.Sub(time.Unix(0, s.lastSeen.Load()))
-				if srv.Timeout > 0 && idle > srv.Timeout && s.in.shed.waiting() && !s.isSubscriber() {
+				if srv.Timeout > 0 && idle > srv.Timeout && s.in.shed.waiting() && !s.isStreaming() {
 					// Redis's timeout: an idle client is closed, one
 					// blocked in a command or subscribed is not.
 					counters.count(ErrTimeout)

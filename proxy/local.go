@@ -345,6 +345,11 @@ func validClientName(name string) bool {
 // clientSubcommands are the CLIENT subcommands about the caller's own
 // connection. Others (PAUSE, UNPAUSE, UNBLOCK, ...) are forwarded.
 var clientSubcommands = map[string]func(*Session, [][]byte){
+	// NO-EVICT and NO-TOUCH are accepted and shown in CLIENT LIST, as
+	// Redis does. redverb's clients are never evicted by the backend, and
+	// commands on a shared connection touch keys as any client's do.
+	"no-evict": func(s *Session, args [][]byte) { s.clientFlag(args, &s.noEvict) },
+	"no-touch": func(s *Session, args [][]byte) { s.clientFlag(args, &s.noTouch) },
 	"setname": func(s *Session, args [][]byte) {
 		if len(args) != 3 {
 			s.arityError("client|setname")
@@ -441,8 +446,7 @@ func (s *Session) clientReply(args [][]byte) {
 
 // Connection modes a proxy cannot offer on a shared backend connection.
 var clientUnsupported = map[string]bool{
-	"tracking": true, "caching": true,
-	"no-evict": true, "no-touch": true, "getredir": true, "trackinginfo": true,
+	"tracking": true, "caching": true, "getredir": true, "trackinginfo": true,
 }
 
 func (s *Session) cmdClient(args [][]byte) {
@@ -501,6 +505,15 @@ func (s *Session) snapshot() clientInfo {
 	case s.inMulti:
 		ci.flags, ci.multi = "x", 0
 	}
+	if s.noEvict || s.noTouch {
+		ci.flags = strings.TrimPrefix(ci.flags, "N")
+		if s.noEvict {
+			ci.flags += "e"
+		}
+		if s.noTouch {
+			ci.flags += "T"
+		}
+	}
 	return ci
 }
 
@@ -522,4 +535,20 @@ func (s *Session) describe(now time.Time) string {
 		s.id, s.nc.RemoteAddr(), s.nc.LocalAddr(), ci.name,
 		int(now.Sub(s.created).Seconds()), int(now.Sub(time.Unix(0, s.lastSeen.Load())).Seconds()),
 		ci.flags, ci.db, ci.multi, ci.proto, ci.libName, ci.libVer)
+}
+
+// clientFlag sets a CLIENT NO-EVICT or NO-TOUCH flag from ON or OFF.
+func (s *Session) clientFlag(args [][]byte, flag *bool) {
+	switch {
+	case len(args) != 3:
+		s.arityError("client|" + strings.ToLower(string(args[1])))
+	case strings.EqualFold(string(args[2]), "on"):
+		*flag = true
+		s.out = append(s.out, "+OK\r\n"...)
+	case strings.EqualFold(string(args[2]), "off"):
+		*flag = false
+		s.out = append(s.out, "+OK\r\n"...)
+	default:
+		s.out = resp.AppendError(s.out, "ERR syntax error")
+	}
 }

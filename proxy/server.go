@@ -244,7 +244,7 @@ func (srv *Server) Clients() ClientCounts {
 		if s.blocked.busy() {
 			cc.Blocked++
 		}
-		if s.isSubscriber() {
+		if s.isStreaming() {
 			cc.Subscribers++
 		}
 	}

@@ -56,6 +56,8 @@ type Session struct {
 	blocked     blockState  // the backend connection a blocking command waits on
 	killed      atomic.Bool // by CLIENT KILL
 	replies     replyMode   // CLIENT REPLY
+	noEvict     bool        // CLIENT NO-EVICT
+	noTouch     bool        // CLIENT NO-TOUCH
 	replyChosen bool        // the command running was CLIENT REPLY, which decides its own reply
 }
 

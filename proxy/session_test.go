@@ -282,6 +282,19 @@ func TestConnectionCommands(t *testing.T) {
 		t.Fatalf("CLIENT INFO %q does not describe client %s", info, id)
 	}
 	expect(t, c.Do("CLIENT", "SETINFO", "LIB-NAME", "go-redis"), "+OK\r\n")
+	// NO-EVICT and NO-TOUCH are accepted as Redis accepts them, and shown.
+	expect(t, c.Do("CLIENT", "NO-EVICT", "on"), "+OK\r\n")
+	expect(t, c.Do("CLIENT", "NO-TOUCH", "ON"), "+OK\r\n")
+	expect(t, c.Do("CLIENT", "NO-EVICT", "maybe"), "-ERR syntax error\r\n")
+	expect(t, c.Do("CLIENT", "NO-EVICT"), "-ERR wrong number of arguments for 'client|no-evict' command\r\n")
+	if info := c.Do("CLIENT", "INFO"); !strings.Contains(info, " flags=eT ") {
+		t.Fatalf("CLIENT INFO after NO-EVICT and NO-TOUCH: %q", info)
+	}
+	expect(t, c.Do("CLIENT", "NO-EVICT", "off"), "+OK\r\n")
+	expect(t, c.Do("CLIENT", "NO-TOUCH", "off"), "+OK\r\n")
+	if info := c.Do("CLIENT", "INFO"); !strings.Contains(info, " flags=N ") {
+		t.Fatalf("CLIENT INFO after both OFF: %q", info)
+	}
 	for _, cmd := range [][]string{{"SHUTDOWN"}, {"SYNC"}, {"PSYNC", "?", "-1"}, {"REPLCONF", "listening-port", "1"}, {"FAILOVER"}} {
 		got := c.Do(cmd...)
 		if !strings.HasPrefix(got, "-ERR ") || !strings.Contains(got, "not supported by redverb") {
