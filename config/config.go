@@ -53,6 +53,33 @@ type Config struct {
 	// PubSubOutputBufferLimit is the same for pub/sub and MONITOR clients.
 	// If empty, 32mb.
 	PubSubOutputBufferLimit string `yaml:"pubsub-output-buffer-limit"`
+	// TLSPort, if not zero, also accepts TLS clients on this port of the
+	// listen host. A listen port of 0 then turns the plain listener off,
+	// as Redis's port 0 does.
+	TLSPort int `yaml:"tls-port"`
+	// TLSCertFile and TLSKeyFile are the TLS listener's certificate and
+	// key (PEM). Required with TLSPort; re-read on SIGHUP.
+	TLSCertFile string `yaml:"tls-cert-file"`
+	TLSKeyFile  string `yaml:"tls-key-file"`
+	// TLSCACertFile holds the CAs that client certificates are checked
+	// against.
+	TLSCACertFile string `yaml:"tls-ca-cert-file"`
+	// TLSAuthClients is yes (clients must present a certificate the CA
+	// signed), no, or optional (checked if presented). If empty, yes.
+	TLSAuthClients string `yaml:"tls-auth-clients"`
+	// BackendTLSCACertFile holds the CAs a rediss backend's certificate is
+	// checked against. If empty, the system's roots.
+	BackendTLSCACertFile string `yaml:"backend-tls-ca-cert-file"`
+	// BackendTLSCertFile and BackendTLSKeyFile are the certificate redverb
+	// presents to a backend that asks for one (mutual TLS).
+	BackendTLSCertFile string `yaml:"backend-tls-cert-file"`
+	BackendTLSKeyFile  string `yaml:"backend-tls-key-file"`
+	// BackendTLSServerName is the name checked in the backend's
+	// certificate. If empty, the host of each address dialled.
+	BackendTLSServerName string `yaml:"backend-tls-server-name"`
+	// BackendTLSInsecureSkipVerify accepts any backend certificate (logged
+	// as a warning at start-up).
+	BackendTLSInsecureSkipVerify bool `yaml:"backend-tls-insecure-skip-verify"`
 	// MetricsListen is where Prometheus metrics (/metrics) and health
 	// checks (/healthz, /readyz) are served over HTTP. If empty, nowhere.
 	MetricsListen string `yaml:"metrics-listen"`
@@ -153,6 +180,22 @@ var settings = []setting{
 		func(c *Config, v string) error { c.ClientOutputBufferLimit = v; return nil }},
 	{"pubsub-output-buffer-limit", "the same for pub/sub and MONITOR clients", DefaultPubSubOutput,
 		func(c *Config, v string) error { c.PubSubOutputBufferLimit = v; return nil }},
+	{"tls-port", "also accept TLS clients on this port of the listen host (0: none)", "0", func(c *Config, v string) (err error) {
+		c.TLSPort, err = strconv.Atoi(v)
+		return err
+	}},
+	{"tls-cert-file", "the TLS listener's certificate (PEM), re-read on SIGHUP", "", func(c *Config, v string) error { c.TLSCertFile = v; return nil }},
+	{"tls-key-file", "the TLS listener's private key (PEM), re-read on SIGHUP", "", func(c *Config, v string) error { c.TLSKeyFile = v; return nil }},
+	{"tls-ca-cert-file", "CAs that client certificates are checked against (PEM)", "", func(c *Config, v string) error { c.TLSCACertFile = v; return nil }},
+	{"tls-auth-clients", "yes|no|optional: whether TLS clients must present a certificate", "yes", func(c *Config, v string) error { c.TLSAuthClients = v; return nil }},
+	{"backend-tls-ca-cert-file", "CAs a rediss backend's certificate is checked against (default: the system's)", "", func(c *Config, v string) error { c.BackendTLSCACertFile = v; return nil }},
+	{"backend-tls-cert-file", "certificate presented to a rediss backend (mutual TLS)", "", func(c *Config, v string) error { c.BackendTLSCertFile = v; return nil }},
+	{"backend-tls-key-file", "private key of backend-tls-cert-file", "", func(c *Config, v string) error { c.BackendTLSKeyFile = v; return nil }},
+	{"backend-tls-server-name", "name checked in the backend's certificate (default: the host dialled)", "", func(c *Config, v string) error { c.BackendTLSServerName = v; return nil }},
+	{"backend-tls-insecure-skip-verify", "yes|no: accept any backend certificate (insecure)", "no", func(c *Config, v string) (err error) {
+		c.BackendTLSInsecureSkipVerify, err = yesNo(v)
+		return err
+	}},
 	{"metrics-listen", "address for HTTP /metrics (Prometheus), /healthz and /readyz (default: off)", "", func(c *Config, v string) error { c.MetricsListen = v; return nil }},
 	{"maxclients", "clients connected at once; more get -ERR max number of clients reached", strconv.Itoa(DefaultMaxClients), func(c *Config, v string) (err error) {
 		c.MaxClients, err = strconv.Atoi(v)
@@ -253,6 +296,9 @@ func (c *Config) Normalize() {
 	if c.ProtectedMode == "" {
 		c.ProtectedMode = "yes"
 	}
+	if c.TLSAuthClients == "" {
+		c.TLSAuthClients = "yes"
+	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
@@ -288,6 +334,9 @@ func (c *Config) Validate() error {
 		if _, err := ParseBackendURL(c.Backend); err != nil {
 			return fmt.Errorf("invalid setting backend: %v", err)
 		}
+	}
+	if err := c.validateTLS(); err != nil {
+		return err
 	}
 	if c.MetricsListen != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
@@ -334,6 +383,39 @@ func (c *Config) Validate() error {
 		if st, err := os.Stat(c.VerbsDir); err != nil || !st.IsDir() {
 			return fmt.Errorf("invalid setting verbs-dir=%q: not a readable directory", c.VerbsDir)
 		}
+	}
+	return nil
+}
+
+func yesNo(v string) (bool, error) {
+	switch v {
+	case "yes":
+		return true, nil
+	case "no":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not yes or no", v)
+}
+
+func (c *Config) validateTLS() error {
+	_, port, _ := net.SplitHostPort(c.Listen)
+	switch {
+	case c.TLSPort < 0 || c.TLSPort > 65535:
+		return fmt.Errorf("invalid setting tls-port=%d: must be a port number", c.TLSPort)
+	case c.TLSPort == 0 && port == "0":
+		return fmt.Errorf("invalid setting listen=%q: port 0 turns the plain listener off, so tls-port is needed", c.Listen)
+	case c.TLSPort != 0 && (c.TLSCertFile == "" || c.TLSKeyFile == ""):
+		return fmt.Errorf("invalid setting tls-port=%d: tls-cert-file and tls-key-file are required", c.TLSPort)
+	case c.TLSAuthClients != "yes" && c.TLSAuthClients != "no" && c.TLSAuthClients != "optional":
+		return fmt.Errorf("invalid setting tls-auth-clients=%q: must be yes, no or optional", c.TLSAuthClients)
+	case c.TLSPort != 0 && c.TLSAuthClients != "no" && c.TLSCACertFile == "":
+		return fmt.Errorf("invalid setting tls-auth-clients=%s: checking client certificates needs tls-ca-cert-file", c.TLSAuthClients)
+	case (c.BackendTLSCertFile == "") != (c.BackendTLSKeyFile == ""):
+		return fmt.Errorf("invalid setting backend-tls-cert-file: set it together with backend-tls-key-file")
+	}
+	backendTLS := c.BackendTLSCACertFile != "" || c.BackendTLSCertFile != "" || c.BackendTLSServerName != "" || c.BackendTLSInsecureSkipVerify
+	if backendTLS && !strings.HasPrefix(c.Backend, "rediss") {
+		return fmt.Errorf("invalid setting backend=%q: backend-tls-* settings need a rediss backend", c.Backend)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -98,10 +100,18 @@ func run(cfg config.Config, log *zap.Logger) error {
 		log.Warn("no --backend given: using an EMBEDDED IN-MEMORY DEMO backend (miniredis). " +
 			"Data lives in this process only and is lost on exit; set --backend redis://host:port for real use.")
 	}
+	backendTLS, err := config.BackendTLS(cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.BackendTLSInsecureSkipVerify {
+		log.Warn("backend-tls-insecure-skip-verify: the backend's certificate is NOT checked; anyone on the path can pose as the backend")
+	}
 	backend, err := proxy.NewBackend(proxy.BackendOptions{
 		URL:              backendURL,
 		SharedConns:      cfg.BackendConns,
 		ReadFromReplicas: cfg.ReadFrom == "replicas",
+		TLSConfig:        backendTLS,
 		Logger:           log,
 	})
 	if err != nil {
@@ -112,7 +122,7 @@ func run(cfg config.Config, log *zap.Logger) error {
 		// Bad files are left out; the built-ins and good files still work.
 		log.Error("some verbs were refused", zap.String("verbs-dir", cfg.VerbsDir), zap.Error(err))
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	listeners, serverTLS, err := listen(cfg)
 	if err != nil {
 		return err
 	}
@@ -129,16 +139,22 @@ func run(cfg config.Config, log *zap.Logger) error {
 		Verbs:             verbs,
 		Logger:            log,
 	}
+	addrs := []string{}
+	for _, ln := range listeners {
+		addrs = append(addrs, ln.Addr().String())
+	}
 	log.Info("redverb started",
-		zap.String("listen", ln.Addr().String()),
+		zap.Strings("listen", addrs),
 		zap.String("backend", backend.Addr()),
 		zap.String("version", version),
 		zap.Bool("requirepass", cfg.RequirePass != ""),
 		zap.Int("verbs", len(verbs.List())),
 		zap.Int("gomaxprocs", runtime.GOMAXPROCS(0)))
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	served := make(chan error, len(listeners))
+	for _, ln := range listeners {
+		go func() { served <- srv.Serve(ln) }()
+	}
 	if cfg.MetricsListen != "" {
 		mln, err := net.Listen("tcp", cfg.MetricsListen)
 		if err != nil {
@@ -162,6 +178,13 @@ func run(cfg config.Config, log *zap.Logger) error {
 				} else {
 					log.Info("verbs reloaded", zap.Int("verbs", len(verbs.List())))
 				}
+				if serverTLS != nil {
+					if err := serverTLS.Reload(); err != nil {
+						log.Error("TLS files reload refused; the previous certificate stays in force", zap.Error(err))
+					} else {
+						log.Info("TLS certificate and CA reloaded")
+					}
+				}
 				continue
 			}
 			log.Info("shutting down", zap.String("signal", sig.String()), zap.Duration("timeout", cfg.ShutdownTimeout))
@@ -175,4 +198,37 @@ func run(cfg config.Config, log *zap.Logger) error {
 	}
 	log.Info("redverb stopped")
 	return nil
+}
+
+// listen opens the plain listener (unless its port is 0, as Redis's port 0)
+// and, with tls-port, the TLS one on the same host.
+func listen(cfg config.Config) ([]net.Listener, *config.ServerTLS, error) {
+	host, port, _ := net.SplitHostPort(cfg.Listen)
+	var lns []net.Listener
+	closeAll := func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}
+	if port != "0" {
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return nil, nil, err
+		}
+		lns = append(lns, ln)
+	}
+	if cfg.TLSPort == 0 {
+		return lns, nil, nil
+	}
+	st, err := config.NewServerTLS(cfg)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(cfg.TLSPort)))
+	if err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("tls-port: %w", err)
+	}
+	return append(lns, tls.NewListener(ln, st.Config())), st, nil
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"testing"
 	"time"
 )
 
@@ -78,4 +79,28 @@ func NewTLSFiles(dir string) (*TLSFiles, error) {
 func (f *TLSFiles) args(tlsPort int) []string {
 	return []string{"--tls-port", strconv.Itoa(tlsPort), "--tls-cert-file", f.Cert, "--tls-key-file", f.Key,
 		"--tls-ca-cert-file", f.CA, "--tls-auth-clients", "no", "--tls-cluster", "yes", "--tls-replication", "yes"}
+}
+
+// StartRedisTLS starts redis-server serving TLS with f's certificate on
+// Redis.TLSPort (besides its plain port), with more options in args (such
+// as "--tls-auth-clients", "yes" to require client certificates).
+func StartRedisTLS(t testing.TB, f *TLSFiles, args ...string) *Redis {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := StartRedis(t, append(f.args(port), args...)...)
+	r.TLSPort = port
+	return r
+}
+
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
