@@ -30,6 +30,11 @@ type Config struct {
 	// ReadFrom is "masters" or "replicas": where read-only commands of a
 	// Cluster or Sentinel backend go. If empty, masters.
 	ReadFrom string `yaml:"read-from"`
+	// Auth is where AUTH is checked: "proxy" (against RequirePass; every
+	// command runs as the backend URL's user) or "backend" (against the
+	// backend's ACL users; each client's commands run as its user). If
+	// empty, proxy.
+	Auth string `yaml:"auth"`
 	// RequirePass makes clients AUTH with this password. If empty, no AUTH.
 	RequirePass string `yaml:"requirepass"`
 	// ProtectedMode is "yes" or "no", as in redis.conf. If empty, yes.
@@ -163,6 +168,7 @@ var settings = []setting{
 		"  redis-sentinel://[user:pass@]host:port[,host:port...]/master[?db=N] Sentinels and the master's name\n" +
 		"  rediss://, rediss-cluster://, rediss-sentinel:// for TLS", "", func(c *Config, v string) error { c.Backend = v; return nil }},
 	{"read-from", "masters|replicas: where read-only commands of a Cluster or Sentinel backend go", "masters", func(c *Config, v string) error { c.ReadFrom = v; return nil }},
+	{"auth", "proxy|backend: check AUTH against requirepass, or against the backend's ACL users and run each client as its user", "proxy", func(c *Config, v string) error { c.Auth = v; return nil }},
 	{"requirepass", "password clients must AUTH with", "", func(c *Config, v string) error { c.RequirePass = v; return nil }},
 	{"protected-mode", "yes|no: refuse non-loopback clients when listening publicly without a password", "yes", func(c *Config, v string) error { c.ProtectedMode = v; return nil }},
 	{"log-level", "debug|info|warn|error", "info", func(c *Config, v string) error { c.LogLevel = v; return nil }},
@@ -296,6 +302,9 @@ func (c *Config) Normalize() {
 	if c.ProtectedMode == "" {
 		c.ProtectedMode = "yes"
 	}
+	if c.Auth == "" {
+		c.Auth = "proxy"
+	}
 	if c.TLSAuthClients == "" {
 		c.TLSAuthClients = "yes"
 	}
@@ -334,6 +343,12 @@ func (c *Config) Validate() error {
 		if _, err := ParseBackendURL(c.Backend); err != nil {
 			return fmt.Errorf("invalid setting backend: %v", err)
 		}
+	}
+	switch {
+	case c.Auth != "proxy" && c.Auth != "backend":
+		return fmt.Errorf("invalid setting auth=%q: must be proxy or backend", c.Auth)
+	case c.Auth == "backend" && c.RequirePass != "":
+		return fmt.Errorf("invalid setting requirepass: with auth backend, clients authenticate as the backend's users; remove requirepass")
 	}
 	if err := c.validateTLS(); err != nil {
 		return err

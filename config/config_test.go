@@ -29,7 +29,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := Config{Listen: "127.0.0.1:6380", ProtectedMode: "yes", LogLevel: "info", LogFormat: "console",
 		ShutdownTimeout: 10 * time.Second, BackendConns: 1, ClientOutputBufferLimit: "256mb", PubSubOutputBufferLimit: "32mb",
-		MaxClients: 10000, ClientQueryBufferLimit: "1gb", TLSAuthClients: "yes"}
+		MaxClients: 10000, ClientQueryBufferLimit: "1gb", TLSAuthClients: "yes", Auth: "proxy"}
 	if c != want {
 		t.Fatalf("got %+v, want %+v", c, want)
 	}
@@ -71,6 +71,8 @@ func TestBadSettingsNameTheSetting(t *testing.T) {
 		{args: []string{"--backend-conns", "999"}, want: "backend-conns"},
 		{args: []string{"--verbs-dir", "/does/not/exist"}, want: "verbs-dir"},
 		{args: []string{"--read-from", "anywhere"}, want: "read-from"},
+		{args: []string{"--auth", "ldap"}, want: "auth"},
+		{args: []string{"--auth", "backend", "--requirepass", "x"}, want: "requirepass"},
 		{args: []string{"--tls-port", "6443"}, want: "tls-cert-file and tls-key-file are required"},
 		{args: []string{"--tls-port", "6443", "--tls-cert-file", "c", "--tls-key-file", "k"}, want: "needs tls-ca-cert-file"},
 		{args: []string{"--tls-auth-clients", "sometimes"}, want: "tls-auth-clients"},

@@ -36,6 +36,13 @@ type BackendOptions struct {
 	// ReadFromReplicas sends read-only commands outside transactions to
 	// replicas (Cluster and Sentinel backends). If false, masters only.
 	ReadFromReplicas bool
+	// AuthClients makes AUTH and HELLO ... AUTH check the client's
+	// credentials against the backend's users (ACL), and run each client's
+	// commands on connections authenticated as that user; a client that
+	// has not authenticated runs as the backend's default user, as a
+	// direct client would. If false, every connection uses the URL's
+	// credentials and clients authenticate to the proxy (requirepass).
+	AuthClients bool
 	// TLSConfig is used for rediss backends (every server, and Sentinels).
 	// If nil, the system's roots, TLS 1.2 or later.
 	TLSConfig *tls.Config
@@ -237,14 +244,15 @@ func (b *Backend) take(ctx context.Context, key connKey, slot int) (*conn, error
 	return n.take(ctx, key)
 }
 
-// CheckDB reports whether the backend accepts SELECT db, by preparing a
-// shared connection for it. The error is Redis's own when it refuses.
-func (b *Backend) CheckDB(ctx context.Context, db, proto int) error {
+// prepare reports whether the backend accepts the state key describes (a
+// database for SELECT, a user's credentials for AUTH), by preparing a
+// shared connection in it. The error is Redis's own when it refuses.
+func (b *Backend) prepare(ctx context.Context, key connKey) error {
 	n, err := b.master(-1)
 	if err != nil {
 		return err
 	}
-	p, err := n.pipeFor(connKey{db, proto}, 0)
+	p, err := n.pipeFor(key, 0)
 	if err != nil {
 		return err
 	}
@@ -442,5 +450,22 @@ func (b *Backend) Ping(timeout time.Duration) error {
 			return fmt.Errorf("%s answers PING with %q", n.addr, strings.TrimSpace(string(reply)))
 		}
 	}
+	return nil
+}
+
+// checkCredentials dials a connection with key's credentials: the error is
+// the backend's own refusal (-WRONGPASS ...). A connection that passed is
+// pooled for the client's later dedicated use; nothing is kept for one
+// that failed, however many passwords a client tries.
+func (b *Backend) checkCredentials(key connKey) error {
+	n, err := b.master(-1)
+	if err != nil {
+		return err
+	}
+	c, err := n.dial(context.Background(), key)
+	if err != nil {
+		return err
+	}
+	c.give()
 	return nil
 }

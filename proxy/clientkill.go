@@ -15,6 +15,7 @@ type killFilter struct {
 	typ         string // normal, pubsub, or replica (which never matches a proxy client)
 	maxAge      int64  // seconds; 0: any age
 	skipMe      bool
+	user        string
 }
 
 // clientKill answers CLIENT KILL for the proxy's own clients, in both of
@@ -37,6 +38,11 @@ func (s *Session) clientKill(args [][]byte) {
 		return
 	}
 	f, err := parseKillFilter(args[2:])
+	if err == "" && f.user != "" && f.user != "default" && !s.srv.Backend.opts.AuthClients {
+		// With --auth backend, users are the backend's; otherwise redverb
+		// has one, as Redis has without ACL users.
+		err = "ERR No such user '" + f.user + "'"
+	}
 	if err != "" {
 		s.out = resp.AppendError(s.out, err)
 		return
@@ -83,9 +89,7 @@ func parseKillFilter(pairs [][]byte) (killFilter, string) {
 		case "laddr":
 			f.laddr = v
 		case "user":
-			if v != "default" {
-				return f, "ERR No such user '" + v + "'"
-			}
+			f.user = v
 		case "skipme":
 			switch strings.ToLower(v) {
 			case "yes":
@@ -116,6 +120,7 @@ func (f killFilter) matches(s, caller *Session, now time.Time) bool {
 		f.addr != "" && s.nc.RemoteAddr().String() != f.addr,
 		f.laddr != "" && s.nc.LocalAddr().String() != f.laddr,
 		f.maxAge > 0 && int64(now.Sub(s.created).Seconds()) <= f.maxAge,
+		f.user != "" && s.userName() != f.user,
 		f.typ == "replica":
 		return false
 	case f.typ != "":
@@ -157,4 +162,13 @@ func (srv *Server) sessionByAddr(addr string) *Session {
 		}
 	}
 	return nil
+}
+
+// userName is the client's user as CLIENT LIST shows it (safe to call from
+// other sessions).
+func (s *Session) userName() string {
+	if ci := s.info.Load(); ci != nil {
+		return ci.user
+	}
+	return "default"
 }

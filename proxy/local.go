@@ -159,13 +159,25 @@ func (s *Session) cmdQuit([][]byte) {
 func (s *Session) cmdReset([][]byte) {
 	s.releaseDedicated()
 	s.db, s.proto, s.name, s.replies = s.srv.Backend.DB(), 2, "", repliesOn
+	s.user, s.pass = "", ""
 	s.authed.Store(s.srv.RequirePass == "")
 	s.out = append(s.out, "+RESET\r\n"...)
 }
 
 // checkPassword answers whether user/pass authenticate against the proxy's
-// requirepass, with Redis's error replies.
+// requirepass, or with --auth backend against the backend's users, with
+// Redis's error replies. On success the session takes the identity.
 func (s *Session) checkPassword(user, pass []byte) bool {
+	if s.srv.Backend.opts.AuthClients {
+		key := s.key()
+		key.user, key.pass = string(user), string(pass)
+		if err := s.srv.Backend.checkCredentials(key); err != nil {
+			s.out = appendBackendError(s.out, err)
+			return false
+		}
+		s.user, s.pass = key.user, key.pass
+		return true
+	}
 	if s.srv.RequirePass == "" && (user == nil || string(user) == "default") {
 		return true
 	}
@@ -182,7 +194,7 @@ func (s *Session) cmdAuth(args [][]byte) {
 	switch len(args) {
 	case 2:
 		pass = args[1]
-		if s.srv.RequirePass == "" {
+		if s.srv.RequirePass == "" && !s.srv.Backend.opts.AuthClients {
 			s.out = resp.AppendError(s.out, "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 			return
 		}
@@ -290,7 +302,9 @@ func (s *Session) cmdSelect(args [][]byte) {
 		s.out = resp.AppendError(s.out, "ERR DB index is out of range")
 		return
 	}
-	if err := s.srv.Backend.CheckDB(context.Background(), int(db), s.proto); err != nil {
+	key := s.key()
+	key.db = int(db)
+	if err := s.srv.Backend.prepare(context.Background(), key); err != nil {
 		s.out = appendBackendError(s.out, err)
 		return
 	}
@@ -490,13 +504,17 @@ func (s *Session) appendText(dst []byte, text string) []byte {
 // concurrently, so the session publishes a fresh copy when it changes.
 type clientInfo struct {
 	name, libName, libVer string
+	user                  string
 	db, proto             int
 	flags                 string
 	multi                 int
 }
 
 func (s *Session) snapshot() clientInfo {
-	ci := clientInfo{name: s.name, libName: s.libName, libVer: s.libVer, db: s.db, proto: s.proto, flags: "N", multi: -1}
+	ci := clientInfo{name: s.name, libName: s.libName, libVer: s.libVer, db: s.db, proto: s.proto, flags: "N", multi: -1, user: s.user}
+	if ci.user == "" {
+		ci.user = "default"
+	}
 	switch {
 	case s.sub != nil && s.sub.monitor:
 		ci.flags = "O"
@@ -529,12 +547,12 @@ func (s *Session) publishInfo() {
 func (s *Session) describe(now time.Time) string {
 	ci := s.info.Load()
 	if ci == nil {
-		ci = &clientInfo{flags: "N", multi: -1, proto: 2}
+		ci = &clientInfo{flags: "N", multi: -1, proto: 2, user: "default"}
 	}
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=%d sub=0 psub=0 ssub=0 multi=%d resp=%d user=default lib-name=%s lib-ver=%s\n",
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=%d sub=0 psub=0 ssub=0 multi=%d resp=%d user=%s lib-name=%s lib-ver=%s\n",
 		s.id, s.nc.RemoteAddr(), s.nc.LocalAddr(), ci.name,
 		int(now.Sub(s.created).Seconds()), int(now.Sub(time.Unix(0, s.lastSeen.Load())).Seconds()),
-		ci.flags, ci.db, ci.multi, ci.proto, ci.libName, ci.libVer)
+		ci.flags, ci.db, ci.multi, ci.proto, ci.user, ci.libName, ci.libVer)
 }
 
 // clientFlag sets a CLIENT NO-EVICT or NO-TOUCH flag from ON or OFF.

@@ -49,11 +49,17 @@ func newNode(b *Backend, addr string) *node {
 	}
 }
 
-// connKey names the connection state a client needs: its selected database
-// and its protocol version.
+// connKey names the connection state a client needs: its selected
+// database, its protocol version, and whose identity the connection has on
+// the backend: the proxy's own (the backend URL's credentials), or with
+// asClient (--auth backend) the client's, user and pass as it gave them to
+// AUTH (none: the backend's default user).
 type connKey struct {
-	db    int
-	proto int
+	db       int
+	proto    int
+	asClient bool
+	user     string
+	pass     string
 }
 
 // conn is one dedicated backend connection.
@@ -103,7 +109,11 @@ func (n *node) dial(ctx context.Context, key connKey) (*conn, error) {
 	// A cluster replica serves reads only after READONLY; on a master the
 	// command is harmless, and a replica may be promoted at any time.
 	readonly := b.topo.cluster() && b.opts.ReadFromReplicas
-	if err := c.handshake(b.redis.Username, b.redis.Password, readonly, key, time.Now().Add(b.opts.DialTimeout)); err != nil {
+	user, pass := b.redis.Username, b.redis.Password
+	if key.asClient {
+		user, pass = key.user, key.pass
+	}
+	if err := c.handshake(user, pass, readonly, key, time.Now().Add(b.opts.DialTimeout)); err != nil {
 		nc.Close()
 		return nil, err
 	}
@@ -112,16 +122,22 @@ func (n *node) dial(ctx context.Context, key connKey) (*conn, error) {
 
 func (c *conn) handshake(user, password string, readonly bool, key connKey, deadline time.Time) error {
 	var cmds [][][]byte
+	// A client's one-argument AUTH is sent as it was, so the backend
+	// answers it as it answers that form (the default user, or the
+	// requirepass error when there is none).
+	oneArg := key.asClient && user == "" && password != ""
 	if user == "" {
 		user = "default"
 	}
-	switch {
-	case key.proto == 3 && password != "":
-		cmds = append(cmds, [][]byte{[]byte("HELLO"), []byte("3"), []byte("AUTH"), []byte(user), []byte(password)})
-	case key.proto == 3:
+	if password != "" {
+		auth := [][]byte{[]byte("AUTH"), []byte(user), []byte(password)}
+		if oneArg {
+			auth = [][]byte{[]byte("AUTH"), []byte(password)}
+		}
+		cmds = append(cmds, auth)
+	}
+	if key.proto == 3 {
 		cmds = append(cmds, [][]byte{[]byte("HELLO"), []byte("3")})
-	case password != "":
-		cmds = append(cmds, [][]byte{[]byte("AUTH"), []byte(user), []byte(password)})
 	}
 	if key.db != 0 {
 		cmds = append(cmds, [][]byte{[]byte("SELECT"), []byte(strconv.Itoa(key.db))})

@@ -56,6 +56,7 @@ type Session struct {
 	blocked     blockState  // the backend connection a blocking command waits on
 	killed      atomic.Bool // by CLIENT KILL
 	replies     replyMode   // CLIENT REPLY
+	user, pass  string      // the backend identity AUTH gave (--auth backend only)
 	noEvict     bool        // CLIENT NO-EVICT
 	noTouch     bool        // CLIENT NO-TOUCH
 	replyChosen bool        // the command running was CLIENT REPLY, which decides its own reply
@@ -276,7 +277,9 @@ func (s *Session) routeOf(name []byte, args [][]byte) route {
 	return r
 }
 
-func (s *Session) key() connKey { return connKey{db: s.db, proto: s.proto} }
+func (s *Session) key() connKey {
+	return connKey{db: s.db, proto: s.proto, asClient: s.srv.Backend.opts.AuthClients, user: s.user, pass: s.pass}
+}
 
 // runShared sends the leading run of ordinary commands as one batch on the
 // session's shared connection. A verb ends the batch, so that what follows

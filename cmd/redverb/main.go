@@ -112,6 +112,7 @@ func run(cfg config.Config, log *zap.Logger) error {
 		SharedConns:      cfg.BackendConns,
 		ReadFromReplicas: cfg.ReadFrom == "replicas",
 		TLSConfig:        backendTLS,
+		AuthClients:      cfg.Auth == "backend",
 		Logger:           log,
 	})
 	if err != nil {

@@ -1,0 +1,122 @@
+package proxy_test
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/redverb/redverb/internal/redistest"
+	"github.com/redverb/redverb/proxy"
+)
+
+// --auth backend: clients log in as the backend's ACL users and each runs
+// as its user there, over shared connections: two users with different key
+// patterns, pipelining at the same time, each get exactly the replies (OK
+// or NOPERM) that the same user gets from Redis directly.
+func TestACLUsersThroughProxy(t *testing.T) {
+	r := redistest.StartRedis(t)
+	admin := redistest.Dial(t, r.Addr())
+	expect(t, admin.Do("ACL", "SETUSER", "alice", "on", ">alicepw", "~alice:*", "+@all"), "+OK\r\n")
+	expect(t, admin.Do("ACL", "SETUSER", "bob", "on", ">bobpw", "~bob:*", "+@all", "-get"), "+OK\r\n")
+	core, logs := observer.New(zap.DebugLevel)
+	p := redistest.StartProxy(t, r.URL(), redistest.WithVerbs(t, ""), redistest.WithLogger(zap.New(core)),
+		redistest.WithBackend(func(bo *proxy.BackendOptions) { bo.AuthClients = true }))
+	defer func() {
+		for _, e := range logs.All() {
+			if line := fmt.Sprint(e.Message, e.ContextMap()); strings.Contains(line, "pw") || strings.Contains(line, "wrong") {
+				t.Errorf("a password reached the log: %s", line)
+			}
+		}
+	}()
+
+	script := func(user string) [][]string {
+		var cmds [][]string
+		for i := 0; i < 200; i++ {
+			cmds = append(cmds,
+				[]string{"SET", fmt.Sprintf("%s:%d", user, i), user},
+				[]string{"GET", fmt.Sprintf("%s:%d", user, i)},
+				[]string{"SET", fmt.Sprintf("alice:x%d", i), user}, // alice's keys
+				[]string{"EVAL", "return redis.call('INCR', KEYS[1])", "1", "alice:n"},
+				[]string{"ACL", "WHOAMI"})
+		}
+		return cmds
+	}
+	replies := func(addr, user string) []string {
+		c := redistest.Dial(t, addr)
+		expect(t, c.Do("AUTH", user, user+"pw"), "+OK\r\n")
+		cmds := script(user)
+		for _, cmd := range cmds {
+			c.Send(cmd...)
+		}
+		out := make([]string, len(cmds))
+		for i := range cmds {
+			out[i] = c.Read()
+		}
+		return out
+	}
+	want := map[string][]string{}
+	for _, user := range []string{"alice", "bob"} {
+		want[user] = replies(r.Addr(), user)
+	}
+	expect(t, admin.Do("FLUSHALL"), "+OK\r\n")
+	got := map[string][]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, user := range []string{"alice", "bob"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out := replies(p.Addr(), user)
+			mu.Lock()
+			got[user] = out
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, user := range []string{"alice", "bob"} {
+		cmds := script(user)
+		for i := range cmds {
+			if got[user][i] != want[user][i] {
+				t.Fatalf("%s %q:\n redis: %q\n proxy: %q", user, strings.Join(cmds[i], " "), want[user][i], got[user][i])
+			}
+		}
+	}
+	if !strings.Contains(want["bob"][1], "NOPERM") || !strings.Contains(want["bob"][2], "NOPERM") || want["alice"][4] != "$5\r\nalice\r\n" {
+		t.Fatalf("the users' permissions did not differ: %q %q %q", want["bob"][1], want["bob"][2], want["alice"][4])
+	}
+
+	// Verbs run as the user too.
+	alice, bob := redistest.Dial(t, p.Addr()), redistest.Dial(t, p.Addr())
+	expect(t, alice.Do("AUTH", "alice", "alicepw"), "+OK\r\n")
+	expect(t, bob.Do("AUTH", "bob", "bobpw"), "+OK\r\n")
+	expect(t, alice.Do("INCRMAX", "alice:m", "1", "10"), ":1\r\n")
+	// bob may not GET, which the verb's script does.
+	expect(t, bob.Do("INCRMAX", "bob:m", "1", "10"), "-ERR The user executing the script can't run this command or subcommand\r\n")
+	expect(t, admin.Do("ACL", "SETUSER", "bob", "+get"), "+OK\r\n")
+	expect(t, bob.Do("INCRMAX", "bob:m", "1", "10"), ":1\r\n")
+	if got := bob.Do("INCRMAX", "alice:m", "1", "10"); !strings.HasPrefix(got, "-") {
+		t.Fatalf("bob's verb on alice's key: %q", got)
+	}
+	expect(t, admin.Do("ACL", "SETUSER", "bob", "-get"), "+OK\r\n")
+
+	c := redistest.Dial(t, p.Addr())
+	expect(t, c.Do("ACL", "WHOAMI"), "$7\r\ndefault\r\n") // not logged in: the default user, as direct
+	expect(t, c.Do("AUTH", "alice", "wrong"), "-WRONGPASS invalid username-password pair or user is disabled.\r\n")
+	expect(t, c.Do("AUTH", "nobody", "x"), "-WRONGPASS invalid username-password pair or user is disabled.\r\n")
+	expect(t, c.Do("AUTH", "onlypassword"), redistest.Dial(t, r.Addr()).Do("AUTH", "onlypassword"))
+	expect(t, c.Do("HELLO", "2", "AUTH", "bob", "bobpw")[:3], "*14")
+	expect(t, c.Do("ACL", "WHOAMI"), "$3\r\nbob\r\n")
+	if info := c.Do("CLIENT", "INFO"); !strings.Contains(info, " user=bob ") {
+		t.Fatalf("CLIENT INFO: %q", info)
+	}
+	expect(t, c.Do("SELECT", "1"), "+OK\r\n")
+	expect(t, c.Do("ACL", "WHOAMI"), "$3\r\nbob\r\n")
+	expect(t, c.Do("MULTI"), "+OK\r\n")
+	expect(t, c.Do("GET", "bob:1"), "-NOPERM this user has no permissions to run the 'get' command\r\n")
+	expect(t, c.Do("RESET"), "+RESET\r\n")
+	expect(t, c.Do("ACL", "WHOAMI"), "$7\r\ndefault\r\n")
+}
