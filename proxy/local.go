@@ -249,6 +249,10 @@ func (s *Session) cmdHello(args [][]byte) {
 		s.out = resp.AppendError(s.out, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 		return
 	}
+	if s.tracking && proto != s.proto {
+		s.out = resp.AppendError(s.out, "ERR redverb cannot change the protocol of a client with CLIENT TRACKING on; turn it off first")
+		return
+	}
 	if name != nil && !validClientName(*name) {
 		s.out = resp.AppendError(s.out, "ERR Client names cannot contain spaces, newlines or special characters.")
 		return
@@ -362,8 +366,12 @@ var clientSubcommands = map[string]func(*Session, [][]byte){
 	// NO-EVICT and NO-TOUCH are accepted and shown in CLIENT LIST, as
 	// Redis does. redverb's clients are never evicted by the backend, and
 	// commands on a shared connection touch keys as any client's do.
-	"no-evict": func(s *Session, args [][]byte) { s.clientFlag(args, &s.noEvict) },
-	"no-touch": func(s *Session, args [][]byte) { s.clientFlag(args, &s.noTouch) },
+	"no-evict":     func(s *Session, args [][]byte) { s.clientFlag(args, &s.noEvict) },
+	"tracking":     (*Session).clientTracking,
+	"getredir":     (*Session).clientGetRedir,
+	"trackinginfo": (*Session).clientTrackingInfo,
+	"caching":      (*Session).clientCaching,
+	"no-touch":     func(s *Session, args [][]byte) { s.clientFlag(args, &s.noTouch) },
 	"setname": func(s *Session, args [][]byte) {
 		if len(args) != 3 {
 			s.arityError("client|setname")
@@ -458,11 +466,6 @@ func (s *Session) clientReply(args [][]byte) {
 	s.replyChosen = true
 }
 
-// Connection modes a proxy cannot offer on a shared backend connection.
-var clientUnsupported = map[string]bool{
-	"tracking": true, "caching": true, "getredir": true, "trackinginfo": true,
-}
-
 func (s *Session) cmdClient(args [][]byte) {
 	if len(args) < 2 {
 		s.arityError("client")
@@ -471,10 +474,6 @@ func (s *Session) cmdClient(args [][]byte) {
 	sub := strings.ToLower(string(args[1]))
 	if h := clientSubcommands[sub]; h != nil {
 		h(s, args)
-		return
-	}
-	if clientUnsupported[sub] {
-		s.out = resp.AppendError(s.out, "ERR CLIENT "+strings.ToUpper(sub)+" is not supported by redverb")
 		return
 	}
 	switch sub {

@@ -70,6 +70,9 @@ type conn struct {
 	r    *bufio.Reader
 	kick chan struct{} // wakes a shared connection's writer
 	id   int64         // the backend's CLIENT ID for it, once asked (see backendID)
+	// tracker, if set, owns reading the connection (a CLIENT TRACKING
+	// client's, see tracking.go); replies come through it.
+	tracker *tracker
 }
 
 // errBackend wraps every failure to talk to the backend so the session can

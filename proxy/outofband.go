@@ -107,7 +107,7 @@ func (b *blockState) waitInProxy() <-chan string {
 // backendID returns the backend's CLIENT ID for c, asking once per
 // connection. Zero means the backend would not say.
 func (c *conn) backendID() int64 {
-	if c.id != 0 {
+	if c.id != 0 || c.tracker != nil { // a tracker owns reading the connection
 		return c.id
 	}
 	reply, err := c.roundTrip([]byte("CLIENT"), []byte("ID"))

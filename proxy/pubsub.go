@@ -39,6 +39,7 @@ func (s *Session) startStreaming(cmds []command) int {
 		s.quit = true
 		return len(cmds)
 	}
+	s.streamID.Store(s.ded.backendID()) // for CLIENT TRACKING REDIRECT; asked before streaming starts
 	sub := &subscriber{
 		s:       s,
 		c:       s.ded,
@@ -182,4 +183,5 @@ func (sub *subscriber) stop() {
 func (s *Session) endStreaming() {
 	s.sub.stop()
 	s.sub, s.ded = nil, nil
+	s.streamID.Store(0)
 }

@@ -44,22 +44,30 @@ type Session struct {
 	lastSeen atomic.Int64 // unix nanoseconds of the last command
 	info     atomic.Pointer[clientInfo]
 
-	ded         *conn    // dedicated backend connection, while the client needs one
-	pinned      bool     // ded is on the server of the transaction's keys (see tx.go)
-	unpinned    [][]byte // commands queued in MULTI before the first key pinned it
-	inMulti     bool
-	watching    bool
-	multiDB     int                   // database a SELECT queued inside MULTI switches to; -1 if none
-	queued      []func([]byte) []byte // reply conversions of the commands queued in MULTI
-	sub         *subscriber
-	quit        bool
-	blocked     blockState  // the backend connection a blocking command waits on
-	killed      atomic.Bool // by CLIENT KILL
-	replies     replyMode   // CLIENT REPLY
-	user, pass  string      // the backend identity AUTH gave (--auth backend only)
-	noEvict     bool        // CLIENT NO-EVICT
-	noTouch     bool        // CLIENT NO-TOUCH
-	replyChosen bool        // the command running was CLIENT REPLY, which decides its own reply
+	ded        *conn    // dedicated backend connection, while the client needs one
+	pinned     bool     // ded is on the server of the transaction's keys (see tx.go)
+	unpinned   [][]byte // commands queued in MULTI before the first key pinned it
+	inMulti    bool
+	watching   bool
+	multiDB    int                   // database a SELECT queued inside MULTI switches to; -1 if none
+	queued     []func([]byte) []byte // reply conversions of the commands queued in MULTI
+	sub        *subscriber
+	quit       bool
+	blocked    blockState  // the backend connection a blocking command waits on
+	killed     atomic.Bool // by CLIENT KILL
+	replies    replyMode   // CLIENT REPLY
+	user, pass string      // the backend identity AUTH gave (--auth backend only)
+	// tracking: CLIENT TRACKING is on, on ded, which the client keeps (see
+	// tracking.go); trackRedirect is the redverb client its invalidations
+	// go to, 0 for none.
+	tracking      bool
+	trackRedirect int64
+	// streamID is the backend's CLIENT ID of the connection of a
+	// subscribed session, for other clients' CLIENT TRACKING REDIRECT.
+	streamID    atomic.Int64
+	noEvict     bool // CLIENT NO-EVICT
+	noTouch     bool // CLIENT NO-TOUCH
+	replyChosen bool // the command running was CLIENT REPLY, which decides its own reply
 }
 
 // replyMode is what CLIENT REPLY set: the proxy drops the replies the
@@ -121,6 +129,9 @@ func (s *Session) loop() (moved bool) {
 		if err == errShed {
 			return true
 		}
+		if tr := s.trackerOf(); tr != nil {
+			tr.begin() // until its replies are written, pushes wait behind them
+		}
 		if err != nil {
 			switch {
 			case isProtocolError(err):
@@ -139,6 +150,9 @@ func (s *Session) loop() (moved bool) {
 		s.publishInfo()
 		if err := s.flush(); err != nil || s.quit {
 			return false
+		}
+		if tr := s.trackerOf(); tr != nil {
+			tr.end()
 		}
 	}
 	return false
@@ -231,6 +245,10 @@ func (s *Session) step(cmds []command) int {
 		return 1
 	}
 	r := s.routeOf(name, args)
+	if s.tracking && r == routeSubscribe {
+		s.out = resp.AppendError(s.out, "ERR redverb does not run pub/sub on a client with CLIENT TRACKING on; subscribe on another connection")
+		return 1
+	}
 	if s.ded != nil && !s.inMulti && r == routeSubscribe {
 		return s.startStreaming(cmds)
 	}
@@ -472,7 +490,7 @@ func (s *Session) runDedicated(cmds []command) int {
 		s.dropDedicated()
 		return n
 	}
-	if !s.inMulti && !s.watching {
+	if !s.inMulti && !s.watching && !s.tracking {
 		s.ded.give()
 		s.ded, s.pinned, s.unpinned = nil, false, nil
 	}
@@ -580,13 +598,19 @@ func (s *Session) trackTx(name string, args [][]byte, reply []byte) {
 }
 
 // dropDedicated closes the session's dedicated connection after a failure;
-// whatever transaction it held is gone with it, as Redis does for a client
-// whose connection drops.
+// whatever transaction (or tracking) it held is gone with it, as Redis does
+// for a client whose connection drops.
 func (s *Session) dropDedicated() {
 	if s.ded != nil {
 		s.ded.nc.Close()
 		s.ded = nil
 	}
+	if s.tracking {
+		// Invalidations may have been lost: the client must drop its
+		// cache, as it does when its own connection drops.
+		s.quit = true
+	}
+	s.tracking, s.trackRedirect = false, 0
 	s.inMulti, s.watching, s.multiDB, s.queued = false, false, -1, nil
 	s.pinned, s.unpinned = false, nil
 }
@@ -613,7 +637,7 @@ func (s *Session) exchange(c *conn, raws [][]byte, mayBlock bool, each func(i, s
 		for i := range raws {
 			start := len(s.out)
 			var err error
-			if s.out, err = resp.ReadReply(c.r, s.out); err != nil {
+			if s.out, err = c.readReply(s.out); err != nil {
 				s.out = s.out[:start]
 				return i, err
 			}
@@ -701,7 +725,7 @@ func (s *Session) releaseDedicated() {
 		s.endStreaming()
 	}
 	if s.ded != nil {
-		if s.inMulti || s.watching {
+		if s.inMulti || s.watching || s.tracking {
 			s.ded.nc.Close()
 		} else {
 			s.ded.give()
@@ -710,6 +734,15 @@ func (s *Session) releaseDedicated() {
 	}
 	s.inMulti, s.watching, s.multiDB, s.queued = false, false, -1, nil
 	s.pinned, s.unpinned = false, nil
+	s.tracking, s.trackRedirect = false, 0
+}
+
+// trackerOf returns the reader of a tracking client's connection, or nil.
+func (s *Session) trackerOf() *tracker {
+	if s.ded != nil {
+		return s.ded.tracker
+	}
+	return nil
 }
 
 // close releases everything the session holds.

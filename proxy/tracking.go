@@ -1,0 +1,264 @@
+package proxy
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/redverb/redverb/internal/resp"
+)
+
+// Client-side caching (CLIENT TRACKING). The backend tracks the keys a
+// connection reads, so a tracking client gets a backend connection of its
+// own for all its commands, as it costs one connection against Redis. In
+// RESP3 the backend sends invalidations on that connection at any time, also
+// while the client is idle; so one goroutine (watch) reads the connection
+// from then on, and hands the session its replies, and the pushes in their
+// place among them. While the client is idle, pushes go straight to it;
+// while it runs commands, they wait behind the replies read before them, so
+// a client never gets an invalidation ahead of an older reply for the same
+// key. In RESP2, invalidations go where REDIRECT says: to another client of
+// redverb subscribed to __redis__:invalidate, whose own backend connection
+// receives them.
+
+// tracker is the reader of a tracking client's dedicated connection.
+type tracker struct {
+	s *Session
+	c *conn
+
+	mu       sync.Mutex
+	active   bool     // the session is running commands: pushes queue
+	stopping bool     // the session closes the connection itself
+	queue    [][]byte // frames read, for the session
+	ready    chan struct{}
+	failed   error
+	done     chan struct{}
+}
+
+func (s *Session) startTracking() {
+	tr := &tracker{s: s, c: s.ded, ready: make(chan struct{}, 1), done: make(chan struct{})}
+	s.ded.tracker = tr
+	go tr.watch()
+}
+
+func (tr *tracker) watch() {
+	defer close(tr.done)
+	for {
+		frame, err := resp.ReadReply(tr.c.r, nil)
+		tr.mu.Lock()
+		switch {
+		case err != nil:
+			tr.failed = err
+			idle := !tr.active && !tr.stopping
+			tr.mu.Unlock()
+			notify(tr.ready)
+			if idle {
+				// Invalidations may have been lost: the client must drop
+				// its cache, as it does when its connection drops.
+				tr.s.nc.Close()
+			}
+			return
+		case tr.active || frame[0] != '>':
+			tr.queue = append(tr.queue, frame)
+			tr.mu.Unlock()
+			notify(tr.ready)
+		default:
+			n, _ := tr.s.nc.Write(frame) // the session is not writing: it is idle
+			counters.BytesOut.Add(int64(n))
+			tr.mu.Unlock()
+		}
+	}
+}
+
+// next returns the next frame the connection gave, waiting for one.
+func (tr *tracker) next() ([]byte, error) {
+	for {
+		tr.mu.Lock()
+		if len(tr.queue) > 0 {
+			f := tr.queue[0]
+			tr.queue = tr.queue[1:]
+			tr.mu.Unlock()
+			return f, nil
+		}
+		err := tr.failed
+		tr.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		<-tr.ready
+	}
+}
+
+// stop closes the connection and waits for the reader to end, without
+// taking the close for a lost connection.
+func (tr *tracker) stop() {
+	tr.mu.Lock()
+	tr.stopping = true
+	tr.mu.Unlock()
+	tr.c.nc.Close()
+	<-tr.done
+}
+
+// begin marks the session running commands; end writes the pushes that
+// came after the replies just flushed, and marks it idle.
+func (tr *tracker) begin() {
+	tr.mu.Lock()
+	tr.active = true
+	tr.mu.Unlock()
+}
+
+func (tr *tracker) end() {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var pushes []byte
+	for _, f := range tr.queue {
+		pushes = append(pushes, f...) // only pushes are left: every reply was taken
+	}
+	tr.queue = nil
+	if len(pushes) > 0 {
+		n, _ := tr.s.nc.Write(pushes)
+		counters.BytesOut.Add(int64(n))
+	}
+	tr.active = false
+}
+
+// readReply reads the next reply on c into dst. On a tracking connection
+// the pushes before it (RESP3 invalidations) are appended too, in their
+// place, and do not count as the reply.
+func (c *conn) readReply(dst []byte) ([]byte, error) {
+	if c.tracker == nil {
+		return resp.ReadReply(c.r, dst)
+	}
+	for {
+		f, err := c.tracker.next()
+		if err != nil {
+			return dst, err
+		}
+		dst = append(dst, f...)
+		if f[0] != '>' {
+			return dst, nil
+		}
+	}
+}
+
+// clientTracking answers CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p]
+// [BCAST] [OPTIN] [OPTOUT] [NOLOOP]: the backend checks the options on the
+// client's own connection; REDIRECT names a redverb client, whose backend
+// connection the backend is told about.
+func (s *Session) clientTracking(args [][]byte) {
+	if s.srv.Backend.topo.cluster() {
+		s.out = resp.AppendError(s.out, "ERR CLIENT TRACKING is not supported by redverb in front of a cluster")
+		return
+	}
+	if len(args) < 3 {
+		s.arityError("client|tracking")
+		return
+	}
+	on := strings.EqualFold(string(args[2]), "on")
+	fwd := append([][]byte(nil), args...)
+	redirect := int64(0)
+	for i := 3; i+1 < len(args); i++ {
+		if !strings.EqualFold(string(args[i]), "redirect") {
+			continue
+		}
+		id, err := strconv.ParseInt(string(args[i+1]), 10, 64)
+		if err != nil {
+			s.out = resp.AppendError(s.out, "ERR value is not an integer or out of range")
+			return
+		}
+		target := s.srv.session(uint64(id))
+		if target == nil || target.streamID.Load() == 0 {
+			s.out = resp.AppendError(s.out, "ERR The client ID you want redirect to does not exist")
+			return
+		}
+		redirect = id
+		fwd[i+1] = strconv.AppendInt(nil, target.streamID.Load(), 10)
+	}
+	if !s.tracking && !on {
+		s.forward(fwd...) // OFF, or a bad call, with nothing to turn off
+		return
+	}
+	if s.tracking {
+		s.inDedicated(fwd...)
+	} else {
+		if !s.ensureDedicated(noSlot) {
+			return
+		}
+		s.ded.backendID() // for CLIENT UNBLOCK; asked before the tracker owns the connection
+		s.startTracking()
+		s.ded.tracker.begin()
+		s.inDedicated(fwd...)
+	}
+	if s.ded == nil {
+		return
+	}
+	if bytes.Equal(s.out[len(s.out)-5:], []byte("+OK\r\n")) {
+		s.tracking, s.trackRedirect = on, redirect
+	}
+	if !s.tracking {
+		// Off, or refused when turning on: the connection goes, with
+		// whatever tracking state the backend kept for it.
+		s.ded.tracker.stop()
+		s.ded = nil
+	}
+}
+
+// inDedicated runs one command on the session's dedicated connection.
+func (s *Session) inDedicated(args ...[]byte) {
+	if err := s.exchange(s.ded, [][]byte{resp.AppendCommand(nil, args...)}, false, nil); err != nil {
+		s.dropDedicated()
+	}
+}
+
+// clientGetRedir answers CLIENT GETREDIR: the redverb client that gets this
+// client's invalidations, 0 if none (RESP3 pushes), -1 if not tracking.
+func (s *Session) clientGetRedir(args [][]byte) {
+	switch {
+	case len(args) != 2:
+		s.arityError("client|getredir")
+	case !s.tracking:
+		s.out = append(s.out, ":-1\r\n"...)
+	default:
+		s.out = strconv.AppendInt(append(s.out, ':'), s.trackRedirect, 10)
+		s.out = append(s.out, '\r', '\n')
+	}
+}
+
+// clientTrackingInfo answers CLIENT TRACKINGINFO from the backend
+// connection, with the redirect given as the redverb client's id.
+func (s *Session) clientTrackingInfo(args [][]byte) {
+	if !s.tracking {
+		s.forward(args...) // a connection that does not track answers "off"
+		return
+	}
+	start := len(s.out)
+	s.inDedicated(args...)
+	if s.ded == nil {
+		return
+	}
+	reply := s.out[start:]
+	field := []byte("$8\r\nredirect\r\n:")
+	i := bytes.Index(reply, field)
+	if i < 0 {
+		return
+	}
+	i += len(field)
+	end := i + bytes.IndexByte(reply[i:], '\r')
+	patched := append(append(append([]byte(nil), reply[:i]...), strconv.FormatInt(s.trackRedirect, 10)...), reply[end:]...)
+	if s.trackRedirect == 0 {
+		patched = reply // the backend's own -1 or 0
+	}
+	s.out = append(s.out[:start], patched...)
+}
+
+// clientCaching sends CLIENT CACHING YES|NO on the tracking connection, for
+// the client's next command there; without tracking, the backend refuses
+// it as it refuses any connection that does not track.
+func (s *Session) clientCaching(args [][]byte) {
+	if s.tracking {
+		s.inDedicated(args...)
+		return
+	}
+	s.forward(args...)
+}
