@@ -42,6 +42,24 @@ func TestTLS(t *testing.T) {
 	if out, _ := cli("--cacert", files.CA, "GET", "k"); out == "v" {
 		t.Fatal("a TLS client without a certificate was served, with tls-auth-clients yes")
 	}
+	// tls-auth-clients optional, and a TLS-only proxy (listen port 0).
+	optPort := strconv.Itoa(redistest.FreePort(t))
+	opt := exec.Command(bin, "--listen", "127.0.0.1:0", "--backend", r.URL(), "--tls-port", optPort,
+		"--tls-cert-file", files.Cert, "--tls-key-file", files.Key, "--tls-ca-cert-file", files.CA, "--tls-auth-clients", "optional")
+	if err := opt.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { opt.Process.Kill(); opt.Wait() }()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		out, _ := exec.Command("redis-cli", "-p", optPort, "--tls", "--cacert", files.CA, "PING").CombinedOutput()
+		if strings.TrimSpace(string(out)) == "PONG" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tls-auth-clients optional: a client without a certificate got %q", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 
 	// New files under the same names, then SIGHUP: new connections get the
 	// new certificate, which only the new CA vouches for.
