@@ -327,12 +327,18 @@ func (b *Backend) Close() {
 // countedConn keeps Backend.open exact however many places close it.
 type countedConn struct {
 	net.Conn
-	open *atomic.Int64
-	once sync.Once
+	open    *atomic.Int64
+	once    sync.Once
+	onClose func() // if set, runs once, after the count
 }
 
 func (c *countedConn) Close() error {
-	c.once.Do(func() { c.open.Add(-1) })
+	c.once.Do(func() {
+		c.open.Add(-1)
+		if c.onClose != nil {
+			c.onClose()
+		}
+	})
 	return c.Conn.Close()
 }
 

@@ -198,6 +198,10 @@ func TestSentinelFailoverUnderLoad(t *testing.T) {
 			s := redistest.StartSentinels(t)
 			p := redistest.StartProxy(t, s.URL(), redistest.WithVerbs(t, ""))
 			l := startLoad(t, p.Addr())
+			// A client holding a connection of its own (WATCH) across the
+			// failover.
+			watcher := redistest.Dial(t, p.Addr())
+			expect(t, watcher.Do("WATCH", "w"), "+OK\r\n")
 			time.Sleep(300 * time.Millisecond)
 			old := s.MasterAddr()
 			var promoted string
@@ -239,6 +243,18 @@ func TestSentinelFailoverUnderLoad(t *testing.T) {
 			}
 			if got := string(redistest.Command(promoted, "GET", l.tags[0]+":a")); got == "" || got == "$-1\r\n" {
 				t.Errorf("the new master has no data: %q", got)
+			}
+			// Its connection to the old master is closed once that server
+			// leaves the topology, so its writes reach the new master.
+			for deadline := time.Now().Add(15 * time.Second); ; {
+				got := watcher.Do("SET", "w", "1")
+				if got == "+OK\r\n" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the watching client still gets %q 15s after the failover", got)
+				}
+				time.Sleep(200 * time.Millisecond)
 			}
 		})
 	}

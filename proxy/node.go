@@ -31,6 +31,11 @@ type node struct {
 	shared map[connKey][]*pipe
 	spill  map[connKey]*pipe // takes new batches while a shared connection is stalled (see pipeFor)
 	idle   map[connKey][]*conn
+	// lent are the dedicated connections clients hold (transactions,
+	// blocking commands, pub/sub, tracking): closing the node closes them
+	// too, so that clients of a server that left the topology (a demoted
+	// master) get an error instead of staying on it.
+	lent map[*conn]struct{}
 }
 
 func (n *node) markUsed(clock int64) {
@@ -46,6 +51,7 @@ func newNode(b *Backend, addr string) *node {
 		shared: make(map[connKey][]*pipe),
 		spill:  make(map[connKey]*pipe),
 		idle:   make(map[connKey][]*conn),
+		lent:   make(map[*conn]struct{}),
 	}
 }
 
@@ -107,8 +113,10 @@ func (n *node) dial(ctx context.Context, key connKey) (*conn, error) {
 		return nil, errBackend{err}
 	}
 	b.open.Add(1)
-	nc = &countedConn{Conn: nc, open: &b.open}
-	c := &conn{node: n, key: key, nc: nc, r: bufio.NewReaderSize(nc, 32<<10)}
+	cc := &countedConn{Conn: nc, open: &b.open}
+	c := &conn{node: n, key: key, nc: cc, r: bufio.NewReaderSize(cc, 32<<10)}
+	cc.onClose = func() { n.forget(c) }
+	nc = cc
 	// A cluster replica serves reads only after READONLY; on a master the
 	// command is harmless, and a replica may be promoted at any time.
 	readonly := b.topo.cluster() && b.opts.ReadFromReplicas
@@ -179,11 +187,30 @@ func (n *node) take(ctx context.Context, key connKey) (*conn, error) {
 	if list := n.idle[key]; len(list) > 0 {
 		c := list[len(list)-1]
 		n.idle[key] = list[:len(list)-1]
+		n.lent[c] = struct{}{}
 		n.mu.Unlock()
 		return c, nil
 	}
 	n.mu.Unlock()
-	return n.dial(ctx, key)
+	c, err := n.dial(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	n.lent[c] = struct{}{}
+	closed := n.closed.Load()
+	n.mu.Unlock()
+	if closed {
+		c.nc.Close()
+	}
+	return c, nil
+}
+
+// forget drops a closed connection from the lent ones.
+func (n *node) forget(c *conn) {
+	n.mu.Lock()
+	delete(n.lent, c)
+	n.mu.Unlock()
 }
 
 // give returns a dedicated connection. Only connections in a clean state
@@ -191,12 +218,14 @@ func (n *node) take(ctx context.Context, key connKey) (*conn, error) {
 // back; anything else must be closed by the caller instead.
 func (n *node) give(c *conn) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.closed.Load() || len(n.idle[c.key]) >= n.b.opts.MaxIdle || c.r.Buffered() > 0 {
+		n.mu.Unlock()
 		c.nc.Close()
 		return
 	}
+	delete(n.lent, c)
 	n.idle[c.key] = append(n.idle[c.key], c)
+	n.mu.Unlock()
 }
 
 // stallAfter is how long a shared connection may go without a reply while
@@ -241,8 +270,15 @@ func (n *node) close() {
 	for key, p := range n.spill {
 		shared[key] = append(shared[key], p)
 	}
+	var lent []*conn
+	for c := range n.lent {
+		lent = append(lent, c)
+	}
 	n.idle, n.shared, n.spill = map[connKey][]*conn{}, map[connKey][]*pipe{}, map[connKey]*pipe{}
 	n.mu.Unlock()
+	for _, c := range lent {
+		c.nc.Close()
+	}
 	for _, list := range idle {
 		for _, c := range list {
 			c.nc.Close()
