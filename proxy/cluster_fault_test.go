@@ -244,8 +244,10 @@ func TestSentinelFailoverUnderLoad(t *testing.T) {
 			if got := string(redistest.Command(promoted, "GET", l.tags[0]+":a")); got == "" || got == "$-1\r\n" {
 				t.Errorf("the new master has no data: %q", got)
 			}
-			// Its connection to the old master is closed once that server
-			// leaves the topology, so its writes reach the new master.
+			// Its connection to the old master is closed (Sentinel kills the
+			// demoted master's clients, and redverb closes the connections
+			// to a server that left the topology), so its writes reach the
+			// new master.
 			for deadline := time.Now().Add(15 * time.Second); ; {
 				got := watcher.Do("SET", "w", "1")
 				if got == "+OK\r\n" {
