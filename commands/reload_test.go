@@ -190,6 +190,19 @@ func TestCommandIntrospectionIncludesVerbs(t *testing.T) {
 	if !strings.Contains(docs, bulk("summary")+bulk("Set key to new only if its current value equals expected; like SET, clears the TTL unless EX, PX or KEEPTTL.")) {
 		t.Fatalf("COMMAND DOCS cas: %q", docs)
 	}
+	// The arguments named as the verb file's syntax line says, in Redis's
+	// structure: type, token, flags, and a choice's arguments.
+	for _, want := range []string{
+		bulk("arguments") + "*4\r\n*8\r\n" + bulk("name") + bulk("key") + bulk("type") + bulk("key") + bulk("key_spec_index") + ":0\r\n",
+		bulk("name") + bulk("expected") + bulk("type") + bulk("string") + bulk("display_text") + bulk("expected"),
+		bulk("name") + bulk("option") + bulk("type") + bulk("oneof") + bulk("flags") + "*1\r\n+optional\r\n" + bulk("arguments") + "*3\r\n",
+		bulk("name") + bulk("seconds") + bulk("type") + bulk("integer") + bulk("display_text") + bulk("seconds") + bulk("token") + bulk("EX"),
+		bulk("name") + bulk("keepttl") + bulk("type") + bulk("pure-token") + bulk("token") + bulk("KEEPTTL"),
+	} {
+		if !strings.Contains(docs, want) {
+			t.Errorf("COMMAND DOCS cas lacks %q:\n%q", want, docs)
+		}
+	}
 	c.Do("HELLO", "3")
 	if docs := c.Do("COMMAND", "DOCS", "get", "cas"); !strings.HasPrefix(docs, "%2\r\n") {
 		t.Fatalf("RESP3 COMMAND DOCS get cas: %q", docs[:20])

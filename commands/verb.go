@@ -21,8 +21,9 @@ type Verb struct {
 	MaxArgs  int    // -1: no limit
 	ReadOnly bool
 	Summary  string
-	Source   string // file the verb came from
-	Script   string // exactly what is sent to the backend
+	Args     []proxy.ArgDoc // named arguments, from "-- syntax:"; nil if none
+	Source   string         // file the verb came from
+	Script   string         // exactly what is sent to the backend
 	SHA      string
 	// Check, if set, replaces the plain arity check: it validates args
 	// (those after the verb name) and fills in call.Keys and call.Args.
@@ -49,6 +50,8 @@ func ParseVerb(script, file string) (*Verb, error) {
 		return fmt.Errorf("%s:%d: %s", file, line, fmt.Sprintf(format, a...))
 	}
 	seen := map[string]bool{}
+	var syntax string
+	var syntaxLine int
 	lines := strings.Split(script, "\n")
 	for i, line := range lines {
 		n := i + 1
@@ -92,6 +95,8 @@ func ParseVerb(script, file string) (*Verb, error) {
 			}
 		case "summary":
 			v.Summary = value
+		case "syntax":
+			syntax, syntaxLine = value, n
 		}
 	}
 	if v.Name == "" {
@@ -99,6 +104,16 @@ func ParseVerb(script, file string) (*Verb, error) {
 	}
 	if !seen["args"] {
 		v.MinArgs, v.MaxArgs = 0, -1
+	}
+	if syntax != "" {
+		args, err := ParseSyntax(syntax, v.Keys)
+		if err != nil {
+			return nil, fail(syntaxLine, "%v", err)
+		}
+		if req := requiredArgs(args); req != v.Keys+v.MinArgs {
+			return nil, fail(syntaxLine, "syntax names %d required arguments, but keys and args say %d", req, v.Keys+v.MinArgs)
+		}
+		v.Args = args
 	}
 	v.setScript(script)
 	return v, nil
@@ -110,7 +125,23 @@ func (v *Verb) setScript(script string) {
 	v.Script, v.SHA = script, hex.EncodeToString(sum[:])
 }
 
-var headerFields = map[string]bool{"verb": true, "keys": true, "args": true, "flags": true, "summary": true}
+var headerFields = map[string]bool{"verb": true, "keys": true, "args": true, "flags": true, "summary": true, "syntax": true}
+
+// requiredArgs counts the arguments a call must have: the top level's
+// non-optional ones, a repeated group once.
+func requiredArgs(args []proxy.ArgDoc) int {
+	n := 0
+	for _, a := range args {
+		switch {
+		case a.Optional:
+		case a.Type == "block":
+			n += requiredArgs(a.Args)
+		default:
+			n++
+		}
+	}
+	return n
+}
 
 func parseRange(s string) (lo, hi int, err error) {
 	a, b, isRange := strings.Cut(s, "-")
@@ -132,7 +163,7 @@ func parseRange(s string) (lo, hi int, err error) {
 // Info describes the verb for introspection.
 func (v *Verb) Info() proxy.VerbInfo {
 	return proxy.VerbInfo{Name: v.Name, Keys: v.Keys, MinArgs: v.MinArgs, MaxArgs: v.MaxArgs,
-		ReadOnly: v.ReadOnly, Summary: v.Summary, SHA: v.SHA, Source: v.Source}
+		ReadOnly: v.ReadOnly, Summary: v.Summary, SHA: v.SHA, Source: v.Source, Args: v.Args}
 }
 
 // resolve prepares a call: the verb's checker, or the declared arity.

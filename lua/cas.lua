@@ -2,6 +2,7 @@
 -- keys: 1
 -- args: 2-4
 -- summary: Set key to new only if its current value equals expected; like SET, clears the TTL unless EX, PX or KEEPTTL.
+-- syntax: key expected new [EX seconds | PX milliseconds | KEEPTTL]
 -- ARGV (normalised by commands/cas.go): expected, new, expiry mode ('', EX, PX, KEEPTTL), expiry amount.
 local cur, err = get_string(KEYS[1])
 if err then return err end

@@ -2,6 +2,7 @@
 -- keys: 1
 -- args: 3-4
 -- summary: redis-cell compatible GCRA throttle: [limited, limit, remaining, retry-after-s, reset-after-s].
+-- syntax: key max-burst count per-period-s [quantity]
 -- ARGV (normalised by commands/throttle.go): max-burst, count, period-s, quantity.
 -- Follows redis-cell's arithmetic: emission interval = period / count,
 -- tolerance = interval * (max-burst + 1), durations reported in whole

@@ -2,6 +2,7 @@
 -- keys: 1
 -- args: 2-*
 -- summary: Increment several hash fields by integers at once; replies the new values in argument order.
+-- syntax: key field increment [field increment ...]
 -- All or nothing: if one increment fails (not an integer, overflow), the
 -- fields already incremented are put back. Returns the new values as strings
 -- (exact over int64); the proxy replies them as integers.

@@ -2,6 +2,7 @@
 -- keys: 1
 -- args: 2
 -- summary: Add increment to the integer at key unless the result would exceed max; replies the new value or nil.
+-- syntax: key increment max
 -- Returns the new value as a string (exact over int64); the proxy replies it as an integer.
 local cur, err = get_string(KEYS[1])
 if err then return err end

@@ -2,6 +2,7 @@
 -- keys: 1
 -- args: 2-5
 -- summary: Acquire (or renew) a lease on key for token for ttl-ms; WAIT waits for it, FENCE returns a fencing token.
+-- syntax: key token ttl-ms [WAIT timeout-ms] [FENCE]
 -- KEYS: lock[, fencing counter]. ARGV (normalised by commands/lock.go): token, ttl-ms,
 -- fence ('1' or '0'), report ('1': on failure return {0, pttl} so the proxy knows how long to wait).
 local cur, err = get_string(KEYS[1])

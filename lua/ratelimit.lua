@@ -2,6 +2,7 @@
 -- keys: 1
 -- args: 2-6
 -- summary: Admit one request (or COST units) if at most limit units are admitted per period-ms (GCRA, SLIDING or FIXED).
+-- syntax: key limit period-ms [COST n] [ALGO (GCRA | SLIDING | FIXED)]
 -- ARGV (normalised by commands/ratelimit.go): limit, period-ms, cost, algorithm.
 -- Reply: {allowed, remaining, retry-after-ms (-1 when allowed), reset-after-ms}.
 -- Time is the backend's (TIME), in integer microseconds. A denied request

@@ -2,6 +2,7 @@
 -- keys: 2
 -- args: 1-3
 -- summary: If the integer at stock-key is at least n (default 1), decrement it by n and RPUSH item onto queue-key.
+-- syntax: stock-key queue-key item [COUNT n]
 -- ARGV (normalised by commands/reserve.go): item, n.
 local stock, err = get_string(KEYS[1])
 if err then return err end

@@ -2,6 +2,7 @@
 -- keys: 2
 -- args: 1-4
 -- summary: Move amount from source to destination if source holds at least amount; ONCE records the outcome in a receipt key.
+-- syntax: source destination amount [ONCE receipt-key seconds]
 -- KEYS: source, destination[, receipt]. ARGV (normalised by commands/transfer.go): amount[, receipt seconds].
 local src, dst, amount = KEYS[1], KEYS[2], ARGV[1]
 local receipt = KEYS[3]

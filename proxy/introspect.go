@@ -221,6 +221,9 @@ func (s *Session) appendDocs(dst []byte, v VerbInfo) []byte {
 	dst = redcon.AppendBulkString(dst, "complexity")
 	dst = redcon.AppendBulkString(dst, "O(1)")
 	dst = redcon.AppendBulkString(dst, "arguments")
+	if v.Args != nil {
+		return s.appendArgDocs(dst, v.Args)
+	}
 	optional := v.MaxArgs != v.MinArgs
 	dst = resp.AppendHeader(dst, '*', v.Keys+v.MinArgs+btoi(optional))
 	for i := 0; i < v.Keys; i++ {
@@ -251,6 +254,53 @@ func (s *Session) appendArgDoc(dst []byte, name, typ, flag string) []byte {
 		dst = redcon.AppendBulkString(dst, "flags")
 		dst = s.appendSetHeader(dst, 1)
 		dst = redcon.AppendString(dst, flag)
+	}
+	return dst
+}
+
+// appendArgDocs writes named arguments as Redis's own COMMAND DOCS does:
+// name, type, the key spec of a key, token, flags, and the arguments of a
+// choice or group; display_text for a value, which newer redis-cli shows.
+func (s *Session) appendArgDocs(dst []byte, args []ArgDoc) []byte {
+	dst = resp.AppendHeader(dst, '*', len(args))
+	for _, a := range args {
+		var flags []string
+		if a.Optional {
+			flags = append(flags, "optional")
+		}
+		if a.Multiple {
+			flags = append(flags, "multiple")
+		}
+		value := a.Type != "pure-token" && a.Type != "oneof" && a.Type != "block"
+		pairs := 2 + btoi(a.Type == "key") + btoi(value) + btoi(a.Token != "") + btoi(len(flags) > 0) + btoi(len(a.Args) > 0)
+		dst = s.appendMapHeader(dst, pairs)
+		dst = redcon.AppendBulkString(dst, "name")
+		dst = redcon.AppendBulkString(dst, a.Name)
+		dst = redcon.AppendBulkString(dst, "type")
+		dst = redcon.AppendBulkString(dst, a.Type)
+		if a.Type == "key" {
+			dst = redcon.AppendBulkString(dst, "key_spec_index")
+			dst = redcon.AppendInt(dst, 0)
+		}
+		if value {
+			dst = redcon.AppendBulkString(dst, "display_text")
+			dst = redcon.AppendBulkString(dst, a.Name)
+		}
+		if a.Token != "" {
+			dst = redcon.AppendBulkString(dst, "token")
+			dst = redcon.AppendBulkString(dst, a.Token)
+		}
+		if len(flags) > 0 {
+			dst = redcon.AppendBulkString(dst, "flags")
+			dst = s.appendSetHeader(dst, len(flags))
+			for _, f := range flags {
+				dst = redcon.AppendString(dst, f)
+			}
+		}
+		if len(a.Args) > 0 {
+			dst = redcon.AppendBulkString(dst, "arguments")
+			dst = s.appendArgDocs(dst, a.Args)
+		}
 	}
 	return dst
 }

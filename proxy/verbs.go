@@ -55,6 +55,21 @@ type VerbInfo struct {
 	Summary  string
 	SHA      string
 	Source   string
+	// Args are the named arguments after the verb, from the file's
+	// "-- syntax:" line, for COMMAND DOCS and redis-cli hints. If nil,
+	// generic names.
+	Args []ArgDoc
+}
+
+// ArgDoc is one argument as COMMAND DOCS describes it: a key, a value, a
+// token alone (pure-token), a choice (oneof) or a group (block).
+type ArgDoc struct {
+	Name     string
+	Type     string // key, string, integer, pure-token, oneof, block
+	Token    string // the keyword before it, if any
+	Optional bool
+	Multiple bool
+	Args     []ArgDoc // of a oneof or block
 }
 
 // Arity is the verb's arity as COMMAND reports it: positive when fixed,
