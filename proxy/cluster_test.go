@@ -74,15 +74,7 @@ func TestClusterCorpusMatchesRedis(t *testing.T) {
 	seed := cl.Nodes[0].Addr()
 	for _, proto := range []string{"2", "3"} {
 		t.Run("RESP"+proto, func(t *testing.T) {
-			a := redistest.Dial(t, direct.Addr())
-			b := redistest.Dial(t, p.Addr())
-			for _, c := range []*redistest.Conn{a, b} {
-				c.Do("FLUSHALL")
-				c.Do("SCRIPT", "FLUSH")
-				if reply := c.Do("HELLO", proto); reply[0] == '-' {
-					t.Fatalf("HELLO %s: %q", proto, reply)
-				}
-			}
+			a, b := freshPair(t, direct.Addr(), p.Addr(), proto)
 			crossSlot, compared := 0, 0
 			for i, args := range cmds {
 				line := strings.Join(args, " ")

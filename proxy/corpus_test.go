@@ -279,15 +279,7 @@ func TestCorpusMatchesRedis(t *testing.T) {
 	p := redistest.StartProxy(t, behind.URL())
 	for _, proto := range []string{"2", "3"} {
 		t.Run("RESP"+proto, func(t *testing.T) {
-			a := redistest.Dial(t, direct.Addr())
-			b := redistest.Dial(t, p.Addr())
-			for _, c := range []*redistest.Conn{a, b} {
-				c.Do("FLUSHALL")
-				c.Do("SCRIPT", "FLUSH")
-				if reply := c.Do("HELLO", proto); reply[0] == '-' {
-					t.Fatalf("HELLO %s: %q", proto, reply)
-				}
-			}
+			a, b := freshPair(t, direct.Addr(), p.Addr(), proto)
 			for i, args := range cmds {
 				want, got := a.Do(args...), b.Do(args...)
 				if shapeOnly[i] {
@@ -299,6 +291,21 @@ func TestCorpusMatchesRedis(t *testing.T) {
 			}
 		})
 	}
+}
+
+// freshPair connects to Redis directly and to the proxy, empties both
+// and switches both to the protocol proto.
+func freshPair(t *testing.T, direct, proxy, proto string) (a, b *redistest.Conn) {
+	t.Helper()
+	a, b = redistest.Dial(t, direct), redistest.Dial(t, proxy)
+	for _, c := range []*redistest.Conn{a, b} {
+		c.Do("FLUSHALL")
+		c.Do("SCRIPT", "FLUSH")
+		if reply := c.Do("HELLO", proto); reply[0] == '-' {
+			t.Fatalf("HELLO %s: %q", proto, reply)
+		}
+	}
+	return a, b
 }
 
 // The same corpus sent as one pipeline gets the same bytes as command by
