@@ -83,14 +83,26 @@ done
 echo "verbs" >&2
 redis-cli -p "$RV" CAS bench:warm x y >/dev/null # loads the script into the backend
 SHA=$(redis-cli -p "$RV" REDVERB VERBS | awk '$0=="cas"{getline; print; exit}')
-cas_ops() { redis-benchmark -p "$1" -c 50 -n "$N" -r 10 --csv "${@:2}" 2>/dev/null | awk -F'","' 'NR==2 {print int($2)}'; }
+# cas_ops PORT CLIENTS PIPELINE command...
+cas_ops() { redis-benchmark -p "$1" -c "$2" -n "$N" -P "$3" -r 10 --csv "${@:4}" 2>/dev/null | awk -F'","' 'NR==2 {print int($2)}'; }
 d=""; v=""
 for _ in $(seq "$ROUNDS"); do
-  d+="$(cas_ops "$REDIS" EVALSHA "$SHA" 1 key:__rand_int__ x y) "
-  v+="$(cas_ops "$RV" CAS key:__rand_int__ x y) "
+  d+="$(cas_ops "$REDIS" 50 1 EVALSHA "$SHA" 1 key:__rand_int__ x y) "
+  v+="$(cas_ops "$RV" 50 1 CAS key:__rand_int__ x y) "
 done
 say cas.direct "$(tr ' ' '\n' <<<"$d" | grep . | median)"
 say cas.redverb "$(tr ' ' '\n' <<<"$v" | grep . | median)"
+# Pipelined verbs: CAS at pipeline 16 against EVALSHA of its script at
+# pipeline 16 straight to Redis, one client and 50.
+for C in 1 50; do
+  d=""; v=""
+  for _ in $(seq "$ROUNDS"); do
+    d+="$(cas_ops "$REDIS" "$C" 16 EVALSHA "$SHA" 1 key:__rand_int__ x y) "
+    v+="$(cas_ops "$RV" "$C" 16 CAS key:__rand_int__ x y) "
+  done
+  say "cas16.$C.direct" "$(tr ' ' '\n' <<<"$d" | grep . | median)"
+  say "cas16.$C.redverb" "$(tr ' ' '\n' <<<"$v" | grep . | median)"
+done
 # Contended CAS on 10 keys: the verb against client-side WATCH/GET/MULTI/
 # SET/EXEC on redis-server. One scheduler thread, like redis-benchmark.
 GOMAXPROCS=1 "$work/cas" -direct "127.0.0.1:$REDIS" -proxy "127.0.0.1:$RV" -clients 50 -keys 10 -duration 5s >"$work/cas.txt"

@@ -175,3 +175,13 @@ func (r *Registry) List() []proxy.VerbInfo {
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	return list
 }
+
+// Libraries implements proxy.Verbs.
+func (r *Registry) Libraries() []proxy.Library {
+	verbs := *r.verbs.Load()
+	libs := make([]proxy.Library, 0, len(verbs))
+	for _, v := range verbs {
+		libs = append(libs, proxy.Library{Name: v.Function, Code: v.Library})
+	}
+	return libs
+}

@@ -12,7 +12,9 @@ func TestParseSyntax(t *testing.T) {
 	key := func(n string) proxy.ArgDoc { return proxy.ArgDoc{Name: n, Type: "key"} }
 	str := func(n string) proxy.ArgDoc { return proxy.ArgDoc{Name: n, Type: "string"} }
 	num := func(n string) proxy.ArgDoc { return proxy.ArgDoc{Name: n, Type: "integer"} }
-	tok := func(t string) proxy.ArgDoc { return proxy.ArgDoc{Name: strings.ToLower(t), Type: "pure-token", Token: t} }
+	tok := func(t string) proxy.ArgDoc {
+		return proxy.ArgDoc{Name: strings.ToLower(t), Type: "pure-token", Token: t}
+	}
 	with := func(a proxy.ArgDoc, token string) proxy.ArgDoc { a.Token = token; return a }
 	opt := func(a proxy.ArgDoc) proxy.ArgDoc { a.Optional = true; return a }
 	for _, tc := range []struct {

@@ -25,6 +25,10 @@ type Verb struct {
 	Source   string         // file the verb came from
 	Script   string         // exactly what is sent to the backend
 	SHA      string
+	// Function and Library are the script as a Redis function: its name,
+	// and the library code that defines it (see Library).
+	Function string
+	Library  string
 	// Check, if set, replaces the plain arity check: it validates args
 	// (those after the verb name) and fills in call.Keys and call.Args.
 	Check Checker
@@ -123,6 +127,16 @@ func ParseVerb(script, file string) (*Verb, error) {
 func (v *Verb) setScript(script string) {
 	sum := sha1.Sum([]byte(script))
 	v.Script, v.SHA = script, hex.EncodeToString(sum[:])
+	v.Function = "rv_" + v.SHA
+	flags := ""
+	if v.ReadOnly {
+		flags = ", flags={'no-writes'}"
+	}
+	// The script's body becomes the function's: KEYS and ARGV are its
+	// parameters under the names scripts use, and its locals stay local.
+	v.Library = "#!lua name=" + v.Function + "\n" +
+		"redis.register_function{function_name='" + v.Function + "', callback=function(KEYS, ARGV)\n" +
+		script + "\nend" + flags + "}\n"
 }
 
 var headerFields = map[string]bool{"verb": true, "keys": true, "args": true, "flags": true, "summary": true, "syntax": true}
@@ -168,7 +182,7 @@ func (v *Verb) Info() proxy.VerbInfo {
 
 // resolve prepares a call: the verb's checker, or the declared arity.
 func (v *Verb) resolve(args [][]byte, mayWait bool) (*proxy.ScriptCall, error) {
-	call := &proxy.ScriptCall{SHA: v.SHA, Script: v.Script}
+	call := &proxy.ScriptCall{SHA: v.SHA, Script: v.Script, Function: v.Function, Library: v.Library}
 	if v.Check != nil {
 		if err := v.Check(args, call, mayWait); err != nil {
 			return nil, err

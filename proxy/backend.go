@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -72,6 +73,13 @@ type Backend struct {
 	// refers to them by index. Copied on append.
 	nodeList atomic.Pointer[[]*node]
 	clock    atomic.Int64 // seconds, advanced by pruneLoop; marks nodes in use
+
+	// libraries, if set, gives the verbs' function libraries to load on
+	// every shared connection; noFunctions records a backend that has no
+	// functions (before Redis 7), where verbs run as scripts.
+	libraries    func() []Library
+	hasLibraries atomic.Bool
+	noFunctions  atomic.Bool
 
 	mu     sync.Mutex
 	nodes  map[string]*node
@@ -473,5 +481,53 @@ func (b *Backend) checkCredentials(key connKey) error {
 		return err
 	}
 	c.give()
+	return nil
+}
+
+// SetLibraries makes the backend load the verbs' function libraries on each
+// shared connection it opens (see verbcall.go).
+func (b *Backend) SetLibraries(libraries func() []Library) {
+	b.mu.Lock()
+	b.libraries = libraries
+	b.mu.Unlock()
+	b.hasLibraries.Store(libraries != nil)
+}
+
+// functions reports whether verbs run as functions on this backend.
+func (b *Backend) functions() bool {
+	return b.hasLibraries.Load() && !b.noFunctions.Load()
+}
+
+// loadLibraries loads every verb's library on a new shared connection,
+// before any command uses it. A library that is there already is kept; a
+// backend without functions is remembered, and verbs run as scripts there.
+func (b *Backend) loadLibraries(c *conn) error {
+	b.mu.Lock()
+	libraries := b.libraries
+	b.mu.Unlock()
+	if libraries == nil || b.noFunctions.Load() {
+		return nil
+	}
+	libs := libraries()
+	var buf []byte
+	for _, l := range libs {
+		buf = resp.AppendCommand(buf, []byte("FUNCTION"), []byte("LOAD"), []byte(l.Code))
+	}
+	c.nc.SetDeadline(time.Now().Add(b.opts.DialTimeout))
+	defer c.nc.SetDeadline(time.Time{})
+	if _, err := c.nc.Write(buf); err != nil {
+		return errBackend{err}
+	}
+	for range libs {
+		reply, err := resp.ReadReply(c.r, nil)
+		if err != nil {
+			return errBackend{err}
+		}
+		if resp.IsError(reply) && !bytes.Contains(reply, []byte("already exists")) {
+			// No functions here (before Redis 7), or not for redverb's
+			// user (ACL): verbs run as scripts.
+			b.noFunctions.Store(true)
+		}
+	}
 	return nil
 }

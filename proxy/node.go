@@ -70,12 +70,13 @@ type connKey struct {
 
 // conn is one dedicated backend connection.
 type conn struct {
-	node *node
-	key  connKey
-	nc   net.Conn
-	r    *bufio.Reader
-	kick chan struct{} // wakes a shared connection's writer
-	id   int64         // the backend's CLIENT ID for it, once asked (see backendID)
+	node    *node
+	key     connKey
+	nc      net.Conn
+	r       *bufio.Reader
+	kick    chan struct{} // wakes a shared connection's writer
+	id      int64         // the backend's CLIENT ID for it, once asked (see backendID)
+	counted *countedConn  // nc, for its close hook
 	// tracker, if set, owns reading the connection (a CLIENT TRACKING
 	// client's, see tracking.go); replies come through it.
 	tracker *tracker
@@ -114,8 +115,7 @@ func (n *node) dial(ctx context.Context, key connKey) (*conn, error) {
 	}
 	b.open.Add(1)
 	cc := &countedConn{Conn: nc, open: &b.open}
-	c := &conn{node: n, key: key, nc: cc, r: bufio.NewReaderSize(cc, 32<<10)}
-	cc.onClose = func() { n.forget(c) }
+	c := &conn{node: n, key: key, nc: cc, r: bufio.NewReaderSize(cc, 32<<10), counted: cc}
 	nc = cc
 	// A cluster replica serves reads only after READONLY; on a master the
 	// command is harmless, and a replica may be promoted at any time.
@@ -196,6 +196,9 @@ func (n *node) take(ctx context.Context, key connKey) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Only lent connections report their close: a shared one may be
+	// closed with its pipe's lock held, which must not wait for n.mu.
+	c.counted.onClose = func() { n.forget(c) }
 	n.mu.Lock()
 	n.lent[c] = struct{}{}
 	closed := n.closed.Load()

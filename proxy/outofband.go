@@ -46,12 +46,27 @@ func (s *Session) runOutOfBand(args ...[]byte) {
 
 // runOutOfBandOn is runOutOfBand on a given server.
 func (s *Session) runOutOfBandOn(n *node, args ...[]byte) {
-	reply, err := n.outOfBand(connKey{db: 0, proto: s.proto}, args...)
+	key := connKey{db: 0, proto: s.proto}
+	reply, err := n.outOfBand(key, args...)
+	if err == nil && len(args) == 2 && bytes.EqualFold(args[1], []byte("kill")) && verbRunning(reply) {
+		// A verb runs as a function, which the client that sent SCRIPT
+		// KILL knows as a script: kill it as Redis asks.
+		var stats []byte
+		if stats, err = n.outOfBand(key, []byte("FUNCTION"), []byte("STATS")); err == nil && bytes.Contains(stats, []byte("\r\nrv_")) {
+			reply, err = n.outOfBand(key, []byte("FUNCTION"), []byte("KILL"))
+		}
+	}
 	if err != nil {
 		s.out = appendBackendError(s.out, err)
 		return
 	}
 	s.out = append(s.out, reply...)
+}
+
+// verbRunning reports whether a SCRIPT KILL reply says a function runs,
+// which FUNCTION KILL would stop.
+func verbRunning(reply []byte) bool {
+	return bytes.HasPrefix(reply, []byte("-BUSY")) && bytes.Contains(reply, []byte("FUNCTION KILL"))
 }
 
 // outOfBand sends one command on a pooled connection and returns its reply.

@@ -146,6 +146,11 @@ func (p *pipe) connectLocked(ctx context.Context) error {
 		return p.dialErr
 	}
 	c, err := p.n.dial(ctx, p.key)
+	if err == nil {
+		if err = p.n.b.loadLibraries(c); err != nil {
+			c.nc.Close()
+		}
+	}
 	p.dialedAt = time.Now()
 	p.dialErr = err
 	if err != nil {

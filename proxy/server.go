@@ -97,6 +97,9 @@ func (srv *Server) Serve(ln net.Listener) error {
 		go srv.shedIdleClients(srv.stop)
 	})
 	srv.wake.b, srv.wake.log = srv.Backend, srv.log
+	if srv.Verbs != nil {
+		srv.Backend.SetLibraries(srv.Verbs.Libraries)
+	}
 	srv.mu.Unlock()
 	protect := srv.ProtectedMode && srv.RequirePass == "" && !isLoopback(ln.Addr())
 	for {

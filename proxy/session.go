@@ -21,14 +21,17 @@ import (
 // client believes it has: selected database, protocol, authentication,
 // name, and a dedicated backend connection while it needs one.
 type Session struct {
-	srv     *Server
-	id      uint64
-	nc      net.Conn
-	in      *input
-	out     []byte // replies not yet written to the client
-	nameBuf []byte
-	req     request
-	routing routing
+	srv      *Server
+	id       uint64
+	nc       net.Conn
+	in       *input
+	out      []byte // replies not yet written to the client
+	nameBuf  []byte
+	req      request
+	routing  routing
+	inBatch  []batchVerb // verbs sent as FCALL in the batch being run
+	fcallBuf []byte      // their encoded calls
+	rebuf    []byte      // spare output buffer, for rewriting a batch's replies
 	// lastTarget is where the client's last keyed command went: on a
 	// cluster, WAIT asks that master about its replicas.
 	lastTarget target
@@ -300,12 +303,18 @@ func (s *Session) key() connKey {
 }
 
 // runShared sends the leading run of ordinary commands as one batch on the
-// session's shared connection. A verb ends the batch, so that what follows
-// it waits for its result even if its script has to be reloaded first.
+// session's shared connection. A verb that runs as a Redis function (FCALL)
+// stays in the batch like any command; a verb that runs as a script
+// (EVALSHA: a backend without functions, a call that may wait) ends the
+// batch, so that what follows it waits for its result even if its script
+// has to be reloaded first.
 func (s *Session) runShared(cmds []command) int {
 	req, rt := &s.req, &s.routing
 	req.cmds, rt.targets = req.cmds[:0], rt.targets[:0]
+	s.inBatch = s.inBatch[:0]
 	n, verb := 0, false
+	var call *ScriptCall
+	var callErr error
 	for n < len(cmds) && !verb {
 		c := cmds[n]
 		s.nameBuf = lowerName(s.nameBuf, c.args[0])
@@ -313,19 +322,30 @@ func (s *Session) runShared(cmds []command) int {
 		if r != routeShared && r != routeVerb {
 			break
 		}
-		verb = r == routeVerb
 		t := s.srv.Backend.targetOf(s.nameBuf, c.args)
-		req.cmds, rt.targets = append(req.cmds, c.raw), append(rt.targets, t)
+		raw := c.raw
+		if r == routeVerb {
+			counters.VerbCalls.Add(1)
+			call, callErr = s.resolve(c.args, true)
+			if s.asFunction(call, callErr) {
+				start := len(s.fcallBuf)
+				s.fcallBuf = call.appendFCall(s.fcallBuf)
+				s.inBatch = append(s.inBatch, batchVerb{index: n, call: call, start: start, end: len(s.fcallBuf)})
+				raw, t, call = nil, call.target(), nil // raw is set once fcallBuf stops growing
+			} else {
+				verb = true
+			}
+		}
+		req.cmds, rt.targets = append(req.cmds, raw), append(rt.targets, t)
 		if t != noSlot {
 			s.lastTarget = t
 		}
 		n++
 	}
-	var call *ScriptCall
-	var callErr error
+	for _, v := range s.inBatch {
+		req.cmds[v.index] = s.fcallBuf[v.start:v.end]
+	}
 	if verb {
-		counters.VerbCalls.Add(1)
-		call, callErr = s.resolve(cmds[n-1].args, true)
 		if callErr != nil {
 			req.cmds = req.cmds[:n-1] // refused: it never reaches the backend
 		} else {
@@ -341,6 +361,10 @@ func (s *Session) runShared(cmds []command) int {
 		defer done()
 	}
 	s.sendShared()
+	if len(s.inBatch) > 0 && !req.overflow {
+		s.finishFunctions()
+	}
+	s.fcallBuf = s.fcallBuf[:0]
 	for i, c := range cmds[:len(req.cmds)] { // a refused verb, last, has no reply here
 		if !req.overflow && bytes.EqualFold(c.args[0], []byte("info")) && wantsProxyInfo(c.args) {
 			s.addProxyInfo(i)

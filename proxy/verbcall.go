@@ -317,3 +317,90 @@ func bulkBody(bulk []byte) []byte {
 	}
 	return bulk[i+1 : len(bulk)-2]
 }
+
+// Verbs as Redis functions. A script called with EVALSHA can meet NOSCRIPT
+// (SCRIPT FLUSH, directly or through redverb; a restart), after which the
+// commands that followed it in a pipeline would already have run without
+// its effect: so such a verb ends its batch. A function survives SCRIPT
+// FLUSH, is replicated to replicas (a failover keeps it), and redverb loads
+// every verb's library on each shared connection it opens (a restart drops
+// the connections): FCALL finds it, so a verb pipelines like any command.
+// Only a FUNCTION FLUSH or DELETE sent to the backend directly can remove
+// it; then the call is loaded and run again (the client still gets its
+// reply, in order), but the commands after it in that one batch ran first.
+
+// batchVerb is a verb sent as FCALL in the batch being run.
+type batchVerb struct {
+	index      int // in the batch
+	call       *ScriptCall
+	start, end int // its encoded call in Session.fcallBuf
+}
+
+// asFunction reports whether a resolved verb call runs as FCALL.
+func (s *Session) asFunction(call *ScriptCall, err error) bool {
+	return err == nil && call.Function != "" && call.Retry == nil && s.srv.Backend.functions()
+}
+
+// appendFCall encodes the call as FCALL.
+func (c *ScriptCall) appendFCall(dst []byte) []byte {
+	dst = resp.AppendHeader(dst, '*', 3+len(c.Keys)+len(c.Args))
+	dst = appendBulk(dst, "FCALL")
+	dst = appendBulk(dst, c.Function)
+	dst = appendBulk(dst, strconv.Itoa(len(c.Keys)))
+	for _, a := range c.Keys {
+		dst = appendBulk(dst, a)
+	}
+	for _, a := range c.Args {
+		dst = appendBulk(dst, a)
+	}
+	return dst
+}
+
+// finishFunctions completes the FCALL verbs of the batch just sent: each
+// reply is converted for the client, and a call whose function the
+// backend did not have is loaded and run again. The batch's replies are
+// rewritten in order into a spare buffer.
+func (s *Session) finishFunctions() {
+	req := &s.req
+	out := append(s.rebuf[:0], s.out[:req.base]...)
+	prev, j := req.base, 0
+	for i, end := range req.ends {
+		reply := s.out[prev:end]
+		prev = end
+		if j < len(s.inBatch) && s.inBatch[j].index == i {
+			reply = s.finishFunction(s.inBatch[j].call, reply)
+			j++
+		}
+		out = append(out, reply...)
+		req.ends[i] = len(out)
+	}
+	s.rebuf = s.out[:0]
+	if cap(s.rebuf) > 64<<10 {
+		s.rebuf = nil
+	}
+	s.out, req.out = out, out
+	clear(s.inBatch)
+}
+
+func (s *Session) finishFunction(call *ScriptCall, reply []byte) []byte {
+	if bytes.HasPrefix(reply, []byte("-ERR Function not found")) {
+		counters.ScriptReloads.Add(1)
+		s.srv.log.Info("backend lacks a verb's function; loading it", zap.String("function", call.Function))
+		t := call.target()
+		parts := s.sendEach([][]byte{
+			resp.AppendCommand(nil, []byte("FUNCTION"), []byte("LOAD"), []byte("REPLACE"), []byte(call.Library)),
+			call.appendFCall(nil)}, []target{t, t})
+		reply = parts[1]
+		if isNoScript(parts[0]) || bytes.HasPrefix(parts[0], []byte("-ERR unknown")) || bytes.HasPrefix(reply, []byte("-ERR Function not found")) {
+			// Functions are gone or refused here: run it as a script.
+			parts = s.sendEach([][]byte{
+				resp.AppendCommand(nil, []byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)),
+				call.appendCall(nil, false)}, []target{t, t})
+			reply = parts[1]
+		}
+	}
+	if convert := s.converter(call); convert != nil && !resp.IsError(reply) {
+		reply = convert(reply)
+	}
+	return reply
+}

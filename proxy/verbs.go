@@ -18,14 +18,29 @@ type Verbs interface {
 	List() []VerbInfo
 	// Reload rereads user-defined verbs; on error the previous set stays.
 	Reload() error
+	// Libraries are the verbs as Redis function libraries (one per verb,
+	// named after its script's SHA1), which the proxy loads on its shared
+	// connections so that verbs run with FCALL and pipeline like any
+	// command (see verbcall.go).
+	Libraries() []Library
+}
+
+// Library is a Redis function library: FUNCTION LOAD takes Code.
+type Library struct {
+	Name string
+	Code string
 }
 
 // ScriptCall is one verb invocation, ready to run.
 type ScriptCall struct {
 	SHA    string
 	Script string
-	Keys   [][]byte
-	Args   [][]byte
+	// Function is the name the script has as a Redis function, and
+	// Library the code of the library that defines it; empty if none.
+	Function string
+	Library  string
+	Keys     [][]byte
+	Args     [][]byte
 
 	// Convert, if set, rewrites a successful raw reply before the client
 	// sees it (for example a bulk string holding an exact int64 into an

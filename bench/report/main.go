@@ -106,6 +106,10 @@ func table(f figures) {
 	}
 	fmt.Printf("| CAS verb vs EVALSHA of its script, P1 (ops/s) | %s | – | %s | %s | – |\n",
 		num(f["cas.direct"]), num(f["cas.redverb"]), ratio(f["cas.redverb"], f["cas.direct"]))
+	for _, c := range []string{"1", "50"} {
+		fmt.Printf("| CAS verb vs EVALSHA of its script, P16, %s client(s) (ops/s) | %s | – | %s | %s | – |\n",
+			c, num(f["cas16."+c+".direct"]), num(f["cas16."+c+".redverb"]), ratio(f["cas16."+c+".redverb"], f["cas16."+c+".direct"]))
+	}
 	fmt.Printf("| contended CAS, 10 keys: verb vs WATCH/MULTI loop (ops/s) | %s | – | %s | %s | – |\n",
 		num(f["contended.watch"]), num(f["contended.redverb"]), ratio(f["contended.redverb"], f["contended.watch"]))
 	fmt.Printf("| memory per idle client, 10,000 clients (bytes) | – | %s | %s | – | %s |\n",
