@@ -88,11 +88,18 @@ func (s *Session) proxyInfo() []byte {
 	return []byte(strings.Join(lines, "\r\n") + "\r\n")
 }
 
-// addProxyInfo adds the proxy section to reply i of the batch just sent.
-func (s *Session) addProxyInfo(i int) {
+// addProxyInfo adds the proxy section to reply i of the batch just sent,
+// INFO with args.
+func (s *Session) addProxyInfo(i int, args [][]byte) {
 	req := &s.req
 	start, end := req.start(i), req.ends[i]
-	reply := s.withProxyInfo(bytes.Clone(s.out[start:end]))
+	backend := bytes.Clone(s.out[start:end])
+	if resp.IsError(backend) && len(args) == 2 && strings.EqualFold(string(args[1]), "proxy") {
+		// INFO proxy alone: a backend that refuses the unknown section
+		// (not Redis, which answers it with nothing) still gets redverb's.
+		backend = []byte("$0\r\n\r\n")
+	}
+	reply := s.withProxyInfo(backend)
 	rest := bytes.Clone(s.out[end:])
 	s.out = append(append(s.out[:start], reply...), rest...)
 	grow := len(reply) - (end - start)

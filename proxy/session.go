@@ -367,7 +367,7 @@ func (s *Session) runShared(cmds []command) int {
 	s.fcallBuf = s.fcallBuf[:0]
 	for i, c := range cmds[:len(req.cmds)] { // a refused verb, last, has no reply here
 		if !req.overflow && bytes.EqualFold(c.args[0], []byte("info")) && wantsProxyInfo(c.args) {
-			s.addProxyInfo(i)
+			s.addProxyInfo(i, c.args)
 		}
 	}
 	switch {
