@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -292,7 +293,7 @@ func (b *Backend) pruneLoop() {
 		b.mu.Lock()
 		var stale []*node
 		for addr, n := range b.nodes {
-			if clock-n.used.Load() > unusedFor && !containsString(masters, addr) {
+			if clock-n.used.Load() > unusedFor && !slices.Contains(masters, addr) {
 				stale = append(stale, n)
 				delete(b.nodes, addr)
 			}
@@ -303,15 +304,6 @@ func (b *Backend) pruneLoop() {
 			n.close()
 		}
 	}
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Close closes every backend connection.
@@ -508,21 +500,15 @@ func (b *Backend) loadLibraries(c *conn) error {
 	if libraries == nil || b.noFunctions.Load() {
 		return nil
 	}
-	libs := libraries()
-	var buf []byte
-	for _, l := range libs {
-		buf = resp.AppendCommand(buf, []byte("FUNCTION"), []byte("LOAD"), []byte(l.Code))
+	var loads [][]byte
+	for _, l := range libraries() {
+		loads = append(loads, resp.AppendCommand(nil, []byte("FUNCTION"), []byte("LOAD"), []byte(l.Code)))
 	}
-	c.nc.SetDeadline(time.Now().Add(b.opts.DialTimeout))
-	defer c.nc.SetDeadline(time.Time{})
-	if _, err := c.nc.Write(buf); err != nil {
-		return errBackend{err}
+	replies, err := c.pipeline(loads, time.Now().Add(b.opts.DialTimeout))
+	if err != nil {
+		return err
 	}
-	for range libs {
-		reply, err := resp.ReadReply(c.r, nil)
-		if err != nil {
-			return errBackend{err}
-		}
+	for _, reply := range replies {
 		if resp.IsError(reply) && !bytes.Contains(reply, []byte("already exists")) {
 			// No functions here (before Redis 7), or not for redverb's
 			// user (ACL): verbs run as scripts.

@@ -104,8 +104,7 @@ func (sp split) run(s *Session, args [][]byte) {
 		targets[i] = target(slots[i])
 	}
 	parts := s.sendEach(raws, targets)
-	if err := firstError(parts); err != nil {
-		s.out = append(s.out, err...)
+	if s.answeredError(parts) {
 		return
 	}
 	s.out = append(s.out, sp.merge(s, parts, keysOf, (len(args)-1)/sp.step)...)
@@ -143,16 +142,6 @@ func sumIntegers(_ *Session, parts [][]byte, _ [][]int, _ int) []byte {
 	return append(strconv.AppendInt([]byte{':'}, int64(total), 10), '\r', '\n')
 }
 
-// firstError returns the first error reply among parts, or nil.
-func firstError(parts [][]byte) []byte {
-	for _, p := range parts {
-		if resp.IsError(p) {
-			return p
-		}
-	}
-	return nil
-}
-
 // sendEach sends commands to their targets as one scattered batch and
 // returns the replies in order.
 func (s *Session) sendEach(raws [][]byte, targets []target) [][]byte {
@@ -166,41 +155,43 @@ func (s *Session) sendEach(raws [][]byte, targets []target) [][]byte {
 	return parts
 }
 
-// onMasters sends one command to every master and returns the replies in
-// the masters' order.
-func (s *Session) onMasters(args [][]byte) ([][]byte, []*node) {
+// onMasters sends one command to every master at once and returns the
+// replies in the masters' order.
+func (s *Session) onMasters(args [][]byte) [][]byte {
 	masters, err := s.srv.Backend.masters()
 	if err != nil {
-		return [][]byte{appendBackendError(nil, err)}, nil
+		return [][]byte{appendBackendError(nil, err)}
 	}
 	raw := resp.AppendCommand(nil, args...)
-	reqs := make([]*request, len(masters))
-	sent := make([]bool, len(masters))
-	for i, n := range masters {
-		reqs[i] = &request{cmds: [][]byte{raw}, done: make(chan struct{}, 1), limit: s.req.limit}
-		p, err := n.pipeFor(s.key(), s.id)
-		if err != nil {
-			reqs[i].failRest(err)
-			continue
-		}
-		sent[i] = p.send(reqs[i])
+	req := &request{limit: s.req.limit}
+	for range masters {
+		req.cmds = append(req.cmds, raw)
 	}
+	s.srv.Backend.scatter(s.key(), s.id, req, &routing{nodes: masters})
 	parts := make([][]byte, len(masters))
-	for i, req := range reqs {
-		if sent[i] {
-			<-req.done
-		}
-		parts[i] = req.reply(0)
+	for i := range parts {
+		parts[i] = req.reply(i)
 	}
-	return parts, masters
+	return parts
+}
+
+// answeredError appends the first error reply among parts, if any, and
+// reports whether it did.
+func (s *Session) answeredError(parts [][]byte) bool {
+	for _, p := range parts {
+		if resp.IsError(p) {
+			s.out = append(s.out, p...)
+			return true
+		}
+	}
+	return false
 }
 
 // clusterEveryMaster runs a command on every master (FLUSHALL, FLUSHDB):
 // the first error, or the first master's reply.
 func (s *Session) clusterEveryMaster(args [][]byte) {
-	parts, _ := s.onMasters(args)
-	if err := firstError(parts); err != nil {
-		s.out = append(s.out, err...)
+	parts := s.onMasters(args)
+	if s.answeredError(parts) {
 		return
 	}
 	s.out = append(s.out, parts[0]...)
@@ -208,9 +199,8 @@ func (s *Session) clusterEveryMaster(args [][]byte) {
 
 // clusterDBSize adds up the masters' DBSIZE.
 func (s *Session) clusterDBSize(args [][]byte) {
-	parts, _ := s.onMasters(args)
-	if err := firstError(parts); err != nil {
-		s.out = append(s.out, err...)
+	parts := s.onMasters(args)
+	if s.answeredError(parts) {
 		return
 	}
 	s.out = append(s.out, sumIntegers(s, parts, nil, 0)...)
@@ -218,9 +208,8 @@ func (s *Session) clusterDBSize(args [][]byte) {
 
 // clusterKeys concatenates the masters' KEYS.
 func (s *Session) clusterKeys(args [][]byte) {
-	parts, _ := s.onMasters(args)
-	if err := firstError(parts); err != nil {
-		s.out = append(s.out, err...)
+	parts := s.onMasters(args)
+	if s.answeredError(parts) {
 		return
 	}
 	var keys [][]byte
@@ -315,9 +304,8 @@ func (s *Session) clusterScript(args [][]byte) {
 	case "kill":
 		s.clusterKill(args)
 	case "exists":
-		parts, _ := s.onMasters(args)
-		if err := firstError(parts); err != nil {
-			s.out = append(s.out, err...)
+		parts := s.onMasters(args)
+		if s.answeredError(parts) {
 			return
 		}
 		all := resp.SplitArray(parts[0])

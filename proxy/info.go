@@ -60,7 +60,7 @@ var Version = "dev"
 // proxyInfo is the "# Proxy" section.
 func (s *Session) proxyInfo() []byte {
 	srv, b := s.srv, s.srv.Backend
-	cc := srv.Clients()
+	cc, conns := srv.Clients(), b.Stats()
 	total := int64(0)
 	for _, c := range counters.Commands() {
 		total += c.Calls.Load()
@@ -83,7 +83,7 @@ func (s *Session) proxyInfo() []byte {
 		"backend:" + b.Addr(),
 		"backend_kind:" + kind,
 		"backend_state:" + state,
-		fmt.Sprintf("backend_connections:shared=%d,pooled=%d,open=%d", b.Stats().Shared, b.Stats().Idle, b.Stats().Open),
+		fmt.Sprintf("backend_connections:shared=%d,pooled=%d,open=%d", conns.Shared, conns.Idle, conns.Open),
 	}
 	return []byte(strings.Join(lines, "\r\n") + "\r\n")
 }

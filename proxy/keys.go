@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"context"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -109,17 +108,12 @@ func (ck *cmdKeys) firstKey(args [][]byte) int {
 
 // loadCommandTable asks a master for COMMAND and reads the key specs.
 func (b *Backend) loadCommandTable() map[string]*cmdKeys {
-	c, err := b.take(context.Background(), connKey{db: 0, proto: 2}, -1)
+	n, err := b.master(-1)
 	if err != nil {
 		return nil
 	}
-	reply, err := c.roundTrip([]byte("COMMAND"))
-	if err != nil {
-		c.nc.Close()
-		return nil
-	}
-	c.give()
-	if resp.IsError(reply) {
+	reply, err := n.outOfBand(connKey{db: 0, proto: 2}, []byte("COMMAND"))
+	if err != nil || resp.IsError(reply) {
 		return nil
 	}
 	cmds := map[string]*cmdKeys{}

@@ -159,25 +159,44 @@ func (c *conn) handshake(user, password string, readonly bool, key connKey, dead
 	if len(cmds) == 0 {
 		return nil
 	}
-	var buf []byte
-	for _, cmd := range cmds {
-		buf = resp.AppendCommand(buf, cmd...)
+	raws := make([][]byte, len(cmds))
+	for i, cmd := range cmds {
+		raws[i] = resp.AppendCommand(nil, cmd...)
 	}
-	c.nc.SetDeadline(deadline)
-	defer c.nc.SetDeadline(time.Time{})
-	if _, err := c.nc.Write(buf); err != nil {
-		return errBackend{err}
+	replies, err := c.pipeline(raws, deadline)
+	if err != nil {
+		return err
 	}
-	for range cmds {
-		reply, err := resp.ReadReply(c.r, nil)
-		if err != nil {
-			return errBackend{err}
-		}
+	for _, reply := range replies {
 		if resp.IsError(reply) {
 			return replyError{reply}
 		}
 	}
 	return nil
+}
+
+// pipeline writes raws in one write and reads one reply each; a zero
+// deadline is none.
+func (c *conn) pipeline(raws [][]byte, deadline time.Time) ([][]byte, error) {
+	var buf []byte
+	for _, r := range raws {
+		buf = append(buf, r...)
+	}
+	if !deadline.IsZero() {
+		c.nc.SetDeadline(deadline)
+		defer c.nc.SetDeadline(time.Time{})
+	}
+	if _, err := c.nc.Write(buf); err != nil {
+		return nil, errBackend{err}
+	}
+	replies := make([][]byte, len(raws))
+	for i := range raws {
+		var err error
+		if replies[i], err = resp.ReadReply(c.r, nil); err != nil {
+			return nil, errBackend{err}
+		}
+	}
+	return replies, nil
 }
 
 // take lends a dedicated connection in the given state, reusing an idle one

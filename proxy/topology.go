@@ -83,28 +83,18 @@ func newSlotMap(cc *redis.ClusterClient, isCluster bool) *slotMap {
 	return &slotMap{cc: cc, isCluster: isCluster, redirect: map[int]redirect{}}
 }
 
-func (t *slotMap) master(slot int) (string, error) {
-	if slot < 0 {
-		slot = 0
-	}
-	if addr := t.redirected(slot); addr != "" {
-		return addr, nil
-	}
-	c, err := t.cc.MasterForKey(context.Background(), slotKeys[slot])
-	if err != nil {
-		return "", err
-	}
-	return c.Options().Addr, nil
-}
+func (t *slotMap) master(slot int) (string, error) { return t.serving(slot, t.cc.MasterForKey) }
 
-func (t *slotMap) replica(slot int) (string, error) {
-	if slot < 0 {
-		slot = 0
-	}
+func (t *slotMap) replica(slot int) (string, error) { return t.serving(slot, t.cc.SlaveForKey) }
+
+// serving is the address of the server forKey picks for slot, unless a
+// redirect names another one.
+func (t *slotMap) serving(slot int, forKey func(context.Context, string) (*redis.Client, error)) (string, error) {
+	slot = max(slot, 0)
 	if addr := t.redirected(slot); addr != "" {
 		return addr, nil
 	}
-	c, err := t.cc.SlaveForKey(context.Background(), slotKeys[slot])
+	c, err := forKey(context.Background(), slotKeys[slot])
 	if err != nil {
 		return "", err
 	}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"time"
 
 	"github.com/redverb/redverb/internal/resp"
 )
@@ -39,7 +40,7 @@ func (s *Session) pin(t target) bool {
 		c, err = n.take(context.Background(), s.ded.key)
 	}
 	if err == nil && s.inMulti {
-		err = replay(c, append([][]byte{multiCmd}, s.unpinned...))
+		_, err = c.pipeline(append([][]byte{multiCmd}, s.unpinned...), time.Time{}) // the client had these replies from the first server
 	}
 	if err != nil {
 		if c != nil {
@@ -63,24 +64,6 @@ func (s *Session) pin(t target) bool {
 }
 
 var multiCmd = resp.AppendCommand(nil, []byte("MULTI"))
-
-// replay sends raws on c and drops their replies, which the client already
-// had from the first server.
-func replay(c *conn, raws [][]byte) error {
-	var buf []byte
-	for _, r := range raws {
-		buf = append(buf, r...)
-	}
-	if _, err := c.nc.Write(buf); err != nil {
-		return errBackend{err}
-	}
-	for range raws {
-		if _, err := resp.ReadReply(c.r, nil); err != nil {
-			return errBackend{err}
-		}
-	}
-	return nil
-}
 
 // crossNode handles a redirect on the dedicated connection (the reply at
 // s.out[start:]): inside a transaction or for WATCH, keys on another server

@@ -26,14 +26,23 @@ func ScriptReloads() int64 { return counters.ScriptReloads.Load() }
 // appendCall encodes a call as EVALSHA (or EVAL with the body, where a
 // reload cannot be done in order, such as inside MULTI).
 func (c *ScriptCall) appendCall(dst []byte, withBody bool) []byte {
-	dst = resp.AppendHeader(dst, '*', 3+len(c.Keys)+len(c.Args))
 	if withBody {
-		dst = appendBulk(dst, "EVAL")
-		dst = appendBulk(dst, c.Script)
-	} else {
-		dst = appendBulk(dst, "EVALSHA")
-		dst = appendBulk(dst, c.SHA)
+		return c.appendInvocation(dst, "EVAL", c.Script)
 	}
+	return c.appendInvocation(dst, "EVALSHA", c.SHA)
+}
+
+// appendFCall encodes the call as FCALL.
+func (c *ScriptCall) appendFCall(dst []byte) []byte {
+	return c.appendInvocation(dst, "FCALL", c.Function)
+}
+
+// appendInvocation encodes cmd script numkeys key... arg..., the form
+// EVAL, EVALSHA and FCALL share.
+func (c *ScriptCall) appendInvocation(dst []byte, cmd, script string) []byte {
+	dst = resp.AppendHeader(dst, '*', 3+len(c.Keys)+len(c.Args))
+	dst = appendBulk(dst, cmd)
+	dst = appendBulk(dst, script)
 	dst = appendBulk(dst, strconv.Itoa(len(c.Keys)))
 	for _, a := range c.Keys {
 		dst = appendBulk(dst, a)
@@ -339,21 +348,6 @@ type batchVerb struct {
 // asFunction reports whether a resolved verb call runs as FCALL.
 func (s *Session) asFunction(call *ScriptCall, err error) bool {
 	return err == nil && call.Function != "" && call.Retry == nil && s.srv.Backend.functions()
-}
-
-// appendFCall encodes the call as FCALL.
-func (c *ScriptCall) appendFCall(dst []byte) []byte {
-	dst = resp.AppendHeader(dst, '*', 3+len(c.Keys)+len(c.Args))
-	dst = appendBulk(dst, "FCALL")
-	dst = appendBulk(dst, c.Function)
-	dst = appendBulk(dst, strconv.Itoa(len(c.Keys)))
-	for _, a := range c.Keys {
-		dst = appendBulk(dst, a)
-	}
-	for _, a := range c.Args {
-		dst = appendBulk(dst, a)
-	}
-	return dst
 }
 
 // finishFunctions completes the FCALL verbs of the batch just sent: each
