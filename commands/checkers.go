@@ -15,4 +15,10 @@ var checkers = map[string]Checker{
 	"hincrmulti":  checkHIncrMulti,
 	"hgetorset":   checkHGetOrSet,
 	"reserve":     checkReserve,
+	// Stand-ins for newer Redis and Valkey commands (see README).
+	"set":     checkSet,
+	"delex":   checkDelex,
+	"digest":  checkDigest,
+	"msetex":  checkMSetEx,
+	"hgetdel": checkHGetDel,
 }

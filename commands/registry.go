@@ -151,9 +151,9 @@ func (r *Registry) Reload() error {
 }
 
 // IsVerb implements proxy.Verbs.
-func (r *Registry) IsVerb(name []byte) bool {
-	_, ok := (*r.verbs.Load())[string(name)]
-	return ok
+func (r *Registry) IsVerb(name []byte, args [][]byte, native proxy.Native) bool {
+	v := (*r.verbs.Load())[string(name)]
+	return v != nil && (v.Emulates == nil || v.Emulates.Needed(v.Name, args, native))
 }
 
 // Resolve implements proxy.Verbs.

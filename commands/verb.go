@@ -32,6 +32,10 @@ type Verb struct {
 	// Check, if set, replaces the plain arity check: it validates args
 	// (those after the verb name) and fills in call.Keys and call.Args.
 	Check Checker
+	// Emulates, from "-- emulates:", makes the verb a stand-in for the
+	// Redis command of its name on backends without it (or, if options are
+	// named, without one of those options).
+	Emulates *proxy.Emulation
 }
 
 // Checker validates a verb's arguments and prepares its script call.
@@ -45,6 +49,8 @@ type Checker func(args [][]byte, call *proxy.ScriptCall, mayWait bool) error
 //	-- args: MIN[-MAX]   (MAX may be *)
 //	-- flags: readonly
 //	-- summary: one line
+//	-- syntax: key value [NX | XX]   (argument names, for COMMAND DOCS)
+//	-- emulates: NAME [OPTION...]    (a stand-in for a newer Redis command)
 //
 // The header is the run of "--" lines at the top; other comment lines in it
 // are ignored. Errors name the file and line.
@@ -55,7 +61,8 @@ func ParseVerb(script, file string) (*Verb, error) {
 	}
 	seen := map[string]bool{}
 	var syntax string
-	var syntaxLine int
+	var emulates []string
+	var syntaxLine, emulatesLine int
 	lines := strings.Split(script, "\n")
 	for i, line := range lines {
 		n := i + 1
@@ -101,10 +108,18 @@ func ParseVerb(script, file string) (*Verb, error) {
 			v.Summary = value
 		case "syntax":
 			syntax, syntaxLine = value, n
+		case "emulates":
+			emulates, emulatesLine = strings.Fields(strings.ToUpper(value)), n
 		}
 	}
 	if v.Name == "" {
 		return nil, fail(1, "missing '-- verb: NAME' header")
+	}
+	if emulatesLine > 0 {
+		if len(emulates) == 0 || !strings.EqualFold(emulates[0], v.Name) {
+			return nil, fail(emulatesLine, "emulates must name the verb's own command first")
+		}
+		v.Emulates = &proxy.Emulation{Options: emulates[1:]}
 	}
 	if !seen["args"] {
 		v.MinArgs, v.MaxArgs = 0, -1
@@ -139,10 +154,11 @@ func (v *Verb) setScript(script string) {
 		script + "\nend" + flags + "}\n"
 }
 
-var headerFields = map[string]bool{"verb": true, "keys": true, "args": true, "flags": true, "summary": true, "syntax": true}
+var headerFields = map[string]bool{"verb": true, "keys": true, "args": true, "flags": true, "summary": true, "syntax": true, "emulates": true}
 
-// requiredArgs counts the arguments a call must have: the top level's
-// non-optional ones, a repeated group once.
+// requiredArgs counts the words a call must have: the top level's
+// non-optional arguments (two for a token and its value), a repeated
+// group once.
 func requiredArgs(args []proxy.ArgDoc) int {
 	n := 0
 	for _, a := range args {
@@ -150,6 +166,8 @@ func requiredArgs(args []proxy.ArgDoc) int {
 		case a.Optional:
 		case a.Type == "block":
 			n += requiredArgs(a.Args)
+		case a.Token != "" && a.Type != "pure-token":
+			n += 2
 		default:
 			n++
 		}
@@ -177,7 +195,7 @@ func parseRange(s string) (lo, hi int, err error) {
 // Info describes the verb for introspection.
 func (v *Verb) Info() proxy.VerbInfo {
 	return proxy.VerbInfo{Name: v.Name, Keys: v.Keys, MinArgs: v.MinArgs, MaxArgs: v.MaxArgs,
-		ReadOnly: v.ReadOnly, Summary: v.Summary, SHA: v.SHA, Source: v.Source, Args: v.Args}
+		ReadOnly: v.ReadOnly, Summary: v.Summary, SHA: v.SHA, Source: v.Source, Args: v.Args, Emulates: v.Emulates}
 }
 
 // resolve prepares a call: the verb's checker, or the declared arity.

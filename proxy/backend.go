@@ -61,6 +61,8 @@ type Backend struct {
 	dialer net.Dialer
 	log    *zap.Logger
 	keys   keyTable
+	// options caches the option tokens of commands, by name (native.go).
+	options sync.Map
 
 	open atomic.Int64 // connections dialled and not yet closed
 

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -25,6 +26,10 @@ func (s *Session) cmdCommand(args [][]byte) {
 		start := len(s.out)
 		s.forward([]byte("COMMAND"))
 		if all := resp.SplitArray(s.out[start:]); all != nil {
+			all = slices.DeleteFunc(all, func(e []byte) bool {
+				fields := resp.SplitArray(e)
+				return len(fields) > 0 && replaced(verbs, fields[0])
+			})
 			s.out = resp.AppendHeader(s.out[:start], '*', len(all)+len(verbs))
 			for _, e := range all {
 				s.out = append(s.out, e...)
@@ -37,6 +42,11 @@ func (s *Session) cmdCommand(args [][]byte) {
 		start := len(s.out)
 		s.forward([]byte("COMMAND"), []byte("COUNT"))
 		if n, err := strconv.Atoi(strings.TrimSpace(string(s.out[start+1:]))); err == nil && s.out[start] == ':' {
+			for _, v := range verbs {
+				if v.Emulates != nil && s.srv.Backend.HasCommand(v.Name) {
+					n-- // shown in place of the backend's
+				}
+			}
 			s.out = redcon.AppendInt(s.out[:start], int64(n+len(verbs)))
 		}
 	case sub == "info":
@@ -100,6 +110,13 @@ func (s *Session) mergeByName(args [][]byte, verbs []VerbInfo, docs bool) {
 			}
 		}
 	}
+	for i := 0; i+1 < len(theirs); {
+		if replaced(mine, theirs[i]) {
+			theirs = slices.Delete(theirs, i, i+2)
+			continue
+		}
+		i += 2
+	}
 	pairs := len(theirs)/2 + len(mine)
 	if s.proto == 3 {
 		s.out = resp.AppendHeader(s.out, '%', pairs)
@@ -129,11 +146,33 @@ func mapAsArray(reply []byte) []byte {
 	return append(resp.AppendHeader(nil, '*', 2*n), reply[end+1:]...)
 }
 
+// verbInfos lists the verbs in force on this backend: a stand-in only
+// where the backend lacks its command or some of its options, and then in
+// place of the backend's own entry.
 func (s *Session) verbInfos() []VerbInfo {
 	if s.srv.Verbs == nil {
 		return nil
 	}
-	return s.srv.Verbs.List()
+	var verbs []VerbInfo
+	for _, v := range s.srv.Verbs.List() {
+		if v.Emulates == nil || v.Emulates.Needed(v.Name, nil, s.srv.Backend) {
+			verbs = append(verbs, v)
+		}
+	}
+	return verbs
+}
+
+// replaced reports whether the backend's entry for a command, raw, is one a
+// verb stands in for (SET where the backend lacks IFEQ): the verb's entry
+// is shown instead.
+func replaced(verbs []VerbInfo, name []byte) bool {
+	name = bulkBody(name)
+	for _, v := range verbs {
+		if v.Emulates != nil && strings.EqualFold(v.Name, string(name)) {
+			return true
+		}
+	}
+	return false
 }
 
 // appendSetHeader starts a RESP3 set, or an array in RESP2.

@@ -218,7 +218,7 @@ func (s *Session) count(cmds []command, d time.Duration) {
 // knownCommand reports whether the command in s.nameBuf is one of the
 // backend's commands or a verb, which metrics count by name.
 func (s *Session) knownCommand() bool {
-	return (s.srv.Verbs != nil && s.srv.Verbs.IsVerb(s.nameBuf)) || s.srv.Backend.keys.lookup(s.srv.Backend, s.nameBuf, nil) != nil
+	return (s.srv.Verbs != nil && s.srv.Verbs.IsVerb(s.nameBuf, nil, s.srv.Backend)) || s.srv.Backend.keys.lookup(s.srv.Backend, s.nameBuf, nil) != nil
 }
 
 // stepQuietly runs one command under CLIENT REPLY OFF or SKIP and drops its
@@ -292,7 +292,7 @@ func (s *Session) routeOf(name []byte, args [][]byte) route {
 		return routeClusterWide
 	}
 	r := routeOf(name, args)
-	if r == routeShared && s.srv.Verbs != nil && s.srv.Verbs.IsVerb(name) {
+	if r == routeShared && s.srv.Verbs != nil && s.srv.Verbs.IsVerb(name, args, s.srv.Backend) {
 		return routeVerb
 	}
 	return r
@@ -398,6 +398,10 @@ func (s *Session) forward(args ...[]byte) {
 	s.sendShared()
 	clear(s.req.cmds)
 }
+
+// errTakesSteps refuses, on a dedicated connection, a call that takes more
+// than one script (see ScriptCall.Then).
+var errTakesSteps = errors.New("redverb emulates this command in steps, which cannot run inside MULTI, or while WATCH or CLIENT TRACKING holds the connection, on this backend")
 
 // errCrossSlot is Redis Cluster's own refusal of keys in different slots.
 var errCrossSlot = errors.New("CROSSSLOT Keys in request don't hash to the same slot")
@@ -530,6 +534,9 @@ func (s *Session) runDedicated(cmds []command) int {
 func (s *Session) dedicatedVerb(args [][]byte) ([]byte, func([]byte) []byte) {
 	counters.VerbCalls.Add(1)
 	call, err := s.resolve(args, false)
+	if err == nil && call.Then != nil {
+		err = errTakesSteps
+	}
 	if err != nil {
 		refusal := appendCommandError(nil, err)
 		return resp.AppendCommand(nil, []byte("EVAL")), func([]byte) []byte { return refusal }

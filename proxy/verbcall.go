@@ -174,6 +174,20 @@ func (s *Session) finishVerb(call *ScriptCall, start int, woken chan struct{}) {
 			}
 		}
 	}
+	for call.Then != nil && !s.req.overflow {
+		next, final := call.Then(reply())
+		if next == nil {
+			if s.proto == 3 && (string(final) == "$-1\r\n" || string(final) == "*-1\r\n") {
+				final = []byte("_\r\n")
+			}
+			s.out = append(s.out[:start], final...)
+			clear(s.req.cmds)
+			return
+		}
+		call = next
+		attempt()
+		reload()
+	}
 	if convert := s.converter(call); convert != nil && !s.req.overflow && !resp.IsError(reply()) {
 		s.out = append(s.out[:start], convert(reply())...)
 	}
@@ -347,7 +361,7 @@ type batchVerb struct {
 
 // asFunction reports whether a resolved verb call runs as FCALL.
 func (s *Session) asFunction(call *ScriptCall, err error) bool {
-	return err == nil && call.Function != "" && call.Retry == nil && s.srv.Backend.functions()
+	return err == nil && call.Function != "" && call.Retry == nil && call.Then == nil && s.srv.Backend.functions()
 }
 
 // finishFunctions completes the FCALL verbs of the batch just sent: each

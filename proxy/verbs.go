@@ -1,20 +1,27 @@
 package proxy
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Verbs is how the proxy learns about commands it runs as scripts on the
 // backend. The proxy knows nothing of what a verb does: it runs the script
 // by SHA1 (EVALSHA), loads it when the backend has forgotten it, and applies
 // the call's reply conversion and retry policy.
 type Verbs interface {
-	// IsVerb reports whether a lower-case command name is a verb.
-	IsVerb(name []byte) bool
+	// IsVerb reports whether a call runs as a verb (name is args[0] in
+	// lower case). A verb that stands in for a Redis command (see
+	// Emulation) claims only the calls the backend cannot answer itself,
+	// as native tells; args may be nil to ask about the name alone.
+	IsVerb(name []byte, args [][]byte, native Native) bool
 	// Resolve checks a verb's arguments (args[0] is the verb) and returns
 	// the script call. An error is answered to the client as is; nothing
 	// reaches the backend. mayWait is false where the call cannot wait
 	// (inside MULTI), so verbs that wait must try once.
 	Resolve(args [][]byte, mayWait bool) (*ScriptCall, error)
-	// List describes every verb, for COMMAND and REDVERB VERBS.
+	// List describes every verb, for COMMAND and REDVERB VERBS; stand-ins
+	// included, whether the backend needs them or not.
 	List() []VerbInfo
 	// Reload rereads user-defined verbs; on error the previous set stays.
 	Reload() error
@@ -58,6 +65,14 @@ type ScriptCall struct {
 	Deadline    time.Time
 	WakeChannel string
 	Wake        string
+
+	// Then, if set, continues a call that takes more than one script
+	// (a condition on a value's digest, which a script cannot compute):
+	// given the reply, it returns the call to run next, or nil and the
+	// client's answer, in RESP2 (a null is sent as RESP3's to a RESP3
+	// client). Such a call ends its pipeline batch, and is refused inside
+	// MULTI, where its first reply would only come with EXEC's.
+	Then func(reply []byte) (next *ScriptCall, final []byte)
 }
 
 // VerbInfo describes a verb for introspection.
@@ -74,6 +89,44 @@ type VerbInfo struct {
 	// "-- syntax:" line, for COMMAND DOCS and redis-cli hints. If nil,
 	// generic names.
 	Args []ArgDoc
+	// Emulates is set for a stand-in for a Redis command.
+	Emulates *Emulation
+}
+
+// Emulation marks a verb that stands in for the Redis command of the same
+// name on backends that lack it (DELEX on Redis 7), or lack some of its
+// options (SET ... IFEQ): calls the backend can answer go to it untouched.
+type Emulation struct {
+	Options []string // upper case; if set, only calls using one of these need the verb
+}
+
+// Needed reports whether a call (args[0] is the command; nil args: any
+// call) needs the stand-in on a backend with native's commands.
+func (e *Emulation) Needed(name string, args [][]byte, native Native) bool {
+	if len(e.Options) == 0 {
+		return !native.HasCommand(name)
+	}
+	for _, opt := range e.Options {
+		if args == nil && !native.HasOption(name, opt) {
+			return true
+		}
+		for _, a := range args[min(1, len(args)):] {
+			if len(a) == len(opt) && strings.EqualFold(string(a), opt) && !native.HasOption(name, opt) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Native tells what the backend implements itself, from its COMMAND and
+// COMMAND DOCS replies.
+type Native interface {
+	// HasCommand reports whether the backend has a lower-case command.
+	HasCommand(name string) bool
+	// HasOption reports whether a command's documented arguments include
+	// an option token (upper case).
+	HasOption(name, token string) bool
 }
 
 // ArgDoc is one argument as COMMAND DOCS describes it: a key, a value, a

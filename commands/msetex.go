@@ -1,0 +1,69 @@
+package commands
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/redverb/redverb/proxy"
+)
+
+var (
+	errNumKeys = errors.New("invalid numkeys value")
+	errKVPairs = errors.New("wrong number of key-value pairs")
+)
+
+// checkMSetEx: MSETEX numkeys key value [key value ...] [NX | XX]
+// [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL].
+// Options after the pairs, in any order, as SET's. Script KEYS: the keys;
+// ARGV: condition, the values, then the expiry arguments.
+func checkMSetEx(args [][]byte, call *proxy.ScriptCall, _ bool) error {
+	if len(args) < 3 {
+		return arityError("msetex")
+	}
+	n, err := parseInt(args[0])
+	if err != nil || n < 1 || n > int64(len(args)) {
+		if err == nil && n > int64(len(args)) {
+			return errKVPairs
+		}
+		return errNumKeys
+	}
+	pairs := args[1:]
+	if int64(len(pairs)) < 2*n {
+		return errKVPairs
+	}
+	var cond, expiry string
+	var amount []byte
+	opts := pairs[2*n:]
+	for i := 0; i < len(opts); i++ {
+		opt := strings.ToUpper(string(opts[i]))
+		hasNext := i+1 < len(opts)
+		switch {
+		case (opt == "NX" || opt == "XX") && (cond == "" || cond == opt):
+			cond = opt
+		case opt == "KEEPTTL" && (expiry == "" || expiry == opt):
+			expiry = opt
+		case (opt == "EX" || opt == "PX" || opt == "EXAT" || opt == "PXAT") && hasNext && (expiry == "" || expiry == opt):
+			expiry, amount = opt, opts[i+1]
+			i++
+		default:
+			return errSyntax
+		}
+	}
+	if amount != nil {
+		if err := checkExpireAt("msetex", expiry, amount); err != nil {
+			return err
+		}
+	}
+	call.Args = append(call.Args, bs(cond))
+	for i := int64(0); i < n; i++ {
+		call.Keys = append(call.Keys, pairs[2*i])
+		call.Args = append(call.Args, pairs[2*i+1])
+	}
+	switch {
+	case amount != nil:
+		call.Args = append(call.Args, bs(expiry), amount)
+	case expiry != "":
+		call.Args = append(call.Args, bs(expiry))
+	}
+	return nil
+}
