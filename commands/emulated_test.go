@@ -204,6 +204,9 @@ func TestMSetExAndHGetDel(t *testing.T) {
 		{"hgetdel hh fields 2 b c", "*2\r\n" + bulk("2") + bulk("3")},
 		{"EXISTS hh", zero}, // the last field took the key with it
 		{"HGETDEL hh FIELDS 1 a", "*1\r\n" + nilBulk},
+		{"HSET hh a 1 b 2", ":2\r\n"},
+		{"HGETDEL hh FIELDS 2 a a", "*2\r\n" + bulk("1") + nilBulk},
+		{"HGETALL hh", "*2\r\n" + bulk("b") + bulk("2")},
 		{"SET s v", ok},
 		{"HGETDEL s FIELDS 1 a", wrongType},
 		{"HGETDEL hh FIELD 1 a", "-ERR Mandatory argument FIELDS is missing or not at the right position\r\n"},

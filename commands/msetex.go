@@ -2,6 +2,7 @@ package commands
 
 import (
 	"errors"
+	"math"
 	"strings"
 
 	"github.com/redverb/redverb/proxy"
@@ -21,10 +22,7 @@ func checkMSetEx(args [][]byte, call *proxy.ScriptCall, _ bool) error {
 		return arityError("msetex")
 	}
 	n, err := parseInt(args[0])
-	if err != nil || n < 1 || n > int64(len(args)) {
-		if err == nil && n > int64(len(args)) {
-			return errKVPairs
-		}
+	if err != nil || n < 1 || n > math.MaxInt32 {
 		return errNumKeys
 	}
 	pairs := args[1:]

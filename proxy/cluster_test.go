@@ -368,3 +368,25 @@ func TestClusterOverTLS(t *testing.T) {
 		t.Fatalf("a proxy that does not trust the CA got %q", got)
 	}
 }
+
+// The stand-ins for Redis 8.x commands on a cluster of Redis 7 masters: each
+// runs on its key's master (digest conditions across their steps too), and
+// MSETEX's keys must share a slot as Redis Cluster requires.
+func TestClusterEmulatedCommands(t *testing.T) {
+	cl := sharedCluster(t)
+	p := redistest.StartProxy(t, cl.URL(), redistest.WithVerbs(t, ""))
+	c := redistest.Dial(t, p.Addr())
+	for _, key := range []string{"a", "c", "d"} { // one on each master
+		expect(t, c.Do("SET", key, "v1"), "+OK\r\n")
+		expect(t, c.Do("SET", key, "hello", "IFEQ", "v1"), "+OK\r\n")
+		expect(t, c.Do("DIGEST", key), redistest.Bulk("9555e8555c62dcfd"))
+		expect(t, c.Do("SET", key, "v2", "IFDEQ", "9555e8555c62dcfd", "GET"), redistest.Bulk("hello"))
+		expect(t, c.Do("DELEX", key, "IFNE", "v2"), ":0\r\n")
+		expect(t, c.Do("DELEX", key, "IFEQ", "v2"), ":1\r\n")
+		expect(t, c.Do("HSET", key, "f", "1"), ":1\r\n")
+		expect(t, c.Do("HGETDEL", key, "FIELDS", "1", "f"), "*1\r\n"+redistest.Bulk("1"))
+	}
+	expect(t, c.Do("MSETEX", "2", "{u}a", "1", "{u}b", "2", "EX", "100"), ":1\r\n")
+	expect(t, c.Do("MGET", "{u}a", "{u}b"), "*2\r\n$1\r\n1\r\n$1\r\n2\r\n")
+	expect(t, c.Do("MSETEX", "2", "a", "1", "c", "2"), "-CROSSSLOT Keys in request don't hash to the same slot\r\n")
+}
