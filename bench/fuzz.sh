@@ -12,6 +12,7 @@ targets=(
   "./proxy FuzzPipelineMatchesRedis"
   "./commands FuzzVerbArguments"
   "./commands FuzzParseVerb"
+  "./commands FuzzDigestSteps"
 )
 passed=0
 for t in "${targets[@]}"; do
