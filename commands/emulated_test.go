@@ -255,6 +255,36 @@ func TestEmulatedInsideMulti(t *testing.T) {
 	}
 }
 
+// TestDigestConditionsOnOwnConnection: while WATCH or CLIENT TRACKING
+// holds the client's own backend connection, a digest condition runs its
+// steps there, in order with the client's other commands.
+func TestDigestConditionsOnOwnConnection(t *testing.T) {
+	_, p := start(t)
+	c := redistest.Dial(t, p.Addr())
+	run(t, c, []step{
+		{"SET k hello", ok},
+		{"WATCH k", ok},
+		{"SET k test IFDEQ " + digestOf("hello") + " GET", bulk("hello")},
+		{"SET k x IFDNE " + digestOf("test"), nilBulk},
+		{"DELEX k IFDNE " + digestOf("hello"), one},
+		{"MULTI", ok},
+		{"SET other v", "+QUEUED\r\n"},
+		{"EXEC", "*-1\r\n"}, // the watched key changed (by this client, as with Redis)
+	})
+	t3 := redistest.Dial(t, p.Addr())
+	t3.Do("HELLO", "3")
+	run(t, t3, []step{
+		{"CLIENT TRACKING ON", ok},
+		{"SET k hello", ok},
+		{"GET k", bulk("hello")},
+		{"SET k test IFDEQ " + digestOf("hello"), ok},
+	})
+	if got := t3.Read(); got != ">2\r\n$10\r\ninvalidate\r\n*1\r\n"+bulk("k") {
+		t.Errorf("after a tracked key changed: %q, want its invalidation", got)
+	}
+	run(t, t3, []step{{"SET k x IFDEQ " + digestOf("hello"), "_\r\n"}})
+}
+
 // TestSetIfEqOneWinner: many clients race to move one key from the value
 // they all read to a value of their own, with SET ... IFEQ (one script) and
 // SET ... IFDEQ (read, hash in the proxy, compare-and-set): in every round

@@ -399,9 +399,9 @@ func (s *Session) forward(args ...[]byte) {
 	clear(s.req.cmds)
 }
 
-// errTakesSteps refuses, on a dedicated connection, a call that takes more
-// than one script (see ScriptCall.Then).
-var errTakesSteps = errors.New("redverb emulates this command in steps, which cannot run inside MULTI, or while WATCH or CLIENT TRACKING holds the connection, on this backend")
+// errTakesSteps refuses, inside MULTI, a call that takes more than one
+// script (see ScriptCall.Then): its steps would only run at EXEC.
+var errTakesSteps = errors.New("redverb emulates this command in steps on this backend, which cannot run inside MULTI")
 
 // errCrossSlot is Redis Cluster's own refusal of keys in different slots.
 var errCrossSlot = errors.New("CROSSSLOT Keys in request don't hash to the same slot")
@@ -480,6 +480,7 @@ func (s *Session) runDedicated(cmds []command) int {
 		return 1
 	}
 	n, blocking := 0, false
+	var steps *ScriptCall // a call that takes steps, run alone
 	var converts []func([]byte) []byte
 	names := make([]string, 0, len(cmds))
 	raws := make([][]byte, 0, len(cmds))
@@ -497,6 +498,14 @@ func (s *Session) runDedicated(cmds []command) int {
 				return 1
 			}
 		}
+		if r == routeVerb && !s.inMulti {
+			if call, err := s.resolve(cmds[n].args, false); err == nil && call.Then != nil {
+				if n == 0 {
+					steps, n = call, 1
+				}
+				break // after what precedes it, alone
+			}
+		}
 		blocking = blocking || (!s.inMulti && r == routeBlocking)
 		names = append(names, string(name))
 		raw := cmds[n].raw
@@ -508,12 +517,17 @@ func (s *Session) runDedicated(cmds []command) int {
 		converts = append(converts, convert)
 		n++
 	}
-	err := s.exchange(s.ded, raws, blocking, func(i int, start int) {
-		s.crossNode(names[i], cmds[i].args, start)
-		s.finishDedicated(names[i], start, converts[i])
-		s.trackTx(names[i], cmds[i].args, s.out[start:])
-		s.recordUnpinned(names[i], raws[i])
-	})
+	var err error
+	if steps != nil {
+		err = s.runSteps(steps)
+	} else {
+		err = s.exchange(s.ded, raws, blocking, func(i int, start int) {
+			s.crossNode(names[i], cmds[i].args, start)
+			s.finishDedicated(names[i], start, converts[i])
+			s.trackTx(names[i], cmds[i].args, s.out[start:])
+			s.recordUnpinned(names[i], raws[i])
+		})
+	}
 	if err != nil {
 		s.dropDedicated()
 		return n
@@ -542,6 +556,33 @@ func (s *Session) dedicatedVerb(args [][]byte) ([]byte, func([]byte) []byte) {
 		return resp.AppendCommand(nil, []byte("EVAL")), func([]byte) []byte { return refusal }
 	}
 	return call.appendCall(nil, true), s.converter(call)
+}
+
+// runSteps runs a call that takes steps (ScriptCall.Then) on the session's
+// dedicated connection (WATCH or CLIENT TRACKING holds it), one step after
+// the other, each as EVAL with the script's body.
+func (s *Session) runSteps(call *ScriptCall) error {
+	counters.VerbCalls.Add(1)
+	start := len(s.out)
+	for {
+		if err := s.exchange(s.ded, [][]byte{call.appendCall(nil, true)}, false, nil); err != nil {
+			return err
+		}
+		next, final := call.Then(s.out[start:])
+		if next == nil {
+			s.out = append(s.out[:start], s.asProto(final)...)
+			return nil
+		}
+		s.out, call = s.out[:start], next
+	}
+}
+
+// asProto turns a RESP2 null into RESP3's for a RESP3 client.
+func (s *Session) asProto(reply []byte) []byte {
+	if s.proto == 3 && (string(reply) == "$-1\r\n" || string(reply) == "*-1\r\n") {
+		return []byte("_\r\n")
+	}
+	return reply
 }
 
 // queueInMulti sends raw inside MULTI in place of a command the proxy does

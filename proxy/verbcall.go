@@ -177,10 +177,7 @@ func (s *Session) finishVerb(call *ScriptCall, start int, woken chan struct{}) {
 	for call.Then != nil && !s.req.overflow {
 		next, final := call.Then(reply())
 		if next == nil {
-			if s.proto == 3 && (string(final) == "$-1\r\n" || string(final) == "*-1\r\n") {
-				final = []byte("_\r\n")
-			}
-			s.out = append(s.out[:start], final...)
+			s.out = append(s.out[:start], s.asProto(final)...)
 			clear(s.req.cmds)
 			return
 		}

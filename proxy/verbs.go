@@ -71,7 +71,8 @@ type ScriptCall struct {
 	// given the reply, it returns the call to run next, or nil and the
 	// client's answer, in RESP2 (a null is sent as RESP3's to a RESP3
 	// client). Such a call ends its pipeline batch, and is refused inside
-	// MULTI, where its first reply would only come with EXEC's.
+	// MULTI, where its first reply would only come with EXEC's; on a
+	// connection of its own (WATCH, CLIENT TRACKING) it runs alone.
 	Then func(reply []byte) (next *ScriptCall, final []byte)
 }
 
