@@ -2,7 +2,7 @@
 -- emulates: DELIFEQ
 -- keys: 1
 -- args: 1
--- summary: Deletes the key if its value equals the given value.
+-- summary: Delete key if value matches string.
 -- syntax: key value
 -- Valkey 9.0's DELIFEQ, for backends without it: 1 if the key held
 -- exactly value and was deleted, else 0; WRONGTYPE for a non-string.
