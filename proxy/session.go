@@ -331,7 +331,7 @@ func (s *Session) runShared(cmds []command) int {
 				start := len(s.fcallBuf)
 				s.fcallBuf = call.appendFCall(s.fcallBuf)
 				s.inBatch = append(s.inBatch, batchVerb{index: n, call: call, start: start, end: len(s.fcallBuf)})
-				raw, t, call = nil, call.target(), nil // raw is set once fcallBuf stops growing
+				raw, t, call = nil, s.srv.Backend.callTarget(call), nil // raw is set once fcallBuf stops growing
 			} else {
 				verb = true
 			}
@@ -351,7 +351,7 @@ func (s *Session) runShared(cmds []command) int {
 		} else {
 			s.callBuf = call.appendCall(s.callBuf[:0], false)
 			req.cmds[n-1] = s.callBuf
-			rt.targets[n-1] = call.target()
+			rt.targets[n-1] = s.srv.Backend.callTarget(call)
 		}
 	}
 	var woken chan struct{}

@@ -87,9 +87,10 @@ func pairsAsMap(reply []byte) []byte {
 
 func isNoScript(reply []byte) bool { return bytes.HasPrefix(reply, []byte("-NOSCRIPT")) }
 
-// target is where a call runs: the master serving its keys' slot.
-func (c *ScriptCall) target() target {
-	if len(c.Keys) == 0 {
+// callTarget is where a call runs: the master serving its keys' slot
+// (any server outside a cluster, where hashing the key would be wasted).
+func (b *Backend) callTarget(c *ScriptCall) target {
+	if len(c.Keys) == 0 || !b.topo.cluster() {
 		return noSlot
 	}
 	return target(slotOf(c.Keys[0]))
@@ -106,7 +107,7 @@ func (s *Session) finishVerb(call *ScriptCall, start int, woken chan struct{}) {
 		s.req.cmds = append(s.req.cmds[:0], cmds...)
 		s.routing.targets = s.routing.targets[:0]
 		for range cmds {
-			s.routing.targets = append(s.routing.targets, call.target())
+			s.routing.targets = append(s.routing.targets, s.srv.Backend.callTarget(call))
 		}
 		s.req.out = s.out
 		s.srv.Backend.do(s.key(), s.id, &s.req, &s.routing)
@@ -391,7 +392,7 @@ func (s *Session) finishFunction(call *ScriptCall, reply []byte) []byte {
 	if bytes.HasPrefix(reply, []byte("-ERR Function not found")) {
 		counters.ScriptReloads.Add(1)
 		s.srv.log.Info("backend lacks a verb's function; loading it", zap.String("function", call.Function))
-		t := call.target()
+		t := s.srv.Backend.callTarget(call)
 		parts := s.sendEach([][]byte{
 			resp.AppendCommand(nil, []byte("FUNCTION"), []byte("LOAD"), []byte("REPLACE"), []byte(call.Library)),
 			call.appendFCall(nil)}, []target{t, t})
