@@ -29,39 +29,28 @@ func checkMSetEx(args [][]byte, call *proxy.ScriptCall, _ bool) error {
 	if int64(len(pairs)) < 2*n {
 		return errKVPairs
 	}
-	var cond, expiry string
-	var amount []byte
+	var cond string
+	var expiry expiryOption
 	opts := pairs[2*n:]
 	for i := 0; i < len(opts); i++ {
 		opt := strings.ToUpper(string(opts[i]))
-		hasNext := i+1 < len(opts)
-		switch {
-		case (opt == "NX" || opt == "XX") && (cond == "" || cond == opt):
-			cond = opt
-		case opt == "KEEPTTL" && (expiry == "" || expiry == opt):
-			expiry = opt
-		case (opt == "EX" || opt == "PX" || opt == "EXAT" || opt == "PXAT") && hasNext && (expiry == "" || expiry == opt):
-			expiry, amount = opt, opts[i+1]
-			i++
-		default:
+		if used := expiry.take(opt, opts, i); used > 0 {
+			i += used - 1
+			continue
+		}
+		if (opt != "NX" && opt != "XX") || (cond != "" && cond != opt) {
 			return errSyntax
 		}
+		cond = opt
 	}
-	if amount != nil {
-		if err := checkExpireAt("msetex", expiry, amount); err != nil {
-			return err
-		}
+	if err := expiry.check("msetex"); err != nil {
+		return err
 	}
 	call.Args = append(call.Args, bs(cond))
 	for i := int64(0); i < n; i++ {
 		call.Keys = append(call.Keys, pairs[2*i])
 		call.Args = append(call.Args, pairs[2*i+1])
 	}
-	switch {
-	case amount != nil:
-		call.Args = append(call.Args, bs(expiry), amount)
-	case expiry != "":
-		call.Args = append(call.Args, bs(expiry))
-	}
+	call.Args = expiry.appendTo(call.Args)
 	return nil
 }
