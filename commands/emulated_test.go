@@ -12,6 +12,7 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"github.com/redverb/redverb/internal/redistest"
+	"github.com/redverb/redverb/internal/resp"
 )
 
 // The stand-ins for Redis 8.x and Valkey commands, run through redverb in
@@ -130,6 +131,23 @@ func TestDigestConditions(t *testing.T) {
 	do(ok, "SET", "gone", "v", "IFDNE", digestOf("hello")) // created
 	do(wrongType, "SET", "h", "v", "IFDEQ", digestOf("hello"))
 	do(wrongType, "SET", "h", "v", "IFDNE", digestOf("hello"), "GET")
+
+	// Pipelined in one write: the command after a digest condition sees
+	// its effect.
+	var batch []byte
+	for _, args := range [][]string{{"SET", "p", "hello"}, {"SET", "p", "test", "IFDEQ", digestOf("hello")}, {"GET", "p"}, {"DELEX", "p", "IFDEQ", digestOf("test")}, {"EXISTS", "p"}} {
+		var raw [][]byte
+		for _, a := range args {
+			raw = append(raw, []byte(a))
+		}
+		batch = resp.AppendCommand(batch, raw...)
+	}
+	c.Write(batch)
+	for i, want := range []string{ok, ok, bulk("test"), one, zero} {
+		if got := c.Read(); got != want {
+			t.Errorf("pipelined reply %d: got %q, want %q", i, got, want)
+		}
+	}
 
 	// DELEX: DEL of one key without a condition, else a string's.
 	do(zero, "DELEX", "nokey")
