@@ -23,13 +23,11 @@ func checkDelex(args [][]byte, call *proxy.ScriptCall, _ bool) error {
 		return errSyntax
 	}
 	want := args[2]
-	if cond == "IFDEQ" || cond == "IFDNE" {
-		if _, err := parseDigest(want); err != nil {
-			return err
-		}
-	}
 	call.Args = [][]byte{bs(cond), want}
 	if cond == "IFDEQ" || cond == "IFDNE" {
+		if err := checkDigestArg(want); err != nil {
+			return err
+		}
 		digestSteps(call, 0, 1, func(value []byte, found bool) (bool, []byte) {
 			if found && strings.EqualFold(digest(value), string(want)) == (cond == "IFDEQ") {
 				return true, nil

@@ -35,16 +35,16 @@ func checkDigest(args [][]byte, call *proxy.ScriptCall, _ bool) error {
 	return nil
 }
 
-// parseDigest validates an IFDEQ/IFDNE digest as Redis does: exactly 16 hex
-// digits, in either case.
-func parseDigest(b []byte) (string, error) {
+// checkDigestArg validates an IFDEQ/IFDNE digest as Redis does: exactly 16
+// hex digits, in either case.
+func checkDigestArg(b []byte) error {
 	if len(b) != digestLen {
-		return "", errDigest
+		return errDigest
 	}
 	if _, err := strconv.ParseUint(string(b), 16, 64); err != nil {
-		return "", errDigest
+		return errDigest
 	}
-	return string(b), nil
+	return nil
 }
 
 // bulkValue returns the payload of a raw bulk string reply.

@@ -37,7 +37,7 @@ func checkSet(args [][]byte, call *proxy.ScriptCall, _ bool) error {
 			cond, comparand = opt, args[i+1]
 			i++
 			if opt == "IFDEQ" || opt == "IFDNE" {
-				if _, err := parseDigest(comparand); err != nil {
+				if err := checkDigestArg(comparand); err != nil {
 					return err
 				}
 			}
