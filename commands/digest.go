@@ -27,8 +27,8 @@ func checkDigest(args [][]byte, call *proxy.ScriptCall, _ bool) error {
 	}
 	call.Keys = args
 	call.Convert = func(reply []byte) []byte {
-		if value, ok := bulkValue(reply); ok {
-			return appendBulk(nil, digest(value))
+		if value, ok := resp.BulkValue(reply); ok {
+			return resp.AppendBulk(nil, digest(value))
 		}
 		return reply // nil: no such key
 	}
@@ -47,28 +47,6 @@ func checkDigestArg(b []byte) error {
 	return nil
 }
 
-// bulkValue returns the payload of a raw bulk string reply.
-func bulkValue(reply []byte) ([]byte, bool) {
-	if len(reply) < 4 || reply[0] != '$' || reply[1] == '-' {
-		return nil, false
-	}
-	for i := 1; i+1 < len(reply); i++ {
-		if reply[i] == '\r' {
-			n, err := strconv.Atoi(string(reply[1:i]))
-			if err != nil || i+2+n+2 != len(reply) {
-				return nil, false
-			}
-			return reply[i+2 : i+2+n], true
-		}
-	}
-	return nil, false
-}
-
-func appendBulk(dst []byte, s string) []byte {
-	dst = resp.AppendHeader(dst, '$', len(s))
-	return append(append(dst, s...), '\r', '\n')
-}
-
 // keyState reads the reply of a script run with condition READ (or a
 // failed SAME/ABSENT): the key's value, or found false if missing. ok is
 // false for any other reply.
@@ -81,7 +59,7 @@ func keyState(reply []byte) (value []byte, found, ok bool) {
 	case 0:
 		return nil, false, true
 	case 1:
-		value, found = bulkValue(elems[0])
+		value, found = resp.BulkValue(elems[0])
 		// A copy: the reply's buffer holds the next step's reply.
 		return bytes.Clone(value), found, found
 	}

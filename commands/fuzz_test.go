@@ -37,7 +37,7 @@ func FuzzVerbArguments(f *testing.F) {
 		if len(raw) > 0 {
 			args = append(args, bytes.Split(raw, []byte{0})...)
 		}
-		call, err := reg.Resolve(args, mayWait)
+		call, err := reg.Resolve([]byte(name), args, mayWait)
 		if err != nil {
 			return
 		}
@@ -94,7 +94,7 @@ func FuzzDigestSteps(f *testing.F) {
 		if set {
 			args = [][]byte{[]byte("SET"), []byte("k"), []byte("v"), []byte("IFDNE"), []byte("9555e8555c62dcfd"), []byte("GET")}
 		}
-		call, err := reg.Resolve(args, true)
+		call, err := reg.Resolve(bytes.ToLower(args[0]), args, true)
 		if err != nil || call.Then == nil {
 			t.Fatalf("%q: %v", args, err)
 		}

@@ -157,24 +157,12 @@ func (r *Registry) IsVerb(name []byte, args [][]byte, native proxy.Native) bool 
 }
 
 // Resolve implements proxy.Verbs.
-func (r *Registry) Resolve(args [][]byte, mayWait bool) (*proxy.ScriptCall, error) {
-	var buf [32]byte
-	v := (*r.verbs.Load())[string(lower(buf[:0], args[0]))]
+func (r *Registry) Resolve(name []byte, args [][]byte, mayWait bool) (*proxy.ScriptCall, error) {
+	v := (*r.verbs.Load())[string(name)]
 	if v == nil {
 		return nil, fmt.Errorf("unknown verb '%s'", args[0])
 	}
 	return v.resolve(args[1:], mayWait)
-}
-
-// lower appends name in ASCII lower case to dst; verb names are ASCII.
-func lower(dst, name []byte) []byte {
-	for _, c := range name {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		dst = append(dst, c)
-	}
-	return dst
 }
 
 // List implements proxy.Verbs, sorted by name.

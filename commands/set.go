@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redverb/redverb/internal/resp"
 	"github.com/redverb/redverb/proxy"
 )
 
@@ -60,7 +61,7 @@ func checkSet(args [][]byte, call *proxy.ScriptCall, _ bool) error {
 				return true, nil
 			}
 			if get != "" && found {
-				return false, appendBulk(nil, string(value))
+				return false, resp.AppendBulk(nil, value)
 			}
 			return false, []byte("$-1\r\n")
 		})

@@ -286,7 +286,7 @@ func (s *Session) clusterScan(args [][]byte) {
 		next = uint64(idx + 1)
 	}
 	s.out = resp.AppendHeader(s.out, '*', 2)
-	s.out = appendBulk(s.out, strconv.FormatUint(next, 10))
+	s.out = resp.AppendBulk(s.out, strconv.FormatUint(next, 10))
 	s.out = append(s.out, elems[1]...)
 }
 

@@ -326,7 +326,7 @@ func (s *Session) runShared(cmds []command) int {
 		raw := c.raw
 		if r == routeVerb {
 			counters.VerbCalls.Add(1)
-			call, callErr = s.resolve(c.args, true)
+			call, callErr = s.resolve(s.nameBuf, c.args, true)
 			if s.asFunction(call, callErr) {
 				start := len(s.fcallBuf)
 				s.fcallBuf = call.appendFCall(s.fcallBuf)
@@ -408,8 +408,8 @@ var errCrossSlot = errors.New("CROSSSLOT Keys in request don't hash to the same 
 
 // resolve prepares a verb call; on a cluster backend its keys must share a
 // slot, checked here so that nothing reaches the backend otherwise.
-func (s *Session) resolve(args [][]byte, mayWait bool) (*ScriptCall, error) {
-	call, err := s.srv.Verbs.Resolve(args, mayWait)
+func (s *Session) resolve(name []byte, args [][]byte, mayWait bool) (*ScriptCall, error) {
+	call, err := s.srv.Verbs.Resolve(name, args, mayWait)
 	if err == nil && len(call.Keys) > 1 && !keyslot.SameSlot(call.Keys) && s.srv.Backend.IsCluster(context.Background()) {
 		return nil, errCrossSlot
 	}
@@ -498,8 +498,11 @@ func (s *Session) runDedicated(cmds []command) int {
 				return 1
 			}
 		}
-		if r == routeVerb && !s.inMulti {
-			if call, err := s.resolve(cmds[n].args, false); err == nil && call.Then != nil {
+		var call *ScriptCall
+		var callErr error
+		if r == routeVerb {
+			call, callErr = s.resolve(name, cmds[n].args, false)
+			if callErr == nil && call.Then != nil && !s.inMulti {
 				if n == 0 {
 					steps, n = call, 1
 				}
@@ -511,7 +514,7 @@ func (s *Session) runDedicated(cmds []command) int {
 		raw := cmds[n].raw
 		var convert func([]byte) []byte
 		if r == routeVerb {
-			raw, convert = s.dedicatedVerb(cmds[n].args)
+			raw, convert = s.dedicatedVerb(call, callErr)
 		}
 		raws = append(raws, raw)
 		converts = append(converts, convert)
@@ -545,9 +548,8 @@ func (s *Session) runDedicated(cmds []command) int {
 // commits. A refused call is sent as a bare EVAL, which the backend refuses
 // at queue time, so a transaction is aborted as Redis aborts one after a
 // bad command; the client sees the verb's own error.
-func (s *Session) dedicatedVerb(args [][]byte) ([]byte, func([]byte) []byte) {
+func (s *Session) dedicatedVerb(call *ScriptCall, err error) ([]byte, func([]byte) []byte) {
 	counters.VerbCalls.Add(1)
-	call, err := s.resolve(args, false)
 	if err == nil && call.Then != nil {
 		err = errTakesSteps
 	}
@@ -577,10 +579,10 @@ func (s *Session) runSteps(call *ScriptCall) error {
 	}
 }
 
-// asProto turns a RESP2 null into RESP3's for a RESP3 client.
+// asProto turns a RESP2 null into this client's null.
 func (s *Session) asProto(reply []byte) []byte {
-	if s.proto == 3 && (string(reply) == "$-1\r\n" || string(reply) == "*-1\r\n") {
-		return []byte("_\r\n")
+	if string(reply) == "$-1\r\n" || string(reply) == "*-1\r\n" {
+		return s.appendNull(nil)
 	}
 	return reply
 }

@@ -41,22 +41,16 @@ func (c *ScriptCall) appendFCall(dst []byte) []byte {
 // EVAL, EVALSHA and FCALL share.
 func (c *ScriptCall) appendInvocation(dst []byte, cmd, script string) []byte {
 	dst = resp.AppendHeader(dst, '*', 3+len(c.Keys)+len(c.Args))
-	dst = appendBulk(dst, cmd)
-	dst = appendBulk(dst, script)
-	dst = appendBulk(dst, strconv.Itoa(len(c.Keys)))
+	dst = resp.AppendBulk(dst, cmd)
+	dst = resp.AppendBulk(dst, script)
+	dst = resp.AppendBulk(dst, strconv.Itoa(len(c.Keys)))
 	for _, a := range c.Keys {
-		dst = appendBulk(dst, a)
+		dst = resp.AppendBulk(dst, a)
 	}
 	for _, a := range c.Args {
-		dst = appendBulk(dst, a)
+		dst = resp.AppendBulk(dst, a)
 	}
 	return dst
-}
-
-func appendBulk[T string | []byte](dst []byte, b T) []byte {
-	dst = resp.AppendHeader(dst, '$', len(b))
-	dst = append(dst, b...)
-	return append(dst, '\r', '\n')
 }
 
 // converter returns how to rewrite a call's reply for this client, or nil.
@@ -106,8 +100,9 @@ func (s *Session) finishVerb(call *ScriptCall, start int, woken chan struct{}) {
 	send := func(cmds ...[]byte) {
 		s.req.cmds = append(s.req.cmds[:0], cmds...)
 		s.routing.targets = s.routing.targets[:0]
+		t := s.srv.Backend.callTarget(call)
 		for range cmds {
-			s.routing.targets = append(s.routing.targets, s.srv.Backend.callTarget(call))
+			s.routing.targets = append(s.routing.targets, t)
 		}
 		s.req.out = s.out
 		s.srv.Backend.do(s.key(), s.id, &s.req, &s.routing)
@@ -330,13 +325,11 @@ func notify(ch chan struct{}) {
 	}
 }
 
-// bulkBody returns the payload of a raw bulk string.
+// bulkBody returns the payload of a raw bulk string, nil for any other
+// reply.
 func bulkBody(bulk []byte) []byte {
-	i := bytes.IndexByte(bulk, '\n')
-	if i < 0 || len(bulk) < i+3 {
-		return nil
-	}
-	return bulk[i+1 : len(bulk)-2]
+	payload, _ := resp.BulkValue(bulk)
+	return payload
 }
 
 // Verbs as Redis functions. A script called with EVALSHA can meet NOSCRIPT

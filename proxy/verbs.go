@@ -15,11 +15,12 @@ type Verbs interface {
 	// Emulation) claims only the calls the backend cannot answer itself,
 	// as native tells; args may be nil to ask about the name alone.
 	IsVerb(name []byte, args [][]byte, native Native) bool
-	// Resolve checks a verb's arguments (args[0] is the verb) and returns
-	// the script call. An error is answered to the client as is; nothing
-	// reaches the backend. mayWait is false where the call cannot wait
-	// (inside MULTI), so verbs that wait must try once.
-	Resolve(args [][]byte, mayWait bool) (*ScriptCall, error)
+	// Resolve checks a verb's arguments (args[0] is the verb, name it in
+	// lower case) and returns the script call. An error is answered to the
+	// client as is; nothing reaches the backend. mayWait is false where
+	// the call cannot wait (inside MULTI), so verbs that wait must try
+	// once.
+	Resolve(name []byte, args [][]byte, mayWait bool) (*ScriptCall, error)
 	// List describes every verb, for COMMAND and REDVERB VERBS; stand-ins
 	// included, whether the backend needs them or not.
 	List() []VerbInfo

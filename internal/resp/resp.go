@@ -115,11 +115,26 @@ func readN(r *bufio.Reader, dst []byte, n int) ([]byte, error) {
 func AppendCommand(dst []byte, args ...[]byte) []byte {
 	dst = AppendHeader(dst, '*', len(args))
 	for _, a := range args {
-		dst = AppendHeader(dst, '$', len(a))
-		dst = append(dst, a...)
-		dst = append(dst, '\r', '\n')
+		dst = AppendBulk(dst, a)
 	}
 	return dst
+}
+
+// AppendBulk encodes b as a bulk string.
+func AppendBulk[T string | []byte](dst []byte, b T) []byte {
+	dst = AppendHeader(dst, '$', len(b))
+	dst = append(dst, b...)
+	return append(dst, '\r', '\n')
+}
+
+// BulkValue returns the payload of a raw bulk string reply (as framed by
+// ReadReply); ok is false for any other reply, a null included.
+func BulkValue(reply []byte) (payload []byte, ok bool) {
+	i := bytes.IndexByte(reply, '\n')
+	if len(reply) < 2 || reply[0] != '$' || reply[1] == '-' || i < 0 || len(reply) < i+3 {
+		return nil, false
+	}
+	return reply[i+1 : len(reply)-2], true
 }
 
 func AppendHeader(dst []byte, kind byte, n int) []byte {

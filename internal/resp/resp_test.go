@@ -86,3 +86,27 @@ func TestReadReplyHugeLengthIsNotTrusted(t *testing.T) {
 		t.Fatal("no error for a truncated bulk")
 	}
 }
+
+func TestBulkValue(t *testing.T) {
+	for _, c := range []struct {
+		reply, want string
+		ok          bool
+	}{
+		{"$5\r\nhello\r\n", "hello", true},
+		{"$0\r\n\r\n", "", true},
+		{"$4\r\na\r\nb\r\n", "a\r\nb", true},
+		{"$-1\r\n", "", false},
+		{"+OK\r\n", "", false},
+		{":1\r\n", "", false},
+		{"_\r\n", "", false},
+		{"", "", false},
+	} {
+		got, ok := BulkValue([]byte(c.reply))
+		if string(got) != c.want || ok != c.ok {
+			t.Errorf("BulkValue(%q) = %q, %v; want %q, %v", c.reply, got, ok, c.want, c.ok)
+		}
+		if ok && string(AppendBulk(nil, got)) != c.reply {
+			t.Errorf("AppendBulk(%q) does not give back %q", got, c.reply)
+		}
+	}
+}
