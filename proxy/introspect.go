@@ -41,14 +41,25 @@ func (s *Session) cmdCommand(args [][]byte) {
 	case sub == "count" && len(args) == 2:
 		start := len(s.out)
 		s.forward([]byte("COMMAND"), []byte("COUNT"))
-		if n, err := strconv.Atoi(strings.TrimSpace(string(s.out[start+1:]))); err == nil && s.out[start] == ':' {
-			for _, v := range verbs {
-				if v.Emulates != nil && s.srv.Backend.HasCommand(v.Name) {
-					n-- // shown in place of the backend's
-				}
+		n, err := strconv.Atoi(strings.TrimSpace(string(s.out[start+1:])))
+		if err != nil || s.out[start] != ':' {
+			// A backend that answers COUNT with something else (the
+			// embedded demo answers with COMMAND's table): count the table.
+			if resp.IsError(s.out[start:]) {
+				return
 			}
-			s.out = redcon.AppendInt(s.out[:start], int64(n+len(verbs)))
+			all, ok := s.commandTable()
+			if !ok {
+				return
+			}
+			s.out, n = s.out[:start], len(all)
 		}
+		for _, v := range verbs {
+			if v.Emulates != nil && s.srv.Backend.HasCommand(v.Name) {
+				n-- // shown in place of the backend's
+			}
+		}
+		s.out = redcon.AppendInt(s.out[:start], int64(n+len(verbs)))
 	case sub == "info":
 		s.mergeByName(args, verbs, false)
 	case sub == "docs":
@@ -85,6 +96,19 @@ func (s *Session) mergeByName(args [][]byte, verbs []VerbInfo, docs bool) {
 		if theirs == nil {
 			s.out = append(s.out, reply...)
 			return
+		}
+		switch {
+		case docs && !docsShaped(theirs) && len(names) == 0:
+			// The backend has no COMMAND DOCS (or answers it with another
+			// command's reply, as the embedded demo does). Answer as a
+			// Redis without the subcommand: redis-cli then takes its
+			// built-in help, and the verbs' hints from COMMAND.
+			s.out = resp.AppendError(s.out, "ERR Unknown subcommand or wrong number of arguments for 'DOCS'. Try COMMAND HELP.")
+			return
+		case docs && !docsShaped(theirs):
+			theirs = nil
+		case !docs && len(theirs) != len(backendNames):
+			theirs = s.commandInfoFromTable(backendNames)
 		}
 	}
 	if !docs {
@@ -130,6 +154,49 @@ func (s *Session) mergeByName(args [][]byte, verbs []VerbInfo, docs bool) {
 		s.out = redcon.AppendBulkString(s.out, v.Name)
 		s.out = s.appendDocs(s.out, v)
 	}
+}
+
+// docsShaped reports whether elems, a COMMAND DOCS reply split, pairs
+// command names with maps of their docs, as Redis 7 answers.
+func docsShaped(elems [][]byte) bool {
+	if len(elems)%2 != 0 {
+		return false
+	}
+	for i := 0; i < len(elems); i += 2 {
+		if elems[i][0] != '$' || (elems[i+1][0] != '*' && elems[i+1][0] != '%') {
+			return false
+		}
+	}
+	return true
+}
+
+// commandTable returns the entries of the backend's COMMAND reply.
+func (s *Session) commandTable() ([][]byte, bool) {
+	start := len(s.out)
+	s.forward([]byte("COMMAND"))
+	all := resp.SplitArray(s.out[start:])
+	s.out = s.out[:start]
+	return all, all != nil
+}
+
+// commandInfoFromTable answers COMMAND INFO names from the whole COMMAND
+// table, for a backend whose COMMAND INFO ignores the names (the embedded
+// demo): an entry per name, nil for a name it does not know.
+func (s *Session) commandInfoFromTable(names [][]byte) [][]byte {
+	all, _ := s.commandTable()
+	byName := make(map[string][]byte, len(all))
+	for _, e := range all {
+		if fields := resp.SplitArray(e); len(fields) > 0 {
+			byName[strings.ToLower(string(bulkBody(fields[0])))] = e
+		}
+	}
+	entries := make([][]byte, len(names))
+	for i, n := range names {
+		if entries[i] = byName[strings.ToLower(string(n))]; entries[i] == nil {
+			entries[i] = s.appendNull(nil)
+		}
+	}
+	return entries
 }
 
 // mapAsArray rewrites a RESP3 map header as the flat array of its keys and
