@@ -332,18 +332,15 @@ func bulkBody(bulk []byte) []byte {
 	return payload
 }
 
-// Verbs as Redis functions. A script called with EVALSHA can meet NOSCRIPT
-// (SCRIPT FLUSH, directly or through redverb; a restart), after which the
-// commands that followed it in a pipeline would already have run without
-// its effect: so such a verb ends its batch. A function survives SCRIPT
-// FLUSH, is replicated to replicas (a failover keeps it), and redverb loads
-// every verb's library on each shared connection it opens (a restart drops
-// the connections): FCALL finds it, so a verb pipelines like any command.
-// Only a FUNCTION FLUSH or DELETE sent to the backend directly can remove
-// it; then the call is loaded and run again (the client still gets its
-// reply, in order), but the commands after it in that one batch ran first.
+// Verbs as Redis functions. A function survives SCRIPT FLUSH, is
+// replicated to replicas (a failover keeps it), and redverb loads every
+// verb's library on each shared connection it opens (a restart drops the
+// connections), so FCALL rarely meets a backend without it. Only a FUNCTION
+// FLUSH or DELETE sent to the backend directly removes it; then the call is
+// loaded and run again. Like a script, the call ends its client's batch
+// (see runShared), so that nothing the client sent after it runs first.
 
-// batchVerb is a verb sent as FCALL in the batch being run.
+// batchVerb is a verb sent as FCALL in the batch being run (its last command).
 type batchVerb struct {
 	index      int // in the batch
 	call       *ScriptCall
