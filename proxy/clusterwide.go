@@ -373,7 +373,7 @@ func (s *Session) clusterKill(args [][]byte) {
 // clusterWait runs WAIT on the master of the client's last keyed command,
 // the one whose replicas hold that write.
 func (s *Session) clusterWait(args [][]byte) {
-	s.runBlockingAt(s.lastTarget.master(), command{args: args, raw: resp.AppendCommand(nil, args...)})
+	s.runBlockingAt(s.lastTarget.master(), command{args: args, raw: resp.AppendCommand(nil, args...)}, waitBlocked)
 }
 
 // clusterOK accepts READONLY, READWRITE and ASKING, which need no action

@@ -17,6 +17,7 @@ const (
 	routeOutOfBand                   // must reach the backend while it is busy with someone else's command
 	routeMaybeOutOfBand              // out of band or shared depending on its subcommand
 	routeClusterWide                 // on a cluster, answered from several servers (see clusterwide.go)
+	routeUnbounded                   // runs as long as it likes (a user script): a connection of its own
 )
 
 // routes holds every command that does not take routeShared. Names are
@@ -32,6 +33,13 @@ var routes = map[string]route{
 	"xread": routeMaybeBlocking, "xreadgroup": routeMaybeBlocking,
 	"script": routeMaybeOutOfBand, "function": routeMaybeOutOfBand,
 	"monitor": routeSubscribe,
+	// Nobody bounds how long a user's script or DEBUG SLEEP runs: on a
+	// shared connection every other client's commands would wait behind
+	// it, where Redis answers them (-BUSY once the script passes
+	// busy-reply-threshold) and takes SCRIPT KILL.
+	"eval": routeUnbounded, "evalsha": routeUnbounded, "eval_ro": routeUnbounded,
+	"evalsha_ro": routeUnbounded, "fcall": routeUnbounded, "fcall_ro": routeUnbounded,
+	"debug": routeUnbounded,
 }
 
 // outOfBand are the subcommands that act on a backend busy with another

@@ -274,7 +274,10 @@ func (s *Session) step(cmds []command) int {
 	case routeSubscribe:
 		return s.startStreaming(cmds)
 	case routeBlocking:
-		s.runBlocking(cmds[0])
+		s.runBlocking(cmds[0], waitBlocked)
+		return 1
+	case routeUnbounded:
+		s.runBlocking(cmds[0], waitLong)
 		return 1
 	case routeOutOfBand:
 		s.runOutOfBand(args...)
@@ -429,16 +432,16 @@ func appendCommandError(dst []byte, err error) []byte {
 	return resp.AppendError(dst, "ERR "+err.Error())
 }
 
-// runBlocking runs a command that may block on a dedicated connection, so
-// it never holds up the shared ones.
+// runBlocking runs a command that may block, or run for as long as it
+// likes, on a connection of its own, so it never holds up the shared ones.
 // On a cluster it follows MOVED and ASK as the shared path does: a slot
 // that moves while the command waits unblocks it with a redirect.
-func (s *Session) runBlocking(cmd command) {
-	s.runBlockingAt(s.srv.Backend.targetOf(lowerName(nil, cmd.args[0]), cmd.args).master(), cmd)
+func (s *Session) runBlocking(cmd command, w wait) {
+	s.runBlockingAt(s.srv.Backend.targetOf(lowerName(nil, cmd.args[0]), cmd.args).master(), cmd, w)
 }
 
 // runBlockingAt is runBlocking on the master serving t.
-func (s *Session) runBlockingAt(t target, cmd command) {
+func (s *Session) runBlockingAt(t target, cmd command, w wait) {
 	b := s.srv.Backend
 	n, err := b.master(int(t))
 	raws := [][]byte{cmd.raw}
@@ -452,7 +455,7 @@ func (s *Session) runBlockingAt(t target, cmd command) {
 			s.out = appendBackendError(s.out[:start], err)
 			return
 		}
-		if err := s.exchange(c, raws, true, nil); err != nil {
+		if err := s.exchange(c, raws, w, nil); err != nil {
 			c.nc.Close()
 			return
 		}
@@ -483,7 +486,7 @@ func (s *Session) runDedicated(cmds []command) int {
 	if !s.ensureDedicated(s.pinTarget(cmds[0].args)) {
 		return 1
 	}
-	n, blocking := 0, false
+	n, w := 0, waitNone
 	var steps *ScriptCall // a call that takes steps, run alone
 	var converts []func([]byte) []byte
 	names := make([]string, 0, len(cmds))
@@ -513,7 +516,11 @@ func (s *Session) runDedicated(cmds []command) int {
 				break // after what precedes it, alone
 			}
 		}
-		blocking = blocking || (!s.inMulti && r == routeBlocking)
+		if !s.inMulti && r == routeBlocking {
+			w = waitBlocked
+		} else if !s.inMulti && r == routeUnbounded && w == waitNone {
+			w = waitLong
+		}
 		names = append(names, string(name))
 		raw := cmds[n].raw
 		var convert func([]byte) []byte
@@ -528,7 +535,7 @@ func (s *Session) runDedicated(cmds []command) int {
 	if steps != nil {
 		err = s.runSteps(steps)
 	} else {
-		err = s.exchange(s.ded, raws, blocking, func(i int, start int) {
+		err = s.exchange(s.ded, raws, w, func(i int, start int) {
 			s.crossNode(names[i], cmds[i].args, start)
 			s.finishDedicated(names[i], start, converts[i])
 			s.trackTx(names[i], cmds[i].args, s.out[start:])
@@ -571,7 +578,7 @@ func (s *Session) runSteps(call *ScriptCall) error {
 	counters.VerbCalls.Add(1)
 	start := len(s.out)
 	for {
-		if err := s.exchange(s.ded, [][]byte{call.appendCall(nil, true)}, false, nil); err != nil {
+		if err := s.exchange(s.ded, [][]byte{call.appendCall(nil, true)}, waitNone, nil); err != nil {
 			return err
 		}
 		next, final := call.Then(s.out[start:])
@@ -595,7 +602,7 @@ func (s *Session) asProto(reply []byte) []byte {
 // not forward; convert gives the client's reply (at once if the backend
 // refuses raw, or in EXEC's reply if it queues it).
 func (s *Session) queueInMulti(raw []byte, convert func([]byte) []byte) {
-	err := s.exchange(s.ded, [][]byte{raw}, false, func(_, start int) {
+	err := s.exchange(s.ded, [][]byte{raw}, waitNone, func(_, start int) {
 		s.finishDedicated("", start, convert)
 		s.recordUnpinned("", raw)
 	})
@@ -693,12 +700,22 @@ func (s *Session) dropDedicated() {
 	s.pinned, s.unpinned = false, nil
 }
 
+// wait says how long a command may keep its backend connection.
+type wait uint8
+
+const (
+	waitNone    wait = iota // a command of bounded cost
+	waitLong                // may run for long (a script, DEBUG SLEEP)
+	waitBlocked             // blocks for data (BLPOP): the client counts as blocked, and CLIENT UNBLOCK reaches it
+)
+
 // exchange writes raws to c and appends one reply per command to s.out,
-// calling each (if set) with the index and start in s.out of every reply. When the commands may block, it
-// also watches the client: if the client disconnects meanwhile, the backend
-// connection is closed so the blocked command is abandoned, not leaked.
-func (s *Session) exchange(c *conn, raws [][]byte, mayBlock bool, each func(i, start int)) error {
-	if mayBlock {
+// calling each (if set) with the index and start in s.out of every reply.
+// When the commands may wait, it also watches the client: if the client
+// disconnects meanwhile, the backend connection is closed so the waiting
+// command is abandoned, not leaked.
+func (s *Session) exchange(c *conn, raws [][]byte, w wait, each func(i, start int)) error {
+	if w == waitBlocked {
 		c.backendID() // for CLIENT UNBLOCK, asked before the connection blocks
 		s.blocked.set(c)
 		defer s.blocked.set(nil)
@@ -725,7 +742,7 @@ func (s *Session) exchange(c *conn, raws [][]byte, mayBlock bool, each func(i, s
 		}
 		return len(raws), nil
 	}
-	if !mayBlock {
+	if w == waitNone {
 		got, err := read()
 		if err != nil {
 			s.failReplies(len(raws)-got, err)

@@ -206,7 +206,7 @@ func (s *Session) clientTracking(args [][]byte) {
 
 // inDedicated runs one command on the session's dedicated connection.
 func (s *Session) inDedicated(args ...[]byte) {
-	if err := s.exchange(s.ded, [][]byte{resp.AppendCommand(nil, args...)}, false, nil); err != nil {
+	if err := s.exchange(s.ded, [][]byte{resp.AppendCommand(nil, args...)}, waitNone, nil); err != nil {
 		s.dropDedicated()
 	}
 }
