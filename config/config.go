@@ -30,10 +30,11 @@ type Config struct {
 	// ReadFrom is "masters" or "replicas": where read-only commands of a
 	// Cluster or Sentinel backend go. If empty, masters.
 	ReadFrom string `yaml:"read-from"`
-	// Auth is where AUTH is checked: "proxy" (against RequirePass; every
-	// command runs as the backend URL's user) or "backend" (against the
-	// backend's ACL users; each client's commands run as its user). If
-	// empty, proxy.
+	// Auth is where AUTH is checked: "backend" (against the backend's ACL
+	// users; each client's commands run as its user, and as the backend
+	// URL's user until it authenticates) or "proxy" (against RequirePass;
+	// every command runs as the backend URL's user). If empty, backend, or
+	// proxy when RequirePass is set: a drop-in for Redis needs no flag.
 	Auth string `yaml:"auth"`
 	// RequirePass makes clients AUTH with this password. If empty, no AUTH.
 	RequirePass string `yaml:"requirepass"`
@@ -168,7 +169,7 @@ var settings = []setting{
 		"  redis-sentinel://[user:pass@]host:port[,host:port...]/master[?db=N] Sentinels and the master's name\n" +
 		"  rediss://, rediss-cluster://, rediss-sentinel:// for TLS", "", func(c *Config, v string) error { c.Backend = v; return nil }},
 	{"read-from", "masters|replicas: where read-only commands of a Cluster or Sentinel backend go", "masters", func(c *Config, v string) error { c.ReadFrom = v; return nil }},
-	{"auth", "proxy|backend: check AUTH against requirepass, or against the backend's ACL users and run each client as its user", "proxy", func(c *Config, v string) error { c.Auth = v; return nil }},
+	{"auth", "backend|proxy: check AUTH against the backend's ACL users and run each client as its user, or against requirepass (default: backend; proxy when requirepass is set)", "", func(c *Config, v string) error { c.Auth = v; return nil }},
 	{"requirepass", "password clients must AUTH with", "", func(c *Config, v string) error { c.RequirePass = v; return nil }},
 	{"protected-mode", "yes|no: refuse non-loopback clients when listening publicly without a password", "yes", func(c *Config, v string) error { c.ProtectedMode = v; return nil }},
 	{"log-level", "debug|info|warn|error", "info", func(c *Config, v string) error { c.LogLevel = v; return nil }},
@@ -303,7 +304,10 @@ func (c *Config) Normalize() {
 		c.ProtectedMode = "yes"
 	}
 	if c.Auth == "" {
-		c.Auth = "proxy"
+		c.Auth = "backend"
+		if c.RequirePass != "" {
+			c.Auth = "proxy"
+		}
 	}
 	if c.TLSAuthClients == "" {
 		c.TLSAuthClients = "yes"

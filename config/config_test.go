@@ -29,9 +29,13 @@ func TestDefaults(t *testing.T) {
 	}
 	want := Config{Listen: "127.0.0.1:6380", ProtectedMode: "yes", LogLevel: "info", LogFormat: "console",
 		ShutdownTimeout: 10 * time.Second, BackendConns: 1, ClientOutputBufferLimit: "256mb", PubSubOutputBufferLimit: "32mb",
-		MaxClients: 10000, ClientQueryBufferLimit: "1gb", TLSAuthClients: "yes", Auth: "proxy"}
+		MaxClients: 10000, ClientQueryBufferLimit: "1gb", TLSAuthClients: "yes", Auth: "backend"}
 	if c != want {
 		t.Fatalf("got %+v, want %+v", c, want)
+	}
+	// With a password of its own, redverb checks AUTH itself.
+	if c, err = Load([]string{"--requirepass", "x"}, env(nil), io.Discard); err != nil || c.Auth != "proxy" {
+		t.Fatalf("with requirepass: auth %q, %v", c.Auth, err)
 	}
 }
 

@@ -120,3 +120,37 @@ func TestACLUsersThroughProxy(t *testing.T) {
 	expect(t, c.Do("RESET"), "+RESET\r\n")
 	expect(t, c.Do("ACL", "WHOAMI"), "$7\r\ndefault\r\n")
 }
+
+// With no password of its own, redverb answers AUTH and HELLO ... AUTH as
+// the backend does: its ACL users log in, wrong passwords and forbidden
+// commands get its errors, and an unauthenticated client is its default
+// user. No flag needed.
+func TestAuthIsTheBackendsByDefault(t *testing.T) {
+	scenario := func(addr string) []string {
+		admin := redistest.Dial(t, addr)
+		admin.Do("ACL", "SETUSER", "carol", "on", ">carolpw", "~carol:*", "+@all", "-flushall")
+		c := redistest.Dial(t, addr)
+		hello := redistest.Dial(t, addr)
+		helloReply := hello.Do("HELLO", "3", "AUTH", "carol", "carolpw")
+		return []string{
+			c.Do("ACL", "WHOAMI"),
+			c.Do("AUTH", "carol", "wrong"),
+			c.Do("AUTH", "nobody", "x"),
+			c.Do("AUTH", "carol", "carolpw"),
+			c.Do("ACL", "WHOAMI"),
+			c.Do("SET", "carol:1", "v"),
+			c.Do("SET", "other", "v"),
+			c.Do("FLUSHALL"),
+			fmt.Sprint(strings.HasPrefix(helloReply, "%7\r\n")),
+			hello.Do("ACL", "WHOAMI"),
+			c.Do("AUTH", "onlyapassword"),
+			c.Do("RESET"),
+			c.Do("ACL", "WHOAMI"),
+		}
+	}
+	direct := scenario(redistest.StartRedis(t).Addr())
+	proxied := scenario(redistest.StartProxy(t, redistest.StartRedis(t).URL()).Addr())
+	if fmt.Sprint(direct) != fmt.Sprint(proxied) {
+		t.Fatalf("redis: %q\nproxy: %q", direct, proxied)
+	}
+}

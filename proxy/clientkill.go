@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"time"
@@ -38,9 +39,7 @@ func (s *Session) clientKill(args [][]byte) {
 		return
 	}
 	f, err := parseKillFilter(args[2:])
-	if err == "" && f.user != "" && f.user != "default" && !s.srv.Backend.opts.AuthClients {
-		// With --auth backend, users are the backend's; otherwise redverb
-		// has one, as Redis has without ACL users.
+	if err == "" && f.user != "" && f.user != "default" && !s.backendHasUser(f.user) {
 		err = "ERR No such user '" + f.user + "'"
 	}
 	if err != "" {
@@ -171,4 +170,19 @@ func (s *Session) userName() string {
 		return ci.user
 	}
 	return "default"
+}
+
+// backendHasUser reports whether user is one clients can be: with --auth
+// backend one of the backend's ACL users (asked as this client; a client
+// that may not ask is told it exists), otherwise only default, as Redis
+// has without ACL users.
+func (s *Session) backendHasUser(user string) bool {
+	if !s.srv.Backend.opts.AuthClients {
+		return false
+	}
+	start := len(s.out)
+	s.forward([]byte("ACL"), []byte("GETUSER"), []byte(user))
+	reply := s.out[start:]
+	s.out = s.out[:start]
+	return len(reply) > 0 && !bytes.HasPrefix(reply, []byte("*-1")) && !bytes.HasPrefix(reply, []byte("$-1")) && reply[0] != '_'
 }

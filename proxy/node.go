@@ -59,7 +59,8 @@ func newNode(b *Backend, addr string) *node {
 // database, its protocol version, and whose identity the connection has on
 // the backend: the proxy's own (the backend URL's credentials), or with
 // asClient (--auth backend) the client's, user and pass as it gave them to
-// AUTH (none: the backend's default user).
+// AUTH (none yet: the backend URL's, the backend's default user when the
+// URL has none).
 type connKey struct {
 	db       int
 	proto    int
@@ -121,7 +122,7 @@ func (n *node) dial(ctx context.Context, key connKey) (*conn, error) {
 	// command is harmless, and a replica may be promoted at any time.
 	readonly := b.topo.cluster() && b.opts.ReadFromReplicas
 	user, pass := b.redis.Username, b.redis.Password
-	if key.asClient {
+	if key.asClient && (key.user != "" || key.pass != "") {
 		user, pass = key.user, key.pass
 	}
 	if err := c.handshake(user, pass, readonly, key, time.Now().Add(b.opts.DialTimeout)); err != nil {

@@ -207,6 +207,9 @@ func ServeProxy(t testing.TB, ln net.Listener, backendURL string, opts ...ProxyO
 	for _, o := range opts {
 		o(srv, &bo)
 	}
+	// As the binary's default: the backend checks AUTH unless the proxy
+	// has a password of its own.
+	bo.AuthClients = bo.AuthClients || srv.RequirePass == ""
 	backend, err := proxy.NewBackend(bo)
 	if err != nil {
 		t.Fatal(err)
