@@ -54,7 +54,8 @@ type Config struct {
 	VerbsDir string `yaml:"verbs-dir"`
 	// ClientOutputBufferLimit is how many bytes of replies may wait for one
 	// client before it is disconnected, in Redis's units ("256mb", "64k",
-	// bytes); "0" is no limit. If empty, 256mb.
+	// bytes); "0" is no limit. If empty, no limit, as Redis's default for
+	// normal clients.
 	ClientOutputBufferLimit string `yaml:"client-output-buffer-limit"`
 	// PubSubOutputBufferLimit is the same for pub/sub and MONITOR clients.
 	// If empty, 32mb.
@@ -147,7 +148,7 @@ const (
 	DefaultListen          = "127.0.0.1:6380"
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultBackendConns    = 1
-	DefaultClientOutput    = "256mb"
+	DefaultClientOutput    = "0"
 	DefaultPubSubOutput    = "32mb"
 	DefaultMaxClients      = 10000
 	DefaultQueryBuffer     = "1gb"

@@ -28,7 +28,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Listen: "127.0.0.1:6380", ProtectedMode: "yes", LogLevel: "info", LogFormat: "console",
-		ShutdownTimeout: 10 * time.Second, BackendConns: 1, ClientOutputBufferLimit: "256mb", PubSubOutputBufferLimit: "32mb",
+		ShutdownTimeout: 10 * time.Second, BackendConns: 1, ClientOutputBufferLimit: "0", PubSubOutputBufferLimit: "32mb",
 		MaxClients: 10000, ClientQueryBufferLimit: "1gb", TLSAuthClients: "yes", Auth: "backend"}
 	if c != want {
 		t.Fatalf("got %+v, want %+v", c, want)

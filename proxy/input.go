@@ -450,3 +450,11 @@ func indexNewline(b []byte) int {
 	}
 	return -1
 }
+
+// held reports the input read but not yet run, and the room left in the
+// buffer that holds it (both 0 for an idle client, which holds no buffer).
+func (in *input) held() (held, room int) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.buf) - in.start, cap(in.buf) - len(in.buf)
+}

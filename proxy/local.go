@@ -8,7 +8,9 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/redverb/redverb/internal/resp"
 	"github.com/tidwall/redcon"
@@ -408,15 +410,21 @@ var clientSubcommands = map[string]func(*Session, [][]byte){
 			return
 		}
 		s.publishInfo()
-		s.out = s.appendText(s.out, s.describe(time.Now()))
+		s.publishMem(len(s.out))
+		s.out = s.appendText(s.out, s.describe(time.Now(), args))
 	},
 	"list": func(s *Session, args [][]byte) {
 		s.publishInfo()
+		s.publishMem(len(s.out))
 		var b strings.Builder
 		now := time.Now()
 		for _, other := range s.srv.sessionsSnapshot() {
 			if !other.killed.Load() {
-				b.WriteString(other.describe(now))
+				var argv [][]byte
+				if other == s {
+					argv = args
+				}
+				b.WriteString(other.describe(now, argv))
 			}
 		}
 		s.out = s.appendText(s.out, b.String())
@@ -507,10 +515,12 @@ type clientInfo struct {
 	db, proto             int
 	flags                 string
 	multi                 int
+	redir                 int64   // CLIENT TRACKING's REDIRECT, -1 when not tracking
+	key                   connKey // the backend connection state the client needs
 }
 
 func (s *Session) snapshot() clientInfo {
-	ci := clientInfo{name: s.name, libName: s.libName, libVer: s.libVer, db: s.db, proto: s.proto, flags: "N", multi: -1, user: s.user}
+	ci := clientInfo{name: s.name, libName: s.libName, libVer: s.libVer, db: s.db, proto: s.proto, flags: "N", multi: -1, user: s.user, key: s.key()}
 	if ci.user == "" {
 		ci.user = "default"
 	}
@@ -520,7 +530,12 @@ func (s *Session) snapshot() clientInfo {
 	case s.sub != nil:
 		ci.flags = "P"
 	case s.inMulti:
-		ci.flags, ci.multi = "x", 0
+		ci.flags, ci.multi = "x", len(s.queued)
+	}
+	ci.redir = -1
+	if s.tracking {
+		ci.flags = strings.TrimPrefix(ci.flags+"t", "N")
+		ci.redir = s.trackRedirect
 	}
 	if s.noEvict || s.noTouch {
 		ci.flags = strings.TrimPrefix(ci.flags, "N")
@@ -542,16 +557,92 @@ func (s *Session) publishInfo() {
 	}
 }
 
-// describe formats the session like a line of CLIENT LIST.
-func (s *Session) describe(now time.Time) string {
+// describe formats the session like a line of CLIENT LIST: Redis 7.0's
+// fields in its order, then Redis 7.2's lib-name and lib-ver. Memory
+// fields are redverb's own: qbuf is the client's input read but not yet
+// run, omem the replies waiting to be written to it (what
+// --client-output-buffer-limit counts), tot-mem the buffers the session
+// holds. argv is the arguments of the command running, for the client
+// asking (its own CLIENT LIST or INFO).
+func (s *Session) describe(now time.Time, argv [][]byte) string {
 	ci := s.info.Load()
 	if ci == nil {
-		ci = &clientInfo{flags: "N", multi: -1, proto: 2, user: "default"}
+		ci = &clientInfo{flags: "N", multi: -1, proto: 2, user: "default", redir: -1}
 	}
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=%d sub=0 psub=0 ssub=0 multi=%d resp=%d user=%s lib-name=%s lib-ver=%s\n",
+	flags := ci.flags
+	if s.blocked.busy() {
+		flags = strings.TrimPrefix(flags+"b", "N")
+	}
+	cmd := "NULL"
+	if c := s.lastCmd.Load(); c != nil {
+		cmd = *c
+	}
+	argvMem := 0
+	for _, a := range argv {
+		argvMem += len(a)
+	}
+	m := &s.mem
+	omem := m.out.Load()
+	oll := min(omem, 1)
+	qbuf, qbufFree, rbs := m.qbuf.Load(), m.qbufFree.Load(), m.rbs.Load()
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=%d sub=0 psub=0 ssub=0 multi=%d "+
+		"qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=0 rbs=%d rbp=%d obl=0 oll=%d omem=%d tot-mem=%d events=r cmd=%s user=%s redir=%d resp=%d lib-name=%s lib-ver=%s\n",
 		s.id, s.nc.RemoteAddr(), s.nc.LocalAddr(), ci.name,
 		int(now.Sub(s.created).Seconds()), int(now.Sub(time.Unix(0, s.lastSeen.Load())).Seconds()),
-		ci.flags, ci.db, ci.multi, ci.proto, ci.user, ci.libName, ci.libVer)
+		flags, ci.db, ci.multi, qbuf, qbufFree, argvMem, rbs, m.rbp.Load(), oll, omem,
+		sessionSize+qbuf+qbufFree+rbs+omem, cmd, ci.user, ci.redir, ci.proto, ci.libName, ci.libVer)
+}
+
+// sessionSize is what a Session takes before its buffers, for tot-mem.
+const sessionSize = int64(unsafe.Sizeof(Session{}))
+
+// sessionMem is what CLIENT LIST shows of a session's buffers, published
+// by the session and read by whoever lists it.
+type sessionMem struct {
+	qbuf, qbufFree atomic.Int64 // input held, and room left in its buffer
+	rbs, rbp       atomic.Int64 // reply buffer size, and its peak
+	out            atomic.Int64 // replies not yet written
+}
+
+// publishMem records the session's buffers, with out bytes of replies
+// waiting to be written.
+func (s *Session) publishMem(out int) {
+	m := &s.mem
+	held, room := s.in.held()
+	m.qbuf.Store(int64(held))
+	m.qbufFree.Store(int64(room))
+	m.rbs.Store(int64(cap(s.out)))
+	if int64(cap(s.out)) > m.rbp.Load() {
+		m.rbp.Store(int64(cap(s.out)))
+	}
+	m.out.Store(int64(out))
+}
+
+// setLastCmd records the command the client runs, as CLIENT LIST's cmd=
+// shows it (client|list for a subcommand); it allocates only when the
+// name changes.
+func (s *Session) setLastCmd(name []byte, args [][]byte) {
+	cur := s.lastCmd.Load()
+	sub := len(args) > 1 && hasSubcommands[string(name)]
+	if cur != nil && !sub && *cur == string(name) {
+		return
+	}
+	full := string(name)
+	if sub {
+		full += "|" + strings.ToLower(string(args[1]))
+		if cur != nil && *cur == full {
+			return
+		}
+	}
+	s.lastCmd.Store(&full)
+}
+
+// hasSubcommands are Redis 7.0's container commands, whose cmd= names the
+// subcommand.
+var hasSubcommands = map[string]bool{
+	"acl": true, "client": true, "cluster": true, "command": true, "config": true, "function": true,
+	"latency": true, "memory": true, "module": true, "object": true, "pubsub": true, "script": true,
+	"slowlog": true, "xgroup": true, "xinfo": true,
 }
 
 // clientFlag sets a CLIENT NO-EVICT or NO-TOUCH flag from ON or OFF.

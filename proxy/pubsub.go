@@ -32,6 +32,14 @@ type subscriber struct {
 // to its own backend connection and replies reach the client through the
 // subscriber. It returns how many commands it consumed.
 func (s *Session) startStreaming(cmds []command) int {
+	if c := s.takeReserved(); c != nil {
+		// Another client's invalidations are redirected to this connection.
+		if s.ded == nil && c.key == s.key() {
+			s.ded = c
+		} else {
+			c.nc.Close()
+		}
+	}
 	if !s.ensureDedicated(s.pinTarget(cmds[0].args)) {
 		return 1
 	}

@@ -30,8 +30,8 @@ type Server struct {
 	// ClientOutputLimit is how many bytes of replies the proxy holds for one
 	// client that has not read them yet; a client past it is disconnected,
 	// as Redis does past its client-output-buffer-limit. Pub/sub and
-	// MONITOR clients have SubscriberBacklog instead. If zero, 256 MiB; if
-	// negative, no limit.
+	// MONITOR clients have SubscriberBacklog instead. If zero or negative,
+	// no limit, as Redis has none for normal clients by default.
 	ClientOutputLimit int
 	// MaxClients is how many clients may be connected at once; one more
 	// gets Redis's "-ERR max number of clients reached" and is closed. If
@@ -62,7 +62,7 @@ type Server struct {
 }
 
 // clientOutputLimit is ClientOutputLimit with its default; 0 means none.
-func (srv *Server) clientOutputLimit() int { return limitSetting(srv.ClientOutputLimit, 256<<20, 0) }
+func (srv *Server) clientOutputLimit() int { return max(srv.ClientOutputLimit, 0) }
 
 func (srv *Server) subscriberBacklog() int {
 	return limitSetting(srv.SubscriberBacklog, 32<<20, math.MaxInt)

@@ -46,6 +46,8 @@ type Session struct {
 	created  time.Time
 	lastSeen atomic.Int64 // unix nanoseconds of the last command
 	info     atomic.Pointer[clientInfo]
+	lastCmd  atomic.Pointer[string] // CLIENT LIST's cmd=
+	mem      sessionMem
 
 	ded        *conn    // dedicated backend connection, while the client needs one
 	pinned     bool     // ded is on the server of the transaction's keys (see tx.go)
@@ -68,9 +70,10 @@ type Session struct {
 	// streamID is the backend's CLIENT ID of the connection of a
 	// subscribed session, for other clients' CLIENT TRACKING REDIRECT.
 	streamID    atomic.Int64
-	noEvict     bool // CLIENT NO-EVICT
-	noTouch     bool // CLIENT NO-TOUCH
-	replyChosen bool // the command running was CLIENT REPLY, which decides its own reply
+	reserved    reservedStream // see reserveStream
+	noEvict     bool           // CLIENT NO-EVICT
+	noTouch     bool           // CLIENT NO-TOUCH
+	replyChosen bool           // the command running was CLIENT REPLY, which decides its own reply
 }
 
 // replyMode is what CLIENT REPLY set: the proxy drops the replies the
@@ -143,7 +146,7 @@ func (s *Session) loop() (moved bool) {
 				s.flush()
 			case err == errQueryBuffer:
 				counters.count(ErrQueryBuffer)
-				s.srv.log.Warn("Closing client that reached max query buffer length: " + strings.TrimSpace(s.describe(time.Now())))
+				s.srv.log.Warn("Closing client that reached max query buffer length: " + strings.TrimSpace(s.describe(time.Now(), nil)))
 			}
 			return
 		}
@@ -151,9 +154,11 @@ func (s *Session) loop() (moved bool) {
 		s.run(cmds)
 		s.overLimit()
 		s.publishInfo()
+		s.publishMem(len(s.out))
 		if err := s.flush(); err != nil || s.quit {
 			return false
 		}
+		s.mem.out.Store(0)
 		if tr := s.trackerOf(); tr != nil {
 			tr.end()
 		}
@@ -168,7 +173,7 @@ func (s *Session) overLimit() bool {
 		return false
 	}
 	counters.count(ErrOutputLimit)
-	s.srv.log.Warn("Client " + strings.TrimSpace(s.describe(time.Now())) +
+	s.srv.log.Warn("Client " + strings.TrimSpace(s.describe(time.Now(), nil)) +
 		" scheduled to be closed ASAP for overcoming of output buffer limits.")
 	s.out, s.quit, s.req.overflow = nil, true, false
 	return true
@@ -213,6 +218,9 @@ func (s *Session) count(cmds []command, d time.Duration) {
 		s.nameBuf = lowerName(s.nameBuf, c.args[0])
 		counters.command(s.nameBuf, s.knownCommand).observe(d)
 	}
+	if len(cmds) > 1 {
+		s.setLastCmd(s.nameBuf, cmds[len(cmds)-1].args)
+	}
 }
 
 // knownCommand reports whether the command in s.nameBuf is one of the
@@ -243,6 +251,7 @@ func (s *Session) step(cmds []command) int {
 	args := cmds[0].args
 	s.nameBuf = lowerName(s.nameBuf, args[0])
 	name := s.nameBuf
+	s.setLastCmd(name, args)
 	if !s.authed.Load() && !noAuthCommands[string(name)] {
 		s.out = resp.AppendError(s.out, "NOAUTH Authentication required.")
 		return 1
@@ -842,6 +851,9 @@ func (s *Session) trackerOf() *tracker {
 
 // close releases everything the session holds.
 func (s *Session) close() {
+	if c := s.takeReserved(); c != nil {
+		c.nc.Close()
+	}
 	s.releaseDedicated()
 	s.nc.Close()
 	s.srv.forget(s)

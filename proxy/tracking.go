@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -168,12 +170,19 @@ func (s *Session) clientTracking(args [][]byte) {
 			return
 		}
 		target := s.srv.session(uint64(id))
-		if target == nil || target.streamID.Load() == 0 {
+		if target == nil {
 			s.out = resp.AppendError(s.out, "ERR The client ID you want redirect to does not exist")
 			return
 		}
+		backendID := target.streamID.Load()
+		if backendID == 0 {
+			if backendID, err = target.reserveStream(); err != nil {
+				s.out = appendBackendError(s.out, err)
+				return
+			}
+		}
 		redirect = id
-		fwd[i+1] = strconv.AppendInt(nil, target.streamID.Load(), 10)
+		fwd[i+1] = strconv.AppendInt(nil, backendID, 10)
 	}
 	if !s.tracking && !on {
 		s.forward(fwd...) // OFF, or a bad call, with nothing to turn off
@@ -261,4 +270,46 @@ func (s *Session) clientCaching(args [][]byte) {
 		return
 	}
 	s.forward(args...)
+}
+
+// reservedStream is a backend connection taken for a client that another
+// client named in CLIENT TRACKING REDIRECT before it subscribed: Redis
+// sends invalidations to a connection by its id, so the client's
+// subscription must later run on this very connection.
+type reservedStream struct {
+	mu sync.Mutex
+	c  *conn
+}
+
+// reserveStream returns the backend id of the connection this session will
+// subscribe on, taking one now if it has none. It runs on the goroutine of
+// the client that asked for the redirect.
+func (s *Session) reserveStream() (int64, error) {
+	s.reserved.mu.Lock()
+	defer s.reserved.mu.Unlock()
+	if s.reserved.c == nil {
+		ci := s.info.Load()
+		key := connKey{proto: 2, asClient: s.srv.Backend.opts.AuthClients}
+		if ci != nil {
+			key = ci.key
+		}
+		c, err := s.srv.Backend.take(context.Background(), key, int(noSlot))
+		if err != nil {
+			return 0, err
+		}
+		s.reserved.c = c
+	}
+	if id := s.reserved.c.backendID(); id != 0 {
+		return id, nil
+	}
+	return 0, errBackend{errors.New("the backend did not tell the connection's CLIENT ID")}
+}
+
+// takeReserved hands over the connection reserveStream took, if any.
+func (s *Session) takeReserved() *conn {
+	s.reserved.mu.Lock()
+	defer s.reserved.mu.Unlock()
+	c := s.reserved.c
+	s.reserved.c = nil
+	return c
 }

@@ -67,6 +67,14 @@ func TestTrackingMatchesRedis(t *testing.T) {
 			ti := a.Do("CLIENT", "TRACKINGINFO")
 			return append(out, strings.Replace(ti, ":"+id+"\r\n", ":<sink>\r\n", 1))
 		},
+		"RESP2 REDIRECT to a client that subscribes later": func(addr string) []string {
+			a, b, sink := redistest.Dial(t, addr), redistest.Dial(t, addr), redistest.Dial(t, addr)
+			id := strings.TrimSpace(sink.Do("CLIENT", "ID")[1:])
+			out := []string{a.Do("CLIENT", "TRACKING", "ON", "REDIRECT", id), a.Do("GET", "r"),
+				sink.Do("SUBSCRIBE", "__redis__:invalidate")}
+			b.Do("SET", "r", "1")
+			return append(out, idle(sink), strings.Replace(a.Do("CLIENT", "GETREDIR"), ":"+id+"\r\n", ":<sink>\r\n", 1))
+		},
 	}
 	for name, run := range scenarios {
 		t.Run(name, func(t *testing.T) {
