@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"bytes"
+	"cmp"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 
 	"github.com/redverb/redverb/internal/resp"
@@ -20,6 +22,9 @@ var clusterWide = map[string]clusterCommand{
 	"flushall": {run: (*Session).clusterEveryMaster}, "flushdb": {run: (*Session).clusterEveryMaster},
 	"randomkey": {run: (*Session).clusterRandomKey}, "script": {run: (*Session).clusterScript},
 	"function": {run: (*Session).clusterFunction}, "wait": {run: (*Session).clusterWait},
+	"info": {run: (*Session).clusterInfo}, "config": {run: (*Session).clusterConfig},
+	"slowlog": {run: (*Session).clusterSlowlog}, "latency": {run: (*Session).clusterLatency},
+	"debug": {run: (*Session).clusterDebug},
 	// Connection modes of cluster clients: they would change a shared
 	// connection, and redverb does the cluster's routing itself.
 	"readonly": {run: (*Session).clusterOK}, "readwrite": {run: (*Session).clusterOK}, "asking": {run: (*Session).clusterOK},
@@ -379,3 +384,119 @@ func (s *Session) clusterWait(args [][]byte) {
 // clusterOK accepts READONLY, READWRITE and ASKING, which need no action
 // from a client of redverb.
 func (s *Session) clusterOK([][]byte) { s.out = append(s.out, "+OK\r\n"...) }
+
+// subcommand is a command's lower-cased subcommand, "" if none.
+func subcommand(args [][]byte) string {
+	if len(args) < 2 {
+		return ""
+	}
+	return string(lowerName(nil, args[1]))
+}
+
+// clusterConfig: a setting takes effect on every master, as on the one
+// server a client believes it talks to; CONFIG GET answers from one.
+func (s *Session) clusterConfig(args [][]byte) {
+	switch subcommand(args) {
+	case "set", "resetstat", "rewrite":
+		s.clusterEveryMaster(args)
+	default:
+		s.forward(args...)
+	}
+}
+
+// clusterLatency: LATENCY RESET on every master (the events reset, summed);
+// the rest from one master.
+func (s *Session) clusterLatency(args [][]byte) {
+	if subcommand(args) != "reset" {
+		s.forward(args...)
+		return
+	}
+	parts := s.onMasters(args)
+	if !s.answeredError(parts) {
+		s.out = append(s.out, sumIntegers(s, parts, nil, 0)...)
+	}
+}
+
+// clusterSlowlog: RESET on every master, LEN summed, GET the newest
+// entries of all masters together.
+func (s *Session) clusterSlowlog(args [][]byte) {
+	switch sub := subcommand(args); {
+	case sub == "reset":
+		s.clusterEveryMaster(args)
+	case sub == "len":
+		s.clusterDBSize(args)
+	case sub == "get" && len(args) <= 3:
+		count := 10
+		if len(args) == 3 {
+			n, err := strconv.Atoi(string(args[2]))
+			if err != nil || n < -1 {
+				s.forward(args...) // the backend's own error
+				return
+			}
+			count = n
+		}
+		parts := s.onMasters([][]byte{args[0], args[1], []byte("-1")})
+		if s.answeredError(parts) {
+			return
+		}
+		var entries [][]byte
+		for _, p := range parts {
+			entries = append(entries, resp.SplitArray(p)...)
+		}
+		// Newest first, as one server lists them: by time, then by id.
+		sortByDesc(entries, func(e []byte) (int64, int64) {
+			f := resp.SplitArray(e)
+			if len(f) < 2 {
+				return 0, 0
+			}
+			return int64(intBody(f[1])), int64(intBody(f[0]))
+		})
+		if count >= 0 && count < len(entries) {
+			entries = entries[:count]
+		}
+		s.out = resp.AppendHeader(s.out, '*', len(entries))
+		for _, e := range entries {
+			s.out = append(s.out, e...)
+		}
+	default:
+		s.forward(args...)
+	}
+}
+
+// clusterDebug: subcommands about a key go to its master; those that
+// change how a server behaves (SET-ACTIVE-EXPIRE, RELOAD, ...) go to every
+// master; the rest (SLEEP, ...) to one master, on a connection of their
+// own.
+func (s *Session) clusterDebug(args [][]byte) {
+	switch sub := subcommand(args); {
+	case keyedDebug[sub] && len(args) > 2:
+		parts := s.sendEach([][]byte{resp.AppendCommand(nil, args...)}, []target{target(slotOf(args[2]))})
+		s.out = append(s.out, parts[0]...)
+	case serverDebug[sub]:
+		s.clusterEveryMaster(args)
+	default:
+		s.runBlocking(command{args: args, raw: resp.AppendCommand(nil, args...)}, waitLong)
+	}
+}
+
+// keyedDebug are the DEBUG subcommands whose first argument is a key.
+var keyedDebug = map[string]bool{"object": true, "digest-value": true, "listpack": true, "ziplist": true, "quicklist": true}
+
+// serverDebug are the DEBUG subcommands that change how a server behaves.
+var serverDebug = map[string]bool{
+	"set-active-expire": true, "reload": true, "quicklist-packed-threshold": true, "set-disable-deny-scripts": true,
+	"change-repl-id": true, "set-skip-checksum-validation": true, "pause-cron": true, "replybuffer": true,
+	"dict-resizing": true, "loadaof": true, "flushall": true,
+}
+
+// sortByDesc sorts entries by key, largest first.
+func sortByDesc(entries [][]byte, key func([]byte) (int64, int64)) {
+	slices.SortStableFunc(entries, func(a, b []byte) int {
+		a1, a2 := key(a)
+		b1, b2 := key(b)
+		if c := cmp.Compare(b1, a1); c != 0 {
+			return c
+		}
+		return cmp.Compare(b2, a2)
+	})
+}

@@ -359,4 +359,3 @@ func TestScriptTimeoutMatchesRedis(t *testing.T) {
 		}
 	})
 }
-

@@ -65,7 +65,7 @@ func NewCluster(masters, replicas int, opts ...ClusterOption) (*Cluster, error) 
 		nodeDir := fmt.Sprintf("%s/%d", dir, i)
 		os.MkdirAll(nodeDir, 0o755)
 		args := []string{"--cluster-enabled", "yes", "--cluster-config-file", nodeDir + "/nodes.conf",
-			"--cluster-port", strconv.Itoa(bus), "--cluster-node-timeout", "2000"}
+			"--cluster-port", strconv.Itoa(bus), "--cluster-node-timeout", "2000", "--enable-debug-command", "local"}
 		tlsPort := 0
 		if c.tls != nil {
 			if tlsPort, err = freePort(); err != nil {

@@ -1,0 +1,289 @@
+package proxy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/redverb/redverb/internal/resp"
+)
+
+// INFO on a cluster answers as one server holding all the data would: the
+// masters' counts summed (clients, memory, stats, keyspace per database,
+// commandstats, errorstats), their peaks and limits as the largest, and
+// everything describing one server (version, role, ports) as the first
+// master has it.
+
+// clusterInfo answers INFO from every master's.
+func (s *Session) clusterInfo(args [][]byte) {
+	parts := s.onMasters(args)
+	if s.answeredError(parts) {
+		return
+	}
+	texts := make([]string, len(parts))
+	for i, p := range parts {
+		texts[i] = string(infoText(p))
+	}
+	reply := appendInfoReply(nil, parts[0][0], mergeInfo(texts))
+	if wantsProxyInfo(args) {
+		reply = s.withProxyInfo(reply)
+	}
+	s.out = append(s.out, reply...)
+}
+
+// infoText is the text of an INFO reply: a bulk string, or in RESP3 a
+// verbatim string after its "txt:".
+func infoText(reply []byte) []byte {
+	body, _ := resp.BulkValue(reply)
+	if reply[0] == '=' && len(body) >= 4 {
+		body = body[4:]
+	}
+	return body
+}
+
+// appendInfoReply writes text as an INFO reply of kind ('$' or '=').
+func appendInfoReply(dst []byte, kind byte, text string) []byte {
+	if kind == '=' {
+		text = "txt:" + text
+	}
+	dst = resp.AppendHeader(dst, kind, len(text))
+	dst = append(dst, text...)
+	return append(dst, '\r', '\n')
+}
+
+// infoSection is one "# Name" section of INFO: its fields in order.
+type infoSection struct {
+	name   string
+	keys   []string
+	values map[string]string
+}
+
+func parseInfo(text string) []*infoSection {
+	var sections []*infoSection
+	var cur *infoSection
+	for _, line := range strings.Split(text, "\r\n") {
+		switch {
+		case strings.HasPrefix(line, "# "):
+			cur = &infoSection{name: strings.ToLower(line[2:]), values: map[string]string{}}
+			sections = append(sections, cur)
+		case line == "" || cur == nil:
+		default:
+			k, v, _ := strings.Cut(line, ":")
+			if _, seen := cur.values[k]; !seen {
+				cur.keys = append(cur.keys, k)
+			}
+			cur.values[k] = v
+		}
+	}
+	return sections
+}
+
+// summedSections hold counts, which add up across masters.
+var summedSections = map[string]bool{
+	"clients": true, "memory": true, "stats": true, "keyspace": true,
+	"commandstats": true, "errorstats": true, "cpu": true, "latencystats": true,
+}
+
+// mergeInfo combines the masters' INFO texts, in the first one's layout;
+// fields only other masters have (a database, a command) follow.
+func mergeInfo(texts []string) string {
+	all := make([][]*infoSection, len(texts))
+	for i, t := range texts {
+		all[i] = parseInfo(t)
+	}
+	var b strings.Builder
+	for si, sec := range all[0] {
+		if si > 0 {
+			b.WriteString("\r\n")
+		}
+		b.WriteString("# " + sectionTitle(sec.name) + "\r\n")
+		keys := append([]string(nil), sec.keys...)
+		for _, other := range all[1:] {
+			for _, o := range other {
+				if o.name != sec.name {
+					continue
+				}
+				for _, k := range o.keys {
+					if _, ok := sec.values[k]; !ok && summedSections[sec.name] {
+						sec.values[k] = ""
+						keys = append(keys, k)
+					}
+				}
+			}
+		}
+		for _, k := range keys {
+			var vals []string
+			for _, secs := range all {
+				for _, o := range secs {
+					if v, ok := o.values[k]; ok && o.name == sec.name && v != "" {
+						vals = append(vals, v)
+					}
+				}
+			}
+			v := sec.values[k]
+			if summedSections[sec.name] && len(vals) > 0 {
+				v = mergeInfoValue(sec.name, k, vals)
+			}
+			b.WriteString(k + ":" + v + "\r\n")
+		}
+		if summedSections[sec.name] {
+			fixHuman(&b)
+		}
+	}
+	return b.String()
+}
+
+// sectionTitle is Redis's spelling of a section name.
+func sectionTitle(name string) string {
+	switch name {
+	case "cpu":
+		return "CPU"
+	case "commandstats":
+		return "Commandstats"
+	case "errorstats":
+		return "Errorstats"
+	case "latencystats":
+		return "Latencystats"
+	}
+	return strings.ToUpper(name[:1]) + name[1:]
+}
+
+// mergeInfoValue combines one field's values: counts add up, peaks and
+// limits take the largest, rates add up, and a "a=1,b=2" value combines
+// field by field.
+func mergeInfoValue(section, key string, vals []string) string {
+	if strings.Contains(vals[0], "=") {
+		return mergeSubfields(section, vals)
+	}
+	return combine(section, key, vals)
+}
+
+func combine(section, key string, vals []string) string {
+	largest := strings.Contains(key, "max") || strings.Contains(key, "peak") || strings.HasPrefix(key, "latest_") ||
+		section == "latencystats" || key == "avg_ttl"
+	if ints, ok := allInts(vals); ok {
+		total := ints[0]
+		for _, n := range ints[1:] {
+			if largest {
+				total = max(total, n)
+			} else {
+				total += n
+			}
+		}
+		return strconv.FormatInt(total, 10)
+	}
+	if floats, ok := allFloats(vals); ok && (largest || strings.HasPrefix(key, "instantaneous_") || section == "cpu") {
+		total := floats[0]
+		for _, f := range floats[1:] {
+			if largest {
+				total = max(total, f)
+			} else {
+				total += f
+			}
+		}
+		decimals := 0
+		if i := strings.IndexByte(vals[0], '.'); i >= 0 {
+			decimals = len(vals[0]) - i - 1
+		}
+		return strconv.FormatFloat(total, 'f', decimals, 64)
+	}
+	return vals[0]
+}
+
+// mergeSubfields combines values such as "keys=1,expires=0,avg_ttl=0" or
+// "calls=3,usec=9,usec_per_call=3.00,...": each subfield as a field, and
+// usec_per_call computed again from the sums.
+func mergeSubfields(section string, vals []string) string {
+	var names []string
+	byName := map[string][]string{}
+	for _, v := range vals {
+		for _, f := range strings.Split(v, ",") {
+			k, x, _ := strings.Cut(f, "=")
+			if _, ok := byName[k]; !ok {
+				names = append(names, k)
+			}
+			byName[k] = append(byName[k], x)
+		}
+	}
+	merged := map[string]string{}
+	for _, k := range names {
+		merged[k] = combine(section, k, byName[k])
+	}
+	if _, ok := merged["usec_per_call"]; ok {
+		calls, _ := strconv.ParseFloat(merged["calls"], 64)
+		usec, _ := strconv.ParseFloat(merged["usec"], 64)
+		per := 0.0
+		if calls > 0 {
+			per = usec / calls
+		}
+		merged["usec_per_call"] = fmt.Sprintf("%.2f", per)
+	}
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = k + "=" + merged[k]
+	}
+	return strings.Join(parts, ",")
+}
+
+func allInts(vals []string) ([]int64, bool) {
+	out := make([]int64, len(vals))
+	for i, v := range vals {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		out[i] = n
+	}
+	return out, true
+}
+
+func allFloats(vals []string) ([]float64, bool) {
+	out := make([]float64, len(vals))
+	for i, v := range vals {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return nil, false
+		}
+		out[i] = f
+	}
+	return out, true
+}
+
+// fixHuman rewrites the "_human" fields of the section just written from
+// the byte counts beside them, as Redis's bytesToHuman prints them.
+func fixHuman(b *strings.Builder) {
+	text := b.String()
+	start := strings.LastIndex(text, "# ")
+	lines := strings.Split(text[start:], "\r\n")
+	counts := map[string]string{}
+	for _, l := range lines {
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			counts[k] = v
+		}
+	}
+	for i, l := range lines {
+		k, _, ok := strings.Cut(l, ":")
+		if !ok || !strings.HasSuffix(k, "_human") {
+			continue
+		}
+		if n, err := strconv.ParseInt(counts[strings.TrimSuffix(k, "_human")], 10, 64); err == nil {
+			lines[i] = k + ":" + bytesToHuman(n)
+		}
+	}
+	b.Reset()
+	b.WriteString(text[:start] + strings.Join(lines, "\r\n"))
+}
+
+// bytesToHuman is Redis's: B, then K, M, G, T, P with two decimals.
+func bytesToHuman(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%dB", n)
+	}
+	f := float64(n)
+	for _, unit := range []string{"K", "M", "G", "T"} {
+		if f /= 1024; f < 1024 {
+			return fmt.Sprintf("%.2f%s", f, unit)
+		}
+	}
+	return fmt.Sprintf("%.2fP", f/1024)
+}
