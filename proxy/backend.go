@@ -83,6 +83,9 @@ type Backend struct {
 	libraries    func() []Library
 	hasLibraries atomic.Bool
 	noFunctions  atomic.Bool
+	// monitor notes the commands redverb sends for itself, which MONITOR
+	// feeds leave out (monitor.go).
+	monitor monitorFilter
 
 	mu     sync.Mutex
 	nodes  map[string]*node

@@ -176,9 +176,15 @@ func (c *conn) handshake(user, password string, readonly bool, key connKey, dead
 	return nil
 }
 
-// pipeline writes raws in one write and reads one reply each; a zero
-// deadline is none.
+// pipeline writes raws, redverb's own commands, in one write and reads one
+// reply each; a zero deadline is none.
 func (c *conn) pipeline(raws [][]byte, deadline time.Time) ([][]byte, error) {
+	c.noteOwn(raws...)
+	return c.replay(raws, deadline)
+}
+
+// replay is pipeline for commands of a client, which MONITOR shows.
+func (c *conn) replay(raws [][]byte, deadline time.Time) ([][]byte, error) {
 	var buf []byte
 	for _, r := range raws {
 		buf = append(buf, r...)
@@ -337,7 +343,14 @@ func (n *node) stats(st *BackendStats) {
 
 // roundTrip sends one command and reads its reply.
 func (c *conn) roundTrip(args ...[]byte) ([]byte, error) {
-	if _, err := c.nc.Write(resp.AppendCommand(nil, args...)); err != nil {
+	raw := resp.AppendCommand(nil, args...)
+	c.noteOwn(raw)
+	return c.send(raw)
+}
+
+// send writes a client's command and reads its reply; MONITOR shows it.
+func (c *conn) send(raw []byte) ([]byte, error) {
+	if _, err := c.nc.Write(raw); err != nil {
 		return nil, err
 	}
 	return resp.ReadReply(c.r, nil)

@@ -47,13 +47,13 @@ func (s *Session) runOutOfBand(args ...[]byte) {
 // runOutOfBandOn is runOutOfBand on a given server.
 func (s *Session) runOutOfBandOn(n *node, args ...[]byte) {
 	key := connKey{db: 0, proto: s.proto}
-	reply, err := n.outOfBand(key, args...)
+	reply, err := n.clientOutOfBand(key, args...)
 	if err == nil && len(args) == 2 && bytes.EqualFold(args[1], []byte("kill")) && verbRunning(reply) {
 		// A verb runs as a function, which the client that sent SCRIPT
 		// KILL knows as a script: kill it as Redis asks.
 		var stats []byte
 		if stats, err = n.outOfBand(key, []byte("FUNCTION"), []byte("STATS")); err == nil && bytes.Contains(stats, []byte("\r\nrv_")) {
-			reply, err = n.outOfBand(key, []byte("FUNCTION"), []byte("KILL"))
+			reply, err = n.clientOutOfBand(key, []byte("FUNCTION"), []byte("KILL"))
 		}
 	}
 	if err != nil {
@@ -69,13 +69,27 @@ func verbRunning(reply []byte) bool {
 	return bytes.HasPrefix(reply, []byte("-BUSY")) && bytes.Contains(reply, []byte("FUNCTION KILL"))
 }
 
-// outOfBand sends one command on a pooled connection and returns its reply.
+// outOfBand sends one command of redverb's own on a pooled connection and
+// returns its reply.
 func (n *node) outOfBand(key connKey, args ...[]byte) ([]byte, error) {
+	return n.oneCommand(key, true, args...)
+}
+
+// clientOutOfBand is outOfBand for a client's command, which MONITOR shows.
+func (n *node) clientOutOfBand(key connKey, args ...[]byte) ([]byte, error) {
+	return n.oneCommand(key, false, args...)
+}
+
+func (n *node) oneCommand(key connKey, own bool, args ...[]byte) ([]byte, error) {
 	c, err := n.take(context.Background(), key)
 	if err != nil {
 		return nil, err
 	}
-	reply, err := c.roundTrip(args...)
+	raw := resp.AppendCommand(nil, args...)
+	if own {
+		c.noteOwn(raw)
+	}
+	reply, err := c.send(raw)
 	if err != nil {
 		c.nc.Close()
 		return nil, errBackend{err}

@@ -20,6 +20,7 @@ type subscriber struct {
 	c       *conn
 	limit   int
 	monitor bool // a MONITOR feed rather than subscriptions
+	feed    *monitorFeed
 
 	mu      sync.Mutex
 	buf     []byte
@@ -55,6 +56,9 @@ func (s *Session) startStreaming(cmds []command) int {
 		monitor: bytes.EqualFold(cmds[0].args[0], []byte("monitor")),
 		wake:    make(chan struct{}, 1),
 		written: make(chan struct{}),
+	}
+	if sub.monitor {
+		sub.feed = s.srv.Backend.monitor.startFeed()
 	}
 	s.sub = sub
 	s.publishInfo() // before any reply: CLIENT KILL TYPE pubsub must see it
@@ -99,6 +103,9 @@ func (s *Session) runStreaming(cmds []command) int {
 }
 
 func (sub *subscriber) readLoop() {
+	if sub.feed != nil {
+		defer sub.feed.stop()
+	}
 	var frame []byte
 	for {
 		var err error
@@ -114,6 +121,9 @@ func (sub *subscriber) readLoop() {
 				sub.s.nc.Close()
 			}
 			return
+		}
+		if sub.feed != nil && sub.feed.hides(frame) {
+			continue // one of redverb's own commands
 		}
 		if !sub.push(frame) {
 			counters.SubscribersDropped.Add(1)

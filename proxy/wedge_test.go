@@ -359,3 +359,36 @@ func TestScriptTimeoutMatchesRedis(t *testing.T) {
 		}
 	})
 }
+
+// MONITOR through redverb shows what its clients sent, not redverb's own
+// set-up commands (HELLO 3 and SELECT on a connection opened for a RESP3
+// client's transaction in database 2, CLIENT ID before a blocking command,
+// the verbs' FUNCTION LOAD on a new shared connection).
+func TestMonitorShowsClientsCommandsOnly(t *testing.T) {
+	_, p := setup(t, redistest.WithVerbs(t, ""))
+	mon := redistest.Dial(t, p.Addr())
+	expect(t, mon.Do("MONITOR"), "+OK\r\n")
+	c := redistest.Dial(t, p.Addr())
+	c.Do("HELLO", "3")
+	c.Do("SELECT", "2")
+	c.Do("MULTI")
+	c.Do("SET", "a", "1")
+	c.Do("EXEC")
+	c.Do("CAS", "a", "1", "2")
+	c.Do("BLPOP", "q", "0.01")
+	c.Do("ECHO", "last")
+	var got []string
+	for len(got) == 0 || got[len(got)-1] != `"ECHO" "last"` {
+		line := mon.Read()
+		got = append(got, line[strings.Index(line, "] ")+2:len(line)-2])
+	}
+	want := []string{`"MULTI"`, `"SET" "a" "1"`, `"EXEC"`, `"FCALL"`, `"GET" "a"`, `"SET" "a" "2"`, `"BLPOP" "q" "0.01"`, `"ECHO" "last"`}
+	for i := range got {
+		if strings.HasPrefix(got[i], `"FCALL"`) {
+			got[i] = `"FCALL"`
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("MONITOR showed\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -1,0 +1,145 @@
+package proxy
+
+import (
+	"bytes"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redverb/redverb/internal/resp"
+)
+
+// MONITOR shows the commands the backend receives, and redverb sends some
+// of its own: a new connection's HELLO, AUTH and SELECT, CLIENT ID, the
+// verbs' FUNCTION LOAD, health checks. A client monitoring Redis through
+// redverb must see its clients' commands only, so redverb notes each
+// command it sends for itself (connection and command), and a MONITOR feed
+// drops the line that matches a note made since the feed started, once.
+
+// hiddenLine is one of redverb's own commands, as MONITOR would print it
+// after the address: `"HELLO" "3"`.
+type hiddenLine struct {
+	id   uint64
+	addr string
+	line []byte
+	at   time.Time
+}
+
+// monitorFilter holds the notes of redverb's own commands.
+type monitorFilter struct {
+	mu     sync.Mutex
+	lines  []hiddenLine // oldest first
+	nextID uint64
+	feeds  int // MONITOR feeds running: with none, nothing is noted
+}
+
+// hiddenFor is how long a note is kept: a feed is read well within it.
+const hiddenFor = 30 * time.Second
+
+// note records a command redverb sends for itself on the connection from
+// addr (raw as sent).
+func (f *monitorFilter) note(addr string, raw []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.feeds == 0 {
+		return
+	}
+	now := time.Now()
+	for len(f.lines) > 0 && now.Sub(f.lines[0].at) > hiddenFor {
+		f.lines = f.lines[1:]
+	}
+	f.nextID++
+	f.lines = append(f.lines, hiddenLine{id: f.nextID, addr: addr, line: monitorRepr(raw), at: now})
+}
+
+// monitorRepr is a command as MONITOR prints its arguments; AUTH's are
+// redacted, as Redis redacts them.
+func monitorRepr(raw []byte) []byte {
+	var out []byte
+	for i, a := range resp.SplitArray(raw) {
+		arg, _ := resp.BulkValue(a)
+		if i > 0 {
+			out = append(out, ' ')
+			if bytes.EqualFold(out[:min(len(out), 6)], []byte(`"AUTH"`)) {
+				out = append(out, `"(redacted)"`...)
+				continue
+			}
+		}
+		out = strconv.AppendQuote(out, string(arg))
+	}
+	return out
+}
+
+// monitorFeed is one MONITOR client's view of the notes.
+type monitorFeed struct {
+	f     *monitorFilter
+	since time.Time
+	used  map[uint64]bool
+}
+
+func (f *monitorFilter) startFeed() *monitorFeed {
+	f.mu.Lock()
+	f.feeds++
+	f.mu.Unlock()
+	return &monitorFeed{f: f, since: time.Now(), used: map[uint64]bool{}}
+}
+
+func (mf *monitorFeed) stop() {
+	mf.f.mu.Lock()
+	mf.f.feeds--
+	mf.f.mu.Unlock()
+}
+
+// hides reports whether a MONITOR line (a simple string, `+<time> [<db>
+// <addr>] "CMD" ...`) is one of redverb's own commands.
+func (mf *monitorFeed) hides(frame []byte) bool {
+	open, end := bytes.IndexByte(frame, '['), bytes.Index(frame, []byte("] "))
+	if open < 0 || end < open {
+		return false
+	}
+	rest := bytes.TrimRight(frame[end+2:], "\r\n")
+	if bytes.HasPrefix(rest, []byte(`"FUNCTION" "LOAD" "#!lua name=rv_`)) {
+		return true // a verb's library, loaded on each new connection
+	}
+	addr := frame[open+1 : end]
+	if sp := bytes.IndexByte(addr, ' '); sp >= 0 {
+		addr = addr[sp+1:]
+	}
+	f := mf.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, l := range f.lines {
+		if l.at.Before(mf.since) || mf.used[l.id] || l.addr != string(addr) || !bytes.Equal(l.line, rest) {
+			continue
+		}
+		mf.used[l.id] = true
+		if len(mf.used) > 4096 {
+			mf.forgetOld()
+		}
+		return true
+	}
+	return false
+}
+
+// forgetOld drops used notes that are no longer kept.
+func (mf *monitorFeed) forgetOld() {
+	if len(mf.f.lines) == 0 {
+		clear(mf.used)
+		return
+	}
+	oldest := mf.f.lines[0].id
+	for id := range mf.used {
+		if id < oldest {
+			delete(mf.used, id)
+		}
+	}
+}
+
+// noteOwn records commands redverb sends on c for itself.
+func (c *conn) noteOwn(raws ...[]byte) {
+	f := &c.node.b.monitor
+	addr := c.nc.LocalAddr().String()
+	for _, raw := range raws {
+		f.note(addr, raw)
+	}
+}
