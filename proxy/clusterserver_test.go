@@ -29,6 +29,7 @@ func TestClusterLooksLikeOneServer(t *testing.T) {
 		}
 	}
 
+	expect(t, c.Do("CONFIG", "RESETSTAT"), "+OK\r\n") // the shared cluster has served other tests
 	expect(t, c.Do("CONFIG", "SET", "zset-max-listpack-entries", "1"), "+OK\r\n")
 	defer c.Do("CONFIG", "SET", "zset-max-listpack-entries", "128")
 	for _, m := range masters {
@@ -73,8 +74,7 @@ func TestClusterLooksLikeOneServer(t *testing.T) {
 		t.Errorf("SLOWLOG GET does not list every master's entries: %q", got)
 	}
 	expect(t, c.Do("SLOWLOG", "RESET"), "+OK\r\n")
-	if got := c.Do("SLOWLOG", "LEN"); got != ":0\r\n" && got != fmt.Sprintf(":%d\r\n", len(keys)) {
-		// each master logs the SLOWLOG LEN itself at most
-		t.Errorf("SLOWLOG LEN after RESET: %q", got)
+	if got := c.Do("SLOWLOG", "GET", "100"); strings.Contains(got, "-slow") {
+		t.Errorf("SLOWLOG RESET left entries on some master: %q", got)
 	}
 }

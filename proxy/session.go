@@ -88,6 +88,8 @@ const (
 
 var errClientGone = errors.New("client went away")
 
+var clientIDCmd = resp.AppendCommand(nil, []byte("CLIENT"), []byte("ID"))
+
 func newSession(srv *Server, id uint64, nc net.Conn) *Session {
 	s := &Session{
 		srv:        srv,
@@ -724,18 +726,38 @@ const (
 // disconnects meanwhile, the backend connection is closed so the waiting
 // command is abandoned, not leaked.
 func (s *Session) exchange(c *conn, raws [][]byte, w wait, each func(i, start int)) error {
-	if w == waitBlocked {
-		c.backendID() // for CLIENT UNBLOCK, asked before the connection blocks
+	// CLIENT UNBLOCK needs the backend's id of a blocking command's
+	// connection: asked in the same write as the command, which so reaches
+	// Redis without waiting a round trip (another client's command sent
+	// just after it must not overtake it).
+	var wbuf []byte
+	askID := w == waitBlocked && c.id == 0 && c.tracker == nil
+	if askID {
+		wbuf = append(wbuf, clientIDCmd...)
+		c.noteOwn(clientIDCmd)
+	} else if w == waitBlocked {
 		s.blocked.set(c)
+	}
+	if w == waitBlocked {
 		defer s.blocked.set(nil)
 	}
-	var wbuf []byte
 	for _, r := range raws {
 		wbuf = append(wbuf, r...)
 	}
 	if _, err := c.nc.Write(wbuf); err != nil {
 		s.failReplies(len(raws), err)
 		return err
+	}
+	if askID {
+		reply, err := c.readReply(nil)
+		if err != nil {
+			s.failReplies(len(raws), err)
+			return err
+		}
+		if len(reply) > 3 && reply[0] == ':' {
+			c.id, _ = strconv.ParseInt(string(reply[1:len(reply)-2]), 10, 64)
+		}
+		s.blocked.set(c)
 	}
 	read := func() (int, error) {
 		for i := range raws {
