@@ -154,3 +154,21 @@ func TestAuthIsTheBackendsByDefault(t *testing.T) {
 		t.Fatalf("redis: %q\nproxy: %q", direct, proxied)
 	}
 }
+
+// A client that selected a database, then authenticated as a user who may
+// not SELECT, stays in that database, as on Redis (Redis's ACL tests do
+// exactly this).
+func TestAuthKeepsSelectedDatabase(t *testing.T) {
+	scenario := func(addr string) []string {
+		admin := redistest.Dial(t, addr)
+		admin.Do("ACL", "SETUSER", "dave", "on", ">davepw", "~*", "+@all", "-select")
+		c := redistest.Dial(t, addr)
+		return []string{c.Do("SELECT", "9"), c.Do("SET", "k", "v9"), c.Do("AUTH", "dave", "davepw"),
+			c.Do("GET", "k"), c.Do("SET", "k2", "x"), c.Do("SELECT", "0"), c.Do("DBSIZE"), c.Do("BLPOP", "nothing", "0.01")}
+	}
+	direct := scenario(redistest.StartRedis(t).Addr())
+	proxied := scenario(redistest.StartProxy(t, redistest.StartRedis(t).URL()).Addr())
+	if fmt.Sprint(direct) != fmt.Sprint(proxied) {
+		t.Fatalf("redis: %q\nproxy: %q", direct, proxied)
+	}
+}

@@ -310,12 +310,48 @@ func (s *Session) cmdSelect(args [][]byte) {
 	}
 	key := s.key()
 	key.db = int(db)
+	if refusal := s.selectRefused(int(db)); refusal != nil {
+		s.out = append(s.out, refusal...)
+		return
+	}
 	if err := s.srv.Backend.prepare(context.Background(), key); err != nil {
 		s.out = appendBackendError(s.out, err)
 		return
 	}
 	s.db = int(db)
 	s.out = append(s.out, "+OK\r\n"...)
+}
+
+// selectRefused asks the backend whether the client's own user (--auth
+// backend) may SELECT db, and returns its refusal (NOPERM), or nil. The
+// proxy's connections reach a database as the URL's user, so the client's
+// permission is asked on a pooled connection of its own, which selects
+// back at once.
+func (s *Session) selectRefused(db int) []byte {
+	key := s.key()
+	if !key.asClient || (key.user == "" && key.pass == "") {
+		return nil
+	}
+	c, err := s.srv.Backend.take(context.Background(), key, int(noSlot))
+	if err != nil {
+		return appendBackendError(nil, err)
+	}
+	replies, err := c.pipeline([][]byte{
+		resp.AppendCommand(nil, []byte("SELECT"), []byte(strconv.Itoa(db))),
+		resp.AppendCommand(nil, []byte("SELECT"), []byte(strconv.Itoa(key.db)))}, time.Time{})
+	switch {
+	case err != nil:
+		c.nc.Close()
+		return appendBackendError(nil, err)
+	case resp.IsError(replies[0]):
+		c.give() // still in its database
+		return replies[0]
+	case resp.IsError(replies[1]):
+		c.nc.Close() // in db, and may not go back
+	default:
+		c.give()
+	}
+	return nil
 }
 
 // cmdUnsubscribe answers an unsubscribe from a client that has no

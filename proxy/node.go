@@ -121,15 +121,38 @@ func (n *node) dial(ctx context.Context, key connKey) (*conn, error) {
 	// A cluster replica serves reads only after READONLY; on a master the
 	// command is harmless, and a replica may be promoted at any time.
 	readonly := b.topo.cluster() && b.opts.ReadFromReplicas
+	deadline := time.Now().Add(b.opts.DialTimeout)
 	user, pass := b.redis.Username, b.redis.Password
 	if key.asClient && (key.user != "" || key.pass != "") {
+		// A client that selected a database and then authenticated as a
+		// user who may not SELECT is in that database on Redis (AUTH keeps
+		// it): select it first as the URL's user, then switch to the
+		// client's. If that SELECT is refused, the client's user selects.
+		if key.db != 0 && c.selectAs(b.redis.Username, b.redis.Password, key.db, deadline) {
+			key.db = 0
+		}
 		user, pass = key.user, key.pass
 	}
-	if err := c.handshake(user, pass, readonly, key, time.Now().Add(b.opts.DialTimeout)); err != nil {
+	if err := c.handshake(user, pass, readonly, key, deadline); err != nil {
 		nc.Close()
 		return nil, err
 	}
 	return c, nil
+}
+
+// selectAs selects db on a new connection as the URL's user, and reports
+// whether it could.
+func (c *conn) selectAs(user, password string, db int, deadline time.Time) bool {
+	var raws [][]byte
+	if password != "" {
+		if user == "" {
+			user = "default"
+		}
+		raws = append(raws, resp.AppendCommand(nil, []byte("AUTH"), []byte(user), []byte(password)))
+	}
+	raws = append(raws, resp.AppendCommand(nil, []byte("SELECT"), []byte(strconv.Itoa(db))))
+	replies, err := c.pipeline(raws, deadline)
+	return err == nil && !resp.IsError(replies[len(replies)-1])
 }
 
 func (c *conn) handshake(user, password string, readonly bool, key connKey, deadline time.Time) error {
