@@ -86,6 +86,8 @@ type Backend struct {
 	// monitor notes the commands redverb sends for itself, which MONITOR
 	// feeds leave out (monitor.go).
 	monitor monitorFilter
+	// scripts are the user scripts running on a cluster (busy.go).
+	scripts busyScripts
 
 	mu     sync.Mutex
 	nodes  map[string]*node
@@ -124,6 +126,7 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 		nodes:  make(map[string]*node),
 		prune:  make(chan struct{}),
 	}
+	b.scripts.thresholdMS.Store(-1)
 	switch u.Kind {
 	case config.KindCluster:
 		b.topo = newSlotMap(redis.NewClusterClient(&redis.ClusterOptions{

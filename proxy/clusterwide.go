@@ -398,6 +398,7 @@ func subcommand(args [][]byte) string {
 func (s *Session) clusterConfig(args [][]byte) {
 	switch subcommand(args) {
 	case "set", "resetstat", "rewrite":
+		s.srv.Backend.noteConfigSet(args)
 		s.clusterEveryMaster(args)
 	default:
 		s.forward(args...)

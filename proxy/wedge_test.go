@@ -392,3 +392,40 @@ func TestMonitorShowsClientsCommandsOnly(t *testing.T) {
 		t.Fatalf("MONITOR showed\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// Redis's "MULTI and script timeout" and "EXEC and script timeout": while
+// a script runs past the threshold, a transaction on any key is refused as
+// one busy server refuses it, also in front of a cluster whose other
+// masters are not running the script.
+func TestTransactionDuringScriptTimeoutMatchesRedis(t *testing.T) {
+	scenario := func(t *testing.T, addr, key string) []string {
+		r, r2, rd1 := redistest.Dial(t, addr), redistest.Dial(t, addr), redistest.Dial(t, addr)
+		r.Do("SET", key, "1")
+		// MULTI arrives during the timeout
+		rd1.Send("EVAL", "while true do end", "0")
+		time.Sleep(200 * time.Millisecond)
+		out := []string{r2.Do("MULTI"), r2.Do("INCR", key)}
+		out = append(out, killScript(t, addr, "SCRIPT", "KILL"), rd1.Read())
+		time.Sleep(100 * time.Millisecond)
+		out = append(out, r2.Do("INCR", key), r2.Do("EXEC"), r.Do("GET", key), r2.Do("PING", "asdf"))
+		// EXEC arrives during the timeout
+		out = append(out, r2.Do("MULTI"), r2.Do("INCR", key))
+		rd1.Send("EVAL", "while true do end", "0")
+		time.Sleep(200 * time.Millisecond)
+		out = append(out, r2.Do("INCR", key), r2.Do("EXEC"), killScript(t, addr, "SCRIPT", "KILL"), rd1.Read())
+		time.Sleep(100 * time.Millisecond)
+		return append(out, r.Do("GET", key), r2.Do("PING", "asdf"))
+	}
+	direct := scenario(t, busyRedis(t, "--lua-time-limit", "10").Addr(), "xx")
+	cl := sharedCluster(t)
+	for _, m := range cl.Masters() {
+		redistest.Command(m.Addr(), "CONFIG", "SET", "lua-time-limit", "10")
+		defer redistest.Command(m.Addr(), "CONFIG", "SET", "lua-time-limit", "5000")
+	}
+	p := redistest.StartProxy(t, cl.URL())
+	for _, key := range []string{"xx", "a", "b", "c"} { // on every master
+		if proxied := scenario(t, p.Addr(), key); fmt.Sprint(direct) != fmt.Sprint(proxied) {
+			t.Fatalf("key %s\nredis: %q\nproxy: %q", key, direct, proxied)
+		}
+	}
+}

@@ -1,0 +1,151 @@
+package proxy
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redverb/redverb/internal/resp"
+)
+
+// One Redis running a script past busy-reply-threshold answers every other
+// client -BUSY until the script ends or is killed. A cluster has several
+// masters, and only the one running the script is busy; so that a cluster
+// behind redverb looks like one server, redverb answers -BUSY itself for
+// every master while a user script it sent has run past the threshold.
+// Scripts sent to the cluster by other proxies or directly are not seen.
+
+// busyScripts tracks the user scripts running through this redverb.
+type busyScripts struct {
+	running atomic.Int32 // fast path: nothing runs
+	mu      sync.Mutex
+	started map[*int]busyScript
+	// thresholdMS is busy-reply-threshold, -1 until read from a master;
+	// CONFIG SET through redverb updates it.
+	thresholdMS atomic.Int64
+}
+
+type busyScript struct {
+	at       time.Time
+	function bool // FCALL: the reply names FUNCTION KILL
+}
+
+var (
+	busyEvalReply     = []byte("-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n")
+	busyFunctionReply = []byte("-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n")
+)
+
+// allowBusy are the commands Redis 7.0 runs while a script is busy
+// (COMMAND flag allow_busy).
+var allowBusy = map[string]bool{
+	"auth": true, "hello": true, "quit": true, "reset": true, "shutdown": true, "discard": true,
+	"multi": true, "unwatch": true, "watch": true, "script": true, "function": true,
+}
+
+// scriptStarted records a user script sent on a cluster, until done is
+// called.
+func (b *Backend) scriptStarted(function bool) (done func()) {
+	bs := &b.scripts
+	if bs.thresholdMS.Load() < 0 {
+		bs.thresholdMS.Store(b.readBusyThreshold())
+	}
+	token := new(int)
+	bs.mu.Lock()
+	if bs.started == nil {
+		bs.started = map[*int]busyScript{}
+	}
+	bs.started[token] = busyScript{at: time.Now(), function: function}
+	bs.mu.Unlock()
+	bs.running.Add(1)
+	return func() {
+		bs.mu.Lock()
+		delete(bs.started, token)
+		bs.mu.Unlock()
+		bs.running.Add(-1)
+	}
+}
+
+// busyReply is Redis's -BUSY reply if a script sent through redverb has run
+// past the threshold, else nil.
+func (b *Backend) busyReply() []byte {
+	bs := &b.scripts
+	if bs.running.Load() == 0 {
+		return nil
+	}
+	limit := time.Duration(bs.thresholdMS.Load()) * time.Millisecond
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	for _, s := range bs.started {
+		if time.Since(s.at) > limit {
+			if s.function {
+				return busyFunctionReply
+			}
+			return busyEvalReply
+		}
+	}
+	return nil
+}
+
+// readBusyThreshold asks a master for busy-reply-threshold (5 s, Redis's
+// default, if it cannot tell).
+func (b *Backend) readBusyThreshold() int64 {
+	n, err := b.master(-1)
+	if err != nil {
+		return 5000
+	}
+	reply, err := n.outOfBand(connKey{proto: 2}, []byte("CONFIG"), []byte("GET"), []byte("busy-reply-threshold"))
+	if err != nil {
+		return 5000
+	}
+	if f := resp.SplitArray(reply); len(f) == 2 {
+		v, _ := resp.BulkValue(f[1])
+		if ms, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			return ms
+		}
+	}
+	return 5000
+}
+
+// noteConfigSet keeps the threshold in step with a CONFIG SET sent through
+// redverb (lua-time-limit is its older name).
+func (b *Backend) noteConfigSet(args [][]byte) {
+	for i := 2; i+1 < len(args); i += 2 {
+		name := string(lowerName(nil, args[i]))
+		if name == "busy-reply-threshold" || name == "lua-time-limit" {
+			if ms, err := strconv.ParseInt(string(args[i+1]), 10, 64); err == nil {
+				b.scripts.thresholdMS.Store(ms)
+			}
+		}
+	}
+}
+
+// answerBusy answers a command with -BUSY while a script runs past the
+// threshold elsewhere in the cluster, as one busy server would, and
+// reports whether it did. Inside MULTI the backend's transaction is
+// flagged too (a command it refuses at queue time is sent in place), and
+// EXEC discards it with Redis's EXECABORT.
+func (s *Session) answerBusy(name []byte) bool {
+	if allowBusy[string(name)] {
+		return false
+	}
+	busy := s.srv.Backend.busyReply()
+	if busy == nil {
+		return false
+	}
+	switch {
+	case s.ded != nil && s.inMulti && string(name) == "exec":
+		abort := append([]byte("-EXECABORT Transaction discarded because of: "), busy[1:]...)
+		s.queueInMulti(resp.AppendCommand(nil, []byte("DISCARD")), func([]byte) []byte { return abort })
+		s.inMulti, s.watching, s.multiDB, s.queued = false, false, -1, nil
+		if s.ded != nil && !s.tracking {
+			s.ded.give()
+			s.ded, s.pinned, s.unpinned = nil, false, nil
+		}
+	case s.ded != nil && s.inMulti:
+		s.queueInMulti(resp.AppendCommand(nil, []byte("EVAL")), func([]byte) []byte { return busy })
+	default:
+		s.out = append(s.out, busy...)
+	}
+	return true
+}
