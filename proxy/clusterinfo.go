@@ -161,33 +161,44 @@ func mergeInfoValue(section, key string, vals []string) string {
 func combine(section, key string, vals []string) string {
 	largest := strings.Contains(key, "max") || strings.Contains(key, "peak") || strings.HasPrefix(key, "latest_") ||
 		section == "latencystats" || key == "avg_ttl"
-	if ints, ok := allInts(vals); ok {
-		total := ints[0]
-		for _, n := range ints[1:] {
-			if largest {
-				total = max(total, n)
-			} else {
-				total += n
-			}
-		}
-		return strconv.FormatInt(total, 10)
+	if ints, ok := parseAll(vals, func(v string) (int64, error) { return strconv.ParseInt(v, 10, 64) }); ok {
+		return strconv.FormatInt(fold(ints, largest), 10)
 	}
-	if floats, ok := allFloats(vals); ok && (largest || strings.HasPrefix(key, "instantaneous_") || section == "cpu") {
-		total := floats[0]
-		for _, f := range floats[1:] {
-			if largest {
-				total = max(total, f)
-			} else {
-				total += f
-			}
-		}
+	floats, ok := parseAll(vals, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) })
+	if ok && (largest || strings.HasPrefix(key, "instantaneous_") || section == "cpu") {
 		decimals := 0
 		if i := strings.IndexByte(vals[0], '.'); i >= 0 {
 			decimals = len(vals[0]) - i - 1
 		}
-		return strconv.FormatFloat(total, 'f', decimals, 64)
+		return strconv.FormatFloat(fold(floats, largest), 'f', decimals, 64)
 	}
 	return vals[0]
+}
+
+// fold adds values up, or takes the largest.
+func fold[T int64 | float64](vals []T, largest bool) T {
+	total := vals[0]
+	for _, v := range vals[1:] {
+		if largest {
+			total = max(total, v)
+		} else {
+			total += v
+		}
+	}
+	return total
+}
+
+// parseAll parses every value, or reports that one is not a number.
+func parseAll[T any](vals []string, parse func(string) (T, error)) ([]T, bool) {
+	out := make([]T, len(vals))
+	for i, v := range vals {
+		n, err := parse(v)
+		if err != nil {
+			return nil, false
+		}
+		out[i] = n
+	}
+	return out, true
 }
 
 // mergeSubfields combines values such as "keys=1,expires=0,avg_ttl=0" or
@@ -223,30 +234,6 @@ func mergeSubfields(section string, vals []string) string {
 		parts[i] = k + "=" + merged[k]
 	}
 	return strings.Join(parts, ",")
-}
-
-func allInts(vals []string) ([]int64, bool) {
-	out := make([]int64, len(vals))
-	for i, v := range vals {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return nil, false
-		}
-		out[i] = n
-	}
-	return out, true
-}
-
-func allFloats(vals []string) ([]float64, bool) {
-	out := make([]float64, len(vals))
-	for i, v := range vals {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return nil, false
-		}
-		out[i] = f
-	}
-	return out, true
 }
 
 // fixHuman rewrites the "_human" fields of the section just written from

@@ -299,11 +299,7 @@ func (s *Session) clusterScan(args [][]byte) {
 // EVALSHA finds its script wherever its keys live; SCRIPT EXISTS says 1
 // only for scripts every master has.
 func (s *Session) clusterScript(args [][]byte) {
-	sub := ""
-	if len(args) > 1 {
-		sub = string(lowerName(nil, args[1]))
-	}
-	switch sub {
+	switch subcommand(args) {
 	case "load", "flush":
 		s.clusterEveryMaster(args)
 	case "kill":
@@ -321,10 +317,7 @@ func (s *Session) clusterScript(args [][]byte) {
 				}
 			}
 		}
-		s.out = resp.AppendHeader(s.out, '*', len(all))
-		for _, v := range all {
-			s.out = append(s.out, v...)
-		}
+		s.out = appendArray(s.out, all)
 	default:
 		s.forward(args...)
 	}
@@ -333,11 +326,7 @@ func (s *Session) clusterScript(args [][]byte) {
 // clusterFunction runs the FUNCTION subcommands that change libraries on
 // every master; the others (LIST, DUMP, STATS) ask one.
 func (s *Session) clusterFunction(args [][]byte) {
-	sub := ""
-	if len(args) > 1 {
-		sub = string(lowerName(nil, args[1]))
-	}
-	switch sub {
+	switch subcommand(args) {
 	case "load", "delete", "flush", "restore":
 		s.clusterEveryMaster(args)
 	case "kill":
@@ -455,10 +444,7 @@ func (s *Session) clusterSlowlog(args [][]byte) {
 		if count >= 0 && count < len(entries) {
 			entries = entries[:count]
 		}
-		s.out = resp.AppendHeader(s.out, '*', len(entries))
-		for _, e := range entries {
-			s.out = append(s.out, e...)
-		}
+		s.out = appendArray(s.out, entries)
 	default:
 		s.forward(args...)
 	}
@@ -500,4 +486,13 @@ func sortByDesc(entries [][]byte, key func([]byte) (int64, int64)) {
 		}
 		return cmp.Compare(b2, a2)
 	})
+}
+
+// appendArray writes elems, each a whole reply, as one array reply.
+func appendArray(dst []byte, elems [][]byte) []byte {
+	dst = resp.AppendHeader(dst, '*', len(elems))
+	for _, e := range elems {
+		dst = append(dst, e...)
+	}
+	return dst
 }
