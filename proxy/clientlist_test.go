@@ -100,3 +100,49 @@ func TestClientListFieldsAsRedis(t *testing.T) {
 		}
 	}
 }
+
+// CLIENT LIST's filters, as Redis 7.0 answers them.
+func TestClientListFiltersMatchRedis(t *testing.T) {
+	scenario := func(addr string) []string {
+		c := redistest.Dial(t, addr)
+		id := strings.TrimSpace(c.Do("CLIENT", "ID")[1:])
+		own := func(reply string) string { // one line, reduced to what does not vary
+			if !strings.HasPrefix(reply, "$") {
+				return reply
+			}
+			_, v := clientFields(string(redistest.Elems("*1\r\n" + reply)[0]))
+			return v["id"] + " " + v["cmd"] + " qbuf=" + v["qbuf"]
+		}
+		return []string{
+			own(c.Do("CLIENT", "LIST", "ID", id)), own(c.Do("CLIENT", "LIST", "ID", id, "999999")),
+			c.Do("CLIENT", "LIST", "ID", "x"), c.Do("CLIENT", "LIST", "TYPE", "nope"), c.Do("CLIENT", "LIST", "TYPE", "replica"),
+			c.Do("CLIENT", "LIST", "FOO"), own(c.Do("CLIENT", "INFO")),
+		}
+	}
+	r, p := setup(t)
+	direct, proxied := scenario(r.Addr()), scenario(p.Addr())
+	for i := range direct {
+		// client ids differ between the two servers
+		direct[i] = regexp.MustCompile(`^\d+ `).ReplaceAllString(direct[i], "<id> ")
+		proxied[i] = regexp.MustCompile(`^\d+ `).ReplaceAllString(proxied[i], "<id> ")
+	}
+	if strings.Join(direct, "|") != strings.Join(proxied, "|") {
+		t.Fatalf("redis: %q\nproxy: %q", direct, proxied)
+	}
+}
+
+// INFO's connected_clients counts the clients CLIENT LIST lists, as on
+// Redis (Redis's "CLIENT KILL SKIPME YES/NO will kill all clients" compares
+// them), not redverb's backend connections.
+func TestInfoConnectedClientsAreRedverbs(t *testing.T) {
+	_, p := setup(t)
+	c := redistest.Dial(t, p.Addr())
+	for range 3 {
+		redistest.Dial(t, p.Addr()).Do("PING")
+	}
+	listed := strings.Count(string(redistest.Elems("*1\r\n" + c.Do("CLIENT", "LIST"))[0]), "\n")
+	if info := c.Do("INFO", "clients"); !strings.Contains(info, "\r\nconnected_clients:"+strconv.Itoa(listed)+"\r\n") {
+		t.Fatalf("CLIENT LIST lists %d clients; INFO clients says %q", listed, info)
+	}
+	expect(t, c.Do("CLIENT", "KILL", "SKIPME", "yes"), ":"+strconv.Itoa(listed-1)+"\r\n")
+}

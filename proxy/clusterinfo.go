@@ -24,7 +24,7 @@ func (s *Session) clusterInfo(args [][]byte) {
 	for i, p := range parts {
 		texts[i] = string(infoText(p))
 	}
-	reply := appendInfoReply(nil, parts[0][0], mergeInfo(texts))
+	reply := s.ownClients(appendInfoReply(nil, parts[0][0], mergeInfo(texts)))
 	if wantsProxyInfo(args) {
 		reply = s.withProxyInfo(reply)
 	}

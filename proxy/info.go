@@ -88,9 +88,10 @@ func (s *Session) proxyInfo() []byte {
 	return []byte(strings.Join(lines, "\r\n") + "\r\n")
 }
 
-// addProxyInfo adds the proxy section to reply i of the batch just sent,
-// INFO with args.
-func (s *Session) addProxyInfo(i int, args [][]byte) {
+// finishInfo completes reply i of the batch just sent, INFO with args:
+// redverb's own clients as connected_clients, and the proxy section if
+// asked for.
+func (s *Session) finishInfo(i int, args [][]byte) {
 	req := &s.req
 	start, end := req.start(i), req.ends[i]
 	backend := bytes.Clone(s.out[start:end])
@@ -99,11 +100,29 @@ func (s *Session) addProxyInfo(i int, args [][]byte) {
 		// (not Redis, which answers it with nothing) still gets redverb's.
 		backend = []byte("$0\r\n\r\n")
 	}
-	reply := s.withProxyInfo(backend)
+	reply := s.ownClients(backend)
+	if wantsProxyInfo(args) {
+		reply = s.withProxyInfo(reply)
+	}
 	rest := bytes.Clone(s.out[end:])
 	s.out = append(append(s.out[:start], reply...), rest...)
 	grow := len(reply) - (end - start)
 	for j := i; j < len(req.ends); j++ {
 		req.ends[j] += grow
 	}
+}
+
+// ownClients rewrites connected_clients in an INFO reply as the clients of
+// redverb, which its clients count with CLIENT LIST (the backend's figure
+// counts redverb's connections; INFO proxy shows those).
+func (s *Session) ownClients(reply []byte) []byte {
+	const field = "\r\nconnected_clients:"
+	if len(reply) == 0 || (reply[0] != '$' && reply[0] != '=') || !bytes.Contains(reply, []byte(field)) {
+		return reply
+	}
+	text := string(infoText(reply))
+	i := strings.Index(text, field) + len(field)
+	j := i + strings.IndexByte(text[i:], '\r')
+	text = text[:i] + strconv.Itoa(s.srv.Clients().Connected) + text[j:]
+	return appendInfoReply(nil, reply[0], text)
 }

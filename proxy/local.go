@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -449,22 +450,7 @@ var clientSubcommands = map[string]func(*Session, [][]byte){
 		s.publishMem(len(s.out))
 		s.out = s.appendText(s.out, s.describe(time.Now(), args))
 	},
-	"list": func(s *Session, args [][]byte) {
-		s.publishInfo()
-		s.publishMem(len(s.out))
-		var b strings.Builder
-		now := time.Now()
-		for _, other := range s.srv.sessionsSnapshot() {
-			if !other.killed.Load() {
-				var argv [][]byte
-				if other == s {
-					argv = args
-				}
-				b.WriteString(other.describe(now, argv))
-			}
-		}
-		s.out = s.appendText(s.out, b.String())
-	},
+	"list":    (*Session).clientList,
 	"unblock": (*Session).clientUnblock,
 	"kill":    (*Session).clientKill,
 	"reply":   (*Session).clientReply,
@@ -621,12 +607,66 @@ func (s *Session) describe(now time.Time, argv [][]byte) string {
 	omem := m.out.Load()
 	oll := min(omem, 1)
 	qbuf, qbufFree, rbs := m.qbuf.Load(), m.qbufFree.Load(), m.rbs.Load()
+	if argv != nil {
+		// The command running is still in the query buffer, as Redis
+		// counts it.
+		qbuf += int64(len(resp.AppendCommand(nil, argv...)))
+	}
 	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=%d sub=0 psub=0 ssub=0 multi=%d "+
 		"qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=0 rbs=%d rbp=%d obl=0 oll=%d omem=%d tot-mem=%d events=r cmd=%s user=%s redir=%d resp=%d lib-name=%s lib-ver=%s\n",
 		s.id, s.nc.RemoteAddr(), s.nc.LocalAddr(), ci.name,
 		int(now.Sub(s.created).Seconds()), int(now.Sub(time.Unix(0, s.lastSeen.Load())).Seconds()),
 		flags, ci.db, ci.multi, qbuf, qbufFree, argvMem, rbs, m.rbp.Load(), oll, omem,
 		sessionSize+qbuf+qbufFree+rbs+omem, cmd, ci.user, ci.redir, ci.proto, ci.libName, ci.libVer)
+}
+
+// clientList answers CLIENT LIST [TYPE normal|master|replica|pubsub] and
+// CLIENT LIST ID id [id ...] as Redis 7.0 does.
+func (s *Session) clientList(args [][]byte) {
+	s.publishInfo()
+	s.publishMem(len(s.out))
+	sessions := s.srv.sessionsSnapshot()
+	switch {
+	case len(args) == 4 && strings.EqualFold(string(args[2]), "type"):
+		typ := strings.ToLower(string(args[3]))
+		switch typ {
+		case "normal", "pubsub":
+		case "master", "slave", "replica":
+			sessions = nil // redverb has no replication clients
+		default:
+			s.out = resp.AppendError(s.out, "ERR Unknown client type '"+string(args[3])+"'")
+			return
+		}
+		sessions = slices.DeleteFunc(sessions, func(o *Session) bool { return (typ == "pubsub") != o.isSubscriber() })
+	case len(args) > 3 && strings.EqualFold(string(args[2]), "id"):
+		var byID []*Session
+		for _, a := range args[3:] {
+			id, err := strconv.ParseInt(string(a), 10, 64)
+			if err != nil {
+				s.out = resp.AppendError(s.out, "ERR Invalid client ID")
+				return
+			}
+			if o := s.srv.session(uint64(id)); o != nil && id > 0 {
+				byID = append(byID, o)
+			}
+		}
+		sessions = byID
+	case len(args) != 2:
+		s.out = resp.AppendError(s.out, "ERR syntax error")
+		return
+	}
+	var b strings.Builder
+	now := time.Now()
+	for _, other := range sessions {
+		if !other.killed.Load() {
+			var argv [][]byte
+			if other == s {
+				argv = args
+			}
+			b.WriteString(other.describe(now, argv))
+		}
+	}
+	s.out = s.appendText(s.out, b.String())
 }
 
 // sessionSize is what a Session takes before its buffers, for tot-mem.

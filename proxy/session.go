@@ -387,8 +387,8 @@ func (s *Session) runShared(cmds []command) int {
 	}
 	s.fcallBuf = s.fcallBuf[:0]
 	for i, c := range cmds[:len(req.cmds)] { // a refused verb, last, has no reply here
-		if !req.overflow && bytes.EqualFold(c.args[0], []byte("info")) && wantsProxyInfo(c.args) {
-			s.addProxyInfo(i, c.args)
+		if !req.overflow && bytes.EqualFold(c.args[0], []byte("info")) {
+			s.finishInfo(i, c.args)
 		}
 	}
 	switch {
