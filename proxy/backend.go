@@ -88,6 +88,9 @@ type Backend struct {
 	monitor monitorFilter
 	// scripts are the user scripts running on a cluster (busy.go).
 	scripts busyScripts
+	// pausedUntil is when a CLIENT PAUSE WRITE sent through redverb ends,
+	// unix nanoseconds; 0 if none (pause.go).
+	pausedUntil atomic.Int64
 
 	mu     sync.Mutex
 	nodes  map[string]*node

@@ -25,6 +25,7 @@ type keyTable struct {
 type cmdKeys struct {
 	specs    []keySpec
 	readonly bool
+	write    bool // flags write or may_replicate: CLIENT PAUSE WRITE holds it
 	subs     bool // a container command: look its subcommand up instead
 }
 
@@ -133,8 +134,11 @@ func addCommand(cmds map[string]*cmdKeys, entry []byte) {
 	name := string(lowerName(nil, bulkBody(f[0])))
 	ck := &cmdKeys{}
 	for _, flag := range resp.SplitArray(f[2]) {
-		if bytes.Equal(statusBody(flag), []byte("readonly")) {
+		switch string(statusBody(flag)) {
+		case "readonly":
 			ck.readonly = true
+		case "write", "may_replicate":
+			ck.write = true
 		}
 	}
 	if len(f) >= 9 {

@@ -510,7 +510,11 @@ func (s *Session) cmdClient(args [][]byte) {
 	case "pause", "unpause":
 		// A pause holds the shared connection at its first write, so an
 		// UNPAUSE queued there would never arrive.
+		start := len(s.out)
 		s.runOutOfBand(args...)
+		if string(s.out[start:]) == "+OK\r\n" {
+			s.srv.Backend.notePause(args)
+		}
 	default:
 		// Server-wide subcommands (HELP, NO-EVICT, ...) go to the backend.
 		s.forward(args...)

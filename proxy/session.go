@@ -266,6 +266,12 @@ func (s *Session) step(cmds []command) int {
 	if r != routeLocal && s.srv.Backend.topo.cluster() && s.answerBusy(name) {
 		return 1
 	}
+	if r == routeShared && s.ded == nil && s.srv.Backend.pausedWrite(name, args) {
+		// Paused, it would hold every other client's commands on the
+		// shared connection; on its own it waits alone, as on Redis.
+		s.runBlocking(cmds[0], waitBlocked)
+		return 1
+	}
 	if s.ded != nil && !s.inMulti && r == routeSubscribe {
 		return s.startStreaming(cmds)
 	}

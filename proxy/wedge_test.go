@@ -429,3 +429,26 @@ func TestTransactionDuringScriptTimeoutMatchesRedis(t *testing.T) {
 		}
 	}
 }
+
+// Redis's "Test write commands are paused by RO": during CLIENT PAUSE
+// WRITE a client's write waits, counted as blocked, while other clients'
+// reads (INFO included) are answered; UNPAUSE releases the write.
+func TestPauseWriteHoldsOnlyWrites(t *testing.T) {
+	scenario := func(addr string) []string {
+		r, rd := redistest.Dial(t, addr), redistest.Dial(t, addr)
+		out := []string{r.Do("SET", "k", "v"), r.Do("CLIENT", "PAUSE", "60000", "WRITE")}
+		rd.Send("SET", "FOO", "BAR")
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(r.Do("INFO", "clients"), "blocked_clients:1\r\n"); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the paused write never counted as blocked")
+			}
+		}
+		out = append(out, r.Do("GET", "k"), r.Do("CLIENT", "UNPAUSE"), rd.Read(), r.Do("GET", "FOO"))
+		return out
+	}
+	r, p := setup(t)
+	direct, proxied := scenario(r.Addr()), scenario(p.Addr())
+	if fmt.Sprint(direct) != fmt.Sprint(proxied) {
+		t.Fatalf("redis: %q\nproxy: %q", direct, proxied)
+	}
+}
