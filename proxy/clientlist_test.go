@@ -146,3 +146,13 @@ func TestInfoConnectedClientsAreRedverbs(t *testing.T) {
 	}
 	expect(t, c.Do("CLIENT", "KILL", "SKIPME", "yes"), ":"+strconv.Itoa(listed-1)+"\r\n")
 }
+
+// The same in RESP3, where INFO is a verbatim string.
+func TestInfoConnectedClientsRESP3(t *testing.T) {
+	_, p := setup(t)
+	c := redistest.Dial(t, p.Addr())
+	c.Do("HELLO", "3")
+	if info := c.Do("INFO", "clients"); !strings.HasPrefix(info, "=") || !strings.Contains(info, "txt:# Clients\r\n") || !strings.Contains(info, "\r\nconnected_clients:1\r\n") {
+		t.Fatalf("INFO clients in RESP3: %q", info)
+	}
+}

@@ -34,10 +34,14 @@ func (s *Session) clusterInfo(args [][]byte) {
 // infoText is the text of an INFO reply: a bulk string, or in RESP3 a
 // verbatim string after its "txt:".
 func infoText(reply []byte) []byte {
-	body, _ := resp.BulkValue(reply)
-	if reply[0] == '=' && len(body) >= 4 {
-		body = body[4:]
+	if len(reply) > 0 && reply[0] == '=' {
+		body, _ := resp.BulkValue(append([]byte{'$'}, reply[1:]...))
+		if len(body) >= 4 {
+			return body[4:]
+		}
+		return nil
 	}
+	body, _ := resp.BulkValue(reply)
 	return body
 }
 

@@ -121,8 +121,15 @@ func (s *Session) ownClients(reply []byte) []byte {
 		return reply
 	}
 	text := string(infoText(reply))
-	i := strings.Index(text, field) + len(field)
-	j := i + strings.IndexByte(text[i:], '\r')
-	text = text[:i] + strconv.Itoa(s.srv.Clients().Connected) + text[j:]
+	i := strings.Index(text, field)
+	if i < 0 {
+		return reply
+	}
+	i += len(field)
+	j := strings.IndexByte(text[i:], '\r')
+	if j < 0 {
+		return reply
+	}
+	text = text[:i] + strconv.Itoa(s.srv.Clients().Connected) + text[i+j:]
 	return appendInfoReply(nil, reply[0], text)
 }
