@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -156,15 +158,29 @@ func sectionTitle(name string) string {
 // limits take the largest, rates add up, and a "a=1,b=2" value combines
 // field by field.
 func mergeInfoValue(section, key string, vals []string) string {
+	if section == "commandstats" && broadcast[strings.TrimPrefix(key, "cmdstat_")] {
+		section = "broadcast"
+	}
 	if strings.Contains(vals[0], "=") {
 		return mergeSubfields(section, vals)
 	}
 	return combine(section, key, vals)
 }
 
+// broadcast are the commands redverb sends to every master for one call
+// of a client: each master counts the call, one server would count it
+// once, so their counts merge as the largest.
+var broadcast = map[string]bool{
+	"info": true, "dbsize": true, "keys": true, "randomkey": true, "flushall": true, "flushdb": true,
+	"config|set": true, "config|resetstat": true, "config|rewrite": true,
+	"slowlog|reset": true, "slowlog|get": true, "slowlog|len": true, "latency|reset": true, "latency|histogram": true,
+	"script|load": true, "script|flush": true, "script|exists": true, "script|kill": true,
+	"function|load": true, "function|delete": true, "function|flush": true, "function|restore": true, "function|kill": true,
+}
+
 func combine(section, key string, vals []string) string {
 	largest := strings.Contains(key, "max") || strings.Contains(key, "peak") || strings.HasPrefix(key, "latest_") ||
-		section == "latencystats" || key == "avg_ttl"
+		section == "latencystats" || section == "broadcast" || key == "avg_ttl"
 	if ints, ok := parseAll(vals, func(v string) (int64, error) { return strconv.ParseInt(v, 10, 64) }); ok {
 		return strconv.FormatInt(fold(ints, largest), 10)
 	}
@@ -277,4 +293,84 @@ func bytesToHuman(n int64) string {
 		}
 	}
 	return fmt.Sprintf("%.2fP", f/1024)
+}
+
+// clusterLatencyHistogram answers LATENCY HISTOGRAM [command ...] from
+// every master, as one server that ran all their commands: per command,
+// calls added up and each cumulative histogram bucket added up.
+func (s *Session) clusterLatencyHistogram(args [][]byte) {
+	parts := s.onMasters(args)
+	if s.answeredError(parts) {
+		return
+	}
+	type histogram struct {
+		calls   int
+		buckets map[int]int // upper bound in usec -> cumulative count
+	}
+	var names []string
+	merged := map[string]*histogram{}
+	perMaster := make([]map[string]map[int]int, len(parts))
+	for m, p := range parts {
+		perMaster[m] = map[string]map[int]int{}
+		entries := resp.SplitArray(mapAsArray(p))
+		for i := 0; i+1 < len(entries); i += 2 {
+			name := string(bulkBody(entries[i]))
+			h := merged[name]
+			if h == nil {
+				h = &histogram{buckets: map[int]int{}}
+				merged[name] = h
+				names = append(names, name)
+			}
+			fields := resp.SplitArray(mapAsArray(entries[i+1]))
+			own := map[int]int{}
+			for j := 0; j+1 < len(fields); j += 2 {
+				switch string(bulkBody(fields[j])) {
+				case "calls":
+					if n := intBody(fields[j+1]); broadcast[name] {
+						h.calls = max(h.calls, n)
+					} else {
+						h.calls += n
+					}
+				case "histogram_usec":
+					b := resp.SplitArray(mapAsArray(fields[j+1]))
+					for k := 0; k+1 < len(b); k += 2 {
+						own[intBody(b[k])] = intBody(b[k+1])
+						h.buckets[intBody(b[k])] = 0
+					}
+				}
+			}
+			perMaster[m][name] = own
+		}
+	}
+	s.out = s.appendMapHeader(s.out, len(names))
+	for _, name := range names {
+		h := merged[name]
+		bounds := slices.Sorted(maps.Keys(h.buckets))
+		s.out = resp.AppendBulk(s.out, name)
+		s.out = s.appendMapHeader(s.out, 2)
+		s.out = resp.AppendBulk(s.out, "calls")
+		s.out = resp.AppendHeader(s.out, ':', h.calls)
+		s.out = resp.AppendBulk(s.out, "histogram_usec")
+		s.out = s.appendMapHeader(s.out, len(bounds))
+		for _, bound := range bounds {
+			total := 0
+			for _, pm := range perMaster {
+				// a master's count at bound is its count at the largest
+				// bucket it lists at or below bound (cumulative)
+				best, at := 0, -1
+				for b, n := range pm[name] {
+					if b <= bound && b > at {
+						best, at = n, b
+					}
+				}
+				if broadcast[name] {
+					total = max(total, best)
+				} else {
+					total += best
+				}
+			}
+			s.out = resp.AppendHeader(s.out, ':', bound)
+			s.out = resp.AppendHeader(s.out, ':', total)
+		}
+	}
 }

@@ -53,6 +53,11 @@ func TestClusterLooksLikeOneServer(t *testing.T) {
 		t.Errorf("INFO commandstats does not add up the masters': %q", got)
 	}
 
+	if got := c.Do("LATENCY", "HISTOGRAM", "zadd", "config|resetstat"); !strings.Contains(got, fmt.Sprintf("$4\r\nzadd\r\n*4\r\n$5\r\ncalls\r\n:%d\r\n", len(keys))) ||
+		!strings.Contains(got, "$16\r\nconfig|resetstat\r\n*4\r\n$5\r\ncalls\r\n:1\r\n") {
+		t.Errorf("LATENCY HISTOGRAM does not count as one server: %q", got)
+	}
+
 	// A client blocked on a key of another master counts as blocked.
 	blocked := redistest.Dial(t, p.Addr())
 	blocked.Send("BLPOP", "q"+keys[len(keys)-1], "0")

@@ -394,10 +394,15 @@ func (s *Session) clusterConfig(args [][]byte) {
 	}
 }
 
-// clusterLatency: LATENCY RESET on every master (the events reset, summed);
-// the rest from one master.
+// clusterLatency: LATENCY RESET on every master (the events reset, summed),
+// LATENCY HISTOGRAM combined; the rest from one master.
 func (s *Session) clusterLatency(args [][]byte) {
-	if subcommand(args) != "reset" {
+	switch subcommand(args) {
+	case "histogram":
+		s.clusterLatencyHistogram(args)
+		return
+	case "reset":
+	default:
 		s.forward(args...)
 		return
 	}
