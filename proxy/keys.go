@@ -25,7 +25,7 @@ type keyTable struct {
 type cmdKeys struct {
 	specs    []keySpec
 	readonly bool
-	write    bool // flags write or may_replicate: CLIENT PAUSE WRITE holds it
+	write    bool // flag write (or may_replicate, which newer servers show): CLIENT PAUSE WRITE holds it
 	subs     bool // a container command: look its subcommand up instead
 }
 

@@ -34,6 +34,14 @@ func (b *Backend) pausedWrite(name []byte, args [][]byte) bool {
 	if until == 0 || time.Now().UnixNano() > until {
 		return false
 	}
+	if mayReplicate[string(name)] {
+		return true
+	}
 	ck := b.keys.lookup(b, name, args)
 	return ck != nil && ck.write
 }
+
+// mayReplicate are the commands Redis 7.0 holds under CLIENT PAUSE WRITE
+// without flagging them write in COMMAND (its internal may-replicate
+// flag); EVAL, EVALSHA and FCALL run on connections of their own anyway.
+var mayReplicate = map[string]bool{"pfcount": true, "publish": true, "spublish": true}

@@ -438,12 +438,20 @@ func TestPauseWriteHoldsOnlyWrites(t *testing.T) {
 		r, rd := redistest.Dial(t, addr), redistest.Dial(t, addr)
 		out := []string{r.Do("SET", "k", "v"), r.Do("CLIENT", "PAUSE", "60000", "WRITE")}
 		rd.Send("SET", "FOO", "BAR")
-		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(r.Do("INFO", "clients"), "blocked_clients:1\r\n"); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the paused write never counted as blocked")
+		waitBlocked := func(n string) {
+			for deadline := time.Now().Add(5 * time.Second); !strings.Contains(r.Do("INFO", "clients"), "blocked_clients:"+n+"\r\n"); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the paused commands never counted as %s blocked", n)
+				}
 			}
 		}
-		out = append(out, r.Do("GET", "k"), r.Do("CLIENT", "UNPAUSE"), rd.Read(), r.Do("GET", "FOO"))
+		waitBlocked("1")
+		// PFCOUNT and PUBLISH replicate, so the pause holds them too.
+		rd2, rd3 := redistest.Dial(t, addr), redistest.Dial(t, addr)
+		rd2.Send("PFCOUNT", "hll")
+		rd3.Send("PUBLISH", "ch", "m")
+		waitBlocked("3")
+		out = append(out, r.Do("GET", "k"), r.Do("CLIENT", "UNPAUSE"), rd.Read(), rd2.Read(), rd3.Read(), r.Do("GET", "FOO"))
 		return out
 	}
 	r, p := setup(t)
