@@ -44,8 +44,11 @@ var allowBusy = map[string]bool{
 }
 
 // scriptStarted records a user script sent on a cluster, until done is
-// called.
+// called. One server is busy by itself: nothing to record.
 func (b *Backend) scriptStarted(function bool) (done func()) {
+	if !b.topo.cluster() {
+		return func() {}
+	}
 	bs := &b.scripts
 	if bs.thresholdMS.Load() < 0 {
 		bs.thresholdMS.Store(b.readBusyThreshold())

@@ -263,7 +263,7 @@ func (s *Session) step(cmds []command) int {
 		s.out = resp.AppendError(s.out, "ERR redverb does not run pub/sub on a client with CLIENT TRACKING on; subscribe on another connection")
 		return 1
 	}
-	if r != routeLocal && s.srv.Backend.topo.cluster() && s.answerBusy(name) {
+	if r != routeLocal && s.answerBusy(name) {
 		return 1
 	}
 	if r == routeShared && s.ded == nil && s.srv.Backend.pausedWrite(name, args) {
@@ -463,7 +463,7 @@ func (s *Session) runBlocking(cmd command, w wait) {
 // runBlockingAt is runBlocking on the master serving t.
 func (s *Session) runBlockingAt(t target, cmd command, w wait) {
 	b := s.srv.Backend
-	if w == waitLong && b.topo.cluster() {
+	if w == waitLong {
 		if name := lowerName(nil, cmd.args[0]); bytes.HasPrefix(name, []byte("eval")) || bytes.HasPrefix(name, []byte("fcall")) {
 			defer b.scriptStarted(name[0] == 'f')()
 		}
