@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,7 +41,7 @@ var (
 // (COMMAND flag allow_busy).
 var allowBusy = map[string]bool{
 	"auth": true, "hello": true, "quit": true, "reset": true, "shutdown": true, "discard": true,
-	"multi": true, "unwatch": true, "watch": true, "script": true, "function": true,
+	"multi": true, "unwatch": true, "watch": true, "script|kill": true, "function|kill": true, "function|stats": true,
 }
 
 // scriptStarted records a user script sent on a cluster, until done is
@@ -128,12 +129,9 @@ func (b *Backend) noteConfigSet(args [][]byte) {
 // reports whether it did. Inside MULTI the backend's transaction is
 // flagged too (a command it refuses at queue time is sent in place), and
 // EXEC discards it with Redis's EXECABORT.
-func (s *Session) answerBusy(name []byte) bool {
-	if allowBusy[string(name)] {
-		return false
-	}
+func (s *Session) answerBusy(name []byte, args [][]byte) bool {
 	busy := s.srv.Backend.busyReply()
-	if busy == nil {
+	if busy == nil || allowBusy[string(name)] || (hasSubcommands[string(name)] && len(args) > 1 && allowBusy[string(name)+"|"+strings.ToLower(string(args[1]))]) {
 		return false
 	}
 	switch {

@@ -263,7 +263,7 @@ func (s *Session) step(cmds []command) int {
 		s.out = resp.AppendError(s.out, "ERR redverb does not run pub/sub on a client with CLIENT TRACKING on; subscribe on another connection")
 		return 1
 	}
-	if r != routeLocal && s.answerBusy(name) {
+	if r != routeLocal && s.answerBusy(name, args) {
 		return 1
 	}
 	if r == routeShared && s.ded == nil && s.srv.Backend.pausedWrite(name, args) {
