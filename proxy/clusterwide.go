@@ -401,6 +401,9 @@ func (s *Session) clusterLatency(args [][]byte) {
 	case "histogram":
 		s.clusterLatencyHistogram(args)
 		return
+	case "latest":
+		s.clusterLatencyLatest(args)
+		return
 	case "reset":
 	default:
 		s.forward(args...)
@@ -500,4 +503,42 @@ func appendArray(dst []byte, elems [][]byte) []byte {
 		dst = append(dst, e...)
 	}
 	return dst
+}
+
+// clusterLatencyLatest answers LATENCY LATEST with every master's events:
+// per event, the latest sample and the largest.
+func (s *Session) clusterLatencyLatest(args [][]byte) {
+	parts := s.onMasters(args)
+	if s.answeredError(parts) {
+		return
+	}
+	var names []string
+	events := map[string][4]int{} // time, latest, max (index 0 unused)
+	for _, p := range parts {
+		for _, e := range resp.SplitArray(p) {
+			f := resp.SplitArray(e)
+			if len(f) < 4 {
+				continue
+			}
+			name := string(bulkBody(f[0]))
+			cur, seen := events[name]
+			if !seen {
+				names = append(names, name)
+			}
+			if t := intBody(f[1]); t >= cur[1] {
+				cur[1], cur[2] = t, intBody(f[2])
+			}
+			cur[3] = max(cur[3], intBody(f[3]))
+			events[name] = cur
+		}
+	}
+	s.out = resp.AppendHeader(s.out, '*', len(names))
+	for _, name := range names {
+		e := events[name]
+		s.out = resp.AppendHeader(s.out, '*', 4)
+		s.out = resp.AppendBulk(s.out, name)
+		for _, n := range e[1:] {
+			s.out = resp.AppendHeader(s.out, ':', n)
+		}
+	}
 }
