@@ -253,8 +253,16 @@ func (s *Session) cmdHello(args [][]byte) {
 		return
 	}
 	if s.tracking && proto != s.proto {
-		s.out = resp.AppendError(s.out, "ERR redverb cannot change the protocol of a client with CLIENT TRACKING on; turn it off first")
-		return
+		// The client's tracking lives on its own backend connection,
+		// which changes protocol with it (where invalidations then go:
+		// pushes in RESP3, the REDIRECT client in RESP2).
+		start := len(s.out)
+		s.inDedicated([]byte("HELLO"), []byte(strconv.Itoa(proto)))
+		if s.ded == nil || resp.IsError(s.out[start:]) {
+			return // the connection failed, or the backend refused: its error
+		}
+		s.out = s.out[:start]
+		s.ded.key.proto = proto
 	}
 	if name != nil && !validClientName(*name) {
 		s.out = resp.AppendError(s.out, "ERR Client names cannot contain spaces, newlines or special characters.")

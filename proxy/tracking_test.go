@@ -67,6 +67,13 @@ func TestTrackingMatchesRedis(t *testing.T) {
 			ti := a.Do("CLIENT", "TRACKINGINFO")
 			return append(out, strings.Replace(ti, ":"+id+"\r\n", ":<sink>\r\n", 1))
 		},
+		"HELLO 3 while tracking": func(addr string) []string {
+			a, b := redistest.Dial(t, addr), redistest.Dial(t, addr)
+			out := []string{a.Do("CLIENT", "TRACKING", "ON")}
+			out = append(out, fmt.Sprint(strings.Contains(a.Do("HELLO", "3"), "$5\r\nproto\r\n:3\r\n")), a.Do("GET", "h"))
+			b.Do("SET", "h", "1")
+			return append(out, idle(a), a.Do("CLIENT", "TRACKINGINFO"))
+		},
 		"RESP2 REDIRECT to a client that subscribes later": func(addr string) []string {
 			a, b, sink := redistest.Dial(t, addr), redistest.Dial(t, addr), redistest.Dial(t, addr)
 			id := strings.TrimSpace(sink.Do("CLIENT", "ID")[1:])
