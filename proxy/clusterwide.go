@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/redverb/redverb/internal/resp"
 )
@@ -421,8 +422,10 @@ func (s *Session) clusterSlowlog(args [][]byte) {
 	switch sub := subcommand(args); {
 	case sub == "reset":
 		s.clusterEveryMaster(args)
-	case sub == "len":
-		s.clusterDBSize(args)
+	case sub == "len" && len(args) == 2:
+		if entries, ok := s.clusterSlowlogEntries(args[0]); ok {
+			s.out = resp.AppendHeader(s.out, ':', len(entries))
+		}
 	case sub == "get" && len(args) <= 3:
 		count := 10
 		if len(args) == 3 {
@@ -433,29 +436,61 @@ func (s *Session) clusterSlowlog(args [][]byte) {
 			}
 			count = n
 		}
-		parts := s.onMasters([][]byte{args[0], args[1], []byte("-1")})
-		if s.answeredError(parts) {
-			return
-		}
-		var entries [][]byte
-		for _, p := range parts {
-			entries = append(entries, resp.SplitArray(p)...)
-		}
-		// Newest first, as one server lists them: by time, then by id.
-		sortByDesc(entries, func(e []byte) (int64, int64) {
-			f := resp.SplitArray(e)
-			if len(f) < 2 {
-				return 0, 0
+		if entries, ok := s.clusterSlowlogEntries(args[0]); ok {
+			if count >= 0 && count < len(entries) {
+				entries = entries[:count]
 			}
-			return int64(intBody(f[1])), int64(intBody(f[0]))
-		})
-		if count >= 0 && count < len(entries) {
-			entries = entries[:count]
+			s.out = appendArray(s.out, entries)
 		}
-		s.out = appendArray(s.out, entries)
 	default:
 		s.forward(args...)
 	}
+}
+
+// clusterSlowlogEntries returns every master's slow log as one server's,
+// newest first; a command redverb sent to every master for one client call
+// (SLOWLOG RESET, CONFIG SET, ...) is listed once, from the first master.
+// On an error reply it answers the client and reports false.
+func (s *Session) clusterSlowlogEntries(name []byte) ([][]byte, bool) {
+	parts := s.onMasters([][]byte{name, []byte("GET"), []byte("-1")})
+	if s.answeredError(parts) {
+		return nil, false
+	}
+	var entries [][]byte
+	for i, p := range parts {
+		for _, e := range resp.SplitArray(p) {
+			if i == 0 || !broadcast[slowlogCommand(e)] {
+				entries = append(entries, e)
+			}
+		}
+	}
+	// Newest first, as one server lists them: by time, then by id.
+	sortByDesc(entries, func(e []byte) (int64, int64) {
+		f := resp.SplitArray(e)
+		if len(f) < 2 {
+			return 0, 0
+		}
+		return int64(intBody(f[1])), int64(intBody(f[0]))
+	})
+	return entries, true
+}
+
+// slowlogCommand is the command of a slow log entry as commandstats names
+// it: "get", or "config|set" for a container command.
+func slowlogCommand(entry []byte) string {
+	f := resp.SplitArray(entry)
+	if len(f) < 4 {
+		return ""
+	}
+	args := resp.SplitArray(f[3])
+	if len(args) == 0 {
+		return ""
+	}
+	name := strings.ToLower(string(bulkBody(args[0])))
+	if hasSubcommands[name] && len(args) > 1 {
+		name += "|" + strings.ToLower(string(bulkBody(args[1])))
+	}
+	return name
 }
 
 // clusterDebug: subcommands about a key go to its master; those that
