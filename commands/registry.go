@@ -56,6 +56,7 @@ func Builtins() map[string]*Verb {
 			panic(err)
 		}
 		v.setScript(string(prelude) + string(src))
+		v.Compact = compactScript(string(prelude), string(src))
 		v.Check = checkers[v.Name]
 		register(verbs, v)
 	}

@@ -29,6 +29,11 @@ type Verb struct {
 	// and the library code that defines it (see Library).
 	Function string
 	Library  string
+	// Compact is the script as sent with EVAL in the middle of a pipeline
+	// (see proxy.ScriptCall.Compact): for a built-in, without comments and
+	// without the prelude's helpers it does not use; for a user verb, the
+	// script itself.
+	Compact string
 	// Check, if set, replaces the plain arity check: it validates args
 	// (those after the verb name) and fills in call.Keys and call.Args.
 	Check Checker
@@ -141,7 +146,7 @@ func ParseVerb(script, file string) (*Verb, error) {
 // setScript sets what is sent to the backend, and its SHA1.
 func (v *Verb) setScript(script string) {
 	sum := sha1.Sum([]byte(script))
-	v.Script, v.SHA = script, hex.EncodeToString(sum[:])
+	v.Script, v.SHA, v.Compact = script, hex.EncodeToString(sum[:]), script
 	v.Function = "rv_" + v.SHA
 	flags := ""
 	if v.ReadOnly {
@@ -200,7 +205,7 @@ func (v *Verb) Info() proxy.VerbInfo {
 
 // resolve prepares a call: the verb's checker, or the declared arity.
 func (v *Verb) resolve(args [][]byte, mayWait bool) (*proxy.ScriptCall, error) {
-	call := &proxy.ScriptCall{SHA: v.SHA, Script: v.Script, Function: v.Function, Library: v.Library}
+	call := &proxy.ScriptCall{SHA: v.SHA, Script: v.Script, Function: v.Function, Library: v.Library, Compact: v.Compact}
 	if v.Check != nil {
 		if err := v.Check(args, call, mayWait); err != nil {
 			return nil, err

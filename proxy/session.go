@@ -326,22 +326,24 @@ func (s *Session) key() connKey {
 }
 
 // runShared sends the leading run of ordinary commands as one batch on the
-// session's shared connection. A verb ends the batch: the backend can lose
-// its function or script at any moment (a FUNCTION FLUSH or SCRIPT FLUSH
-// sent to it directly, a restart), and then the call fails and must be
-// loaded and run again; had the client's next commands been sent behind
-// it, they would already have run before it. Nothing in Redis lets a
-// command run only if the one before it succeeded, and a call that cannot
-// fail (EVAL with the body) costs the backend a SHA1 of the script on
-// every call (4-6x slower than FCALL), so order is kept by waiting.
+// session's shared connection. The backend can lose a verb's function at
+// any moment (a FUNCTION FLUSH sent to it directly, a restart), and then
+// the call fails and must be loaded and run again; had the client's next
+// commands already been sent behind it, they would have run before it.
+// Nothing in Redis runs a command only if the one before it succeeded, so
+// a verb with more of its client's commands behind it in the batch goes
+// as EVAL with its compact body (which cannot find the script missing),
+// and only a batch's last verb as FCALL. A verb that runs as a script
+// with EVALSHA (a backend without functions, a call that may wait or takes
+// steps) ends the batch, so that what follows it waits for its result.
 func (s *Session) runShared(cmds []command) int {
 	req, rt := &s.req, &s.routing
 	req.cmds, rt.targets = req.cmds[:0], rt.targets[:0]
 	s.inBatch = s.inBatch[:0]
-	n, verb, function := 0, false, false
+	n, verb := 0, false
 	var call *ScriptCall
 	var callErr error
-	for n < len(cmds) && !verb && !function {
+	for n < len(cmds) && !verb {
 		c := cmds[n]
 		s.nameBuf = lowerName(s.nameBuf, c.args[0])
 		r := s.routeOf(s.nameBuf, c.args)
@@ -355,10 +357,9 @@ func (s *Session) runShared(cmds []command) int {
 			call, callErr = s.resolve(s.nameBuf, c.args, true)
 			if s.asFunction(call, callErr) {
 				start := len(s.fcallBuf)
-				s.fcallBuf = call.appendFCall(s.fcallBuf)
+				s.fcallBuf = call.appendCompactEval(s.fcallBuf)
 				s.inBatch = append(s.inBatch, batchVerb{index: n, call: call, start: start, end: len(s.fcallBuf)})
 				raw, t, call = nil, s.srv.Backend.callTarget(call), nil // raw is set once fcallBuf stops growing
-				function = true
 			} else {
 				verb = true
 			}
@@ -368,6 +369,14 @@ func (s *Session) runShared(cmds []command) int {
 			s.lastTarget = t
 		}
 		n++
+	}
+	if last := len(s.inBatch) - 1; last >= 0 && s.inBatch[last].index == n-1 && !verb {
+		// Nothing of the client's follows it: FCALL, the cheapest call,
+		// reloaded and run again in order if its function is missing.
+		v := &s.inBatch[last]
+		v.start = len(s.fcallBuf)
+		s.fcallBuf = v.call.appendFCall(s.fcallBuf)
+		v.end, v.fcall = len(s.fcallBuf), true
 	}
 	for _, v := range s.inBatch {
 		req.cmds[v.index] = s.fcallBuf[v.start:v.end]

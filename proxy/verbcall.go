@@ -32,6 +32,14 @@ func (c *ScriptCall) appendCall(dst []byte, withBody bool) []byte {
 	return c.appendInvocation(dst, "EVALSHA", c.SHA)
 }
 
+// appendCompactEval encodes the call as EVAL with its compact body.
+func (c *ScriptCall) appendCompactEval(dst []byte) []byte {
+	if c.Compact == "" {
+		return c.appendInvocation(dst, "EVAL", c.Script)
+	}
+	return c.appendInvocation(dst, "EVAL", c.Compact)
+}
+
 // appendFCall encodes the call as FCALL.
 func (c *ScriptCall) appendFCall(dst []byte) []byte {
 	return c.appendInvocation(dst, "FCALL", c.Function)
@@ -337,14 +345,17 @@ func bulkBody(bulk []byte) []byte {
 // verb's library on each shared connection it opens (a restart drops the
 // connections), so FCALL rarely meets a backend without it. Only a FUNCTION
 // FLUSH or DELETE sent to the backend directly removes it; then the call is
-// loaded and run again. Like a script, the call ends its client's batch
-// (see runShared), so that nothing the client sent after it runs first.
+// loaded and run again; so only a batch's last command goes as FCALL, and
+// a verb with commands of its client behind it goes as EVAL with its
+// compact body, which cannot find the script missing (see runShared).
 
-// batchVerb is a verb sent as FCALL in the batch being run (its last command).
+// batchVerb is a verb sent in the batch being run, as FCALL (the batch's
+// last command) or EVAL with its compact body.
 type batchVerb struct {
 	index      int // in the batch
 	call       *ScriptCall
-	start, end int // its encoded call in Session.fcallBuf
+	start, end int  // its encoded call in Session.fcallBuf
+	fcall      bool // sent as FCALL: a missing function is loaded and the call run again
 }
 
 // asFunction reports whether a resolved verb call runs as FCALL.
@@ -364,7 +375,7 @@ func (s *Session) finishFunctions() {
 		reply := s.out[prev:end]
 		prev = end
 		if j < len(s.inBatch) && s.inBatch[j].index == i {
-			reply = s.finishFunction(s.inBatch[j].call, reply)
+			reply = s.finishFunction(s.inBatch[j], reply)
 			j++
 		}
 		out = append(out, reply...)
@@ -378,8 +389,9 @@ func (s *Session) finishFunctions() {
 	clear(s.inBatch)
 }
 
-func (s *Session) finishFunction(call *ScriptCall, reply []byte) []byte {
-	if bytes.HasPrefix(reply, []byte("-ERR Function not found")) {
+func (s *Session) finishFunction(v batchVerb, reply []byte) []byte {
+	call := v.call
+	if v.fcall && bytes.HasPrefix(reply, []byte("-ERR Function not found")) {
 		counters.ScriptReloads.Add(1)
 		s.srv.log.Info("backend lacks a verb's function; loading it", zap.String("function", call.Function))
 		t := s.srv.Backend.callTarget(call)

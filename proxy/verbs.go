@@ -47,8 +47,14 @@ type ScriptCall struct {
 	// Library the code of the library that defines it; empty if none.
 	Function string
 	Library  string
-	Keys     [][]byte
-	Args     [][]byte
+	// Compact is the script as sent with EVAL where the call has commands
+	// of its client behind it in one batch: EVAL cannot find the script
+	// missing (a FUNCTION FLUSH, a restart), so nothing sent after it can
+	// run before it; short, because Redis hashes the body on every call.
+	// Empty: Script.
+	Compact string
+	Keys    [][]byte
+	Args    [][]byte
 
 	// Convert, if set, rewrites a successful raw reply before the client
 	// sees it (for example a bulk string holding an exact int64 into an
