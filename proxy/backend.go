@@ -241,8 +241,13 @@ func (b *Backend) replica(slot int) (*node, error) {
 }
 
 // masters returns a node for every master.
-func (b *Backend) masters() ([]*node, error) {
-	addrs, err := b.topo.masters()
+func (b *Backend) masters() ([]*node, error) { return b.nodesOf(b.topo.masters) }
+
+// servers returns the node of every master and replica.
+func (b *Backend) servers() ([]*node, error) { return b.nodesOf(b.topo.servers) }
+
+func (b *Backend) nodesOf(list func() ([]string, error)) ([]*node, error) {
+	addrs, err := list()
 	if err != nil {
 		return nil, errBackend{err}
 	}

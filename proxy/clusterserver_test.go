@@ -32,9 +32,9 @@ func TestClusterLooksLikeOneServer(t *testing.T) {
 	expect(t, c.Do("CONFIG", "RESETSTAT"), "+OK\r\n") // the shared cluster has served other tests
 	expect(t, c.Do("CONFIG", "SET", "zset-max-listpack-entries", "1"), "+OK\r\n")
 	defer c.Do("CONFIG", "SET", "zset-max-listpack-entries", "128")
-	for _, m := range masters {
-		if got := string(redistest.Command(m.Addr(), "CONFIG", "GET", "zset-max-listpack-entries")); !strings.Contains(got, "$1\r\n1\r\n") {
-			t.Errorf("CONFIG SET did not reach %s: %q", m.Addr(), got)
+	for _, n := range cl.Nodes { // masters and replicas
+		if got := string(redistest.Command(n.Addr(), "CONFIG", "GET", "zset-max-listpack-entries")); !strings.Contains(got, "$1\r\n1\r\n") {
+			t.Errorf("CONFIG SET did not reach %s: %q", n.Addr(), got)
 		}
 	}
 	for _, k := range keys {

@@ -163,8 +163,12 @@ func (s *Session) sendEach(raws [][]byte, targets []target) [][]byte {
 
 // onMasters sends one command to every master at once and returns the
 // replies in the masters' order.
-func (s *Session) onMasters(args [][]byte) [][]byte {
-	masters, err := s.srv.Backend.masters()
+func (s *Session) onMasters(args [][]byte) [][]byte { return s.onNodes(s.srv.Backend.masters, args) }
+
+// onNodes sends one command to every node list gives, at once, and returns
+// the replies in its order.
+func (s *Session) onNodes(list func() ([]*node, error), args [][]byte) [][]byte {
+	masters, err := list()
 	if err != nil {
 		return [][]byte{appendBackendError(nil, err)}
 	}
@@ -383,13 +387,19 @@ func subcommand(args [][]byte) string {
 	return string(lowerName(nil, args[1]))
 }
 
-// clusterConfig: a setting takes effect on every master, as on the one
-// server a client believes it talks to; CONFIG GET answers from one.
+// clusterConfig: a setting takes effect on every master and replica, as on
+// the one server a client believes it talks to; CONFIG GET answers from
+// one master.
 func (s *Session) clusterConfig(args [][]byte) {
 	switch subcommand(args) {
 	case "set", "resetstat", "rewrite":
+		// Replicas too: they encode what they replicate by their own
+		// settings, and serve reads with --read-from replicas.
 		s.srv.Backend.noteConfigSet(args)
-		s.clusterEveryMaster(args)
+		parts := s.onNodes(s.srv.Backend.servers, args)
+		if !s.answeredError(parts) {
+			s.out = append(s.out, parts[0]...)
+		}
 	default:
 		s.forward(args...)
 	}

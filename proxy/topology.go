@@ -24,6 +24,8 @@ type topology interface {
 	replica(slot int) (string, error)
 	// masters lists every master, in a stable order (by address).
 	masters() ([]string, error)
+	// servers lists every master and replica, in a stable order.
+	servers() ([]string, error)
 	// moved records a MOVED redirect, or with addr empty, a reply that
 	// shows the map is stale (a demoted master's -READONLY).
 	moved(slot int, addr string)
@@ -39,6 +41,7 @@ type standalone struct{ addr string }
 func (t standalone) master(int) (string, error)  { return t.addr, nil }
 func (t standalone) replica(int) (string, error) { return t.addr, nil }
 func (t standalone) masters() ([]string, error)  { return []string{t.addr}, nil }
+func (t standalone) servers() ([]string, error)  { return []string{t.addr}, nil }
 func (t standalone) moved(int, string)           {}
 func (t standalone) cluster() bool               { return false }
 func (t standalone) close()                      {}
@@ -116,10 +119,15 @@ func (t *slotMap) redirected(slot int) string {
 	return r.addr
 }
 
-func (t *slotMap) masters() ([]string, error) {
+func (t *slotMap) masters() ([]string, error) { return t.each(t.cc.ForEachMaster) }
+
+func (t *slotMap) servers() ([]string, error) { return t.each(t.cc.ForEachShard) }
+
+// each lists the addresses of the servers forEach visits, sorted.
+func (t *slotMap) each(forEach func(context.Context, func(context.Context, *redis.Client) error) error) ([]string, error) {
 	var mu sync.Mutex
 	var addrs []string
-	err := t.cc.ForEachMaster(context.Background(), func(_ context.Context, c *redis.Client) error {
+	err := forEach(context.Background(), func(_ context.Context, c *redis.Client) error {
 		mu.Lock()
 		addrs = append(addrs, c.Options().Addr)
 		mu.Unlock()
