@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,11 +70,14 @@ type Session struct {
 	trackRedirect int64
 	// streamID is the backend's CLIENT ID of the connection of a
 	// subscribed session, for other clients' CLIENT TRACKING REDIRECT.
-	streamID    atomic.Int64
-	reserved    reservedStream // see reserveStream
-	noEvict     bool           // CLIENT NO-EVICT
-	noTouch     bool           // CLIENT NO-TOUCH
-	replyChosen bool           // the command running was CLIENT REPLY, which decides its own reply
+	streamID atomic.Int64
+	reserved reservedStream // see reserveStream
+	// writeMu keeps a reply and a push relayed from a reserved connection
+	// (relayPushes) from interleaving on the client's socket.
+	writeMu     sync.Mutex
+	noEvict     bool // CLIENT NO-EVICT
+	noTouch     bool // CLIENT NO-TOUCH
+	replyChosen bool // the command running was CLIENT REPLY, which decides its own reply
 }
 
 // replyMode is what CLIENT REPLY set: the proxy drops the replies the
@@ -185,7 +189,9 @@ func (s *Session) flush() error {
 	if len(s.out) == 0 {
 		return nil
 	}
+	s.writeMu.Lock()
 	n, err := s.nc.Write(s.out)
+	s.writeMu.Unlock()
 	counters.BytesOut.Add(int64(n))
 	if cap(s.out) > 64<<10 {
 		s.out = nil // do not keep a huge reply's buffer for an idle client

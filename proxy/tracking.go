@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redverb/redverb/internal/resp"
 )
@@ -277,8 +278,9 @@ func (s *Session) clientCaching(args [][]byte) {
 // sends invalidations to a connection by its id, so the client's
 // subscription must later run on this very connection.
 type reservedStream struct {
-	mu sync.Mutex
-	c  *conn
+	mu    sync.Mutex
+	c     *conn
+	relay chan struct{} // closed when relayPushes has stopped; nil if not running
 }
 
 // reserveStream returns the backend id of the connection this session will
@@ -299,10 +301,36 @@ func (s *Session) reserveStream() (int64, error) {
 		}
 		s.reserved.c = c
 	}
-	if id := s.reserved.c.backendID(); id != 0 {
-		return id, nil
+	id := s.reserved.c.backendID()
+	if id == 0 {
+		return 0, errBackend{errors.New("the backend did not tell the connection's CLIENT ID")}
 	}
-	return 0, errBackend{errors.New("the backend did not tell the connection's CLIENT ID")}
+	if s.reserved.c.key.proto == 3 && s.reserved.relay == nil {
+		// A RESP3 client gets invalidations as pushes whether it
+		// subscribes or not: pass them on from now.
+		s.reserved.relay = make(chan struct{})
+		go s.relayPushes(s.reserved.c, s.reserved.relay)
+	}
+	return id, nil
+}
+
+// relayPushes writes the pushes arriving on a reserved connection to the
+// client, between its replies, until the connection is handed over or
+// closed.
+func (s *Session) relayPushes(c *conn, done chan struct{}) {
+	defer close(done)
+	for {
+		frame, err := resp.ReadReply(c.r, nil)
+		if err != nil {
+			return
+		}
+		if frame[0] == '>' {
+			s.writeMu.Lock()
+			n, _ := s.nc.Write(frame)
+			s.writeMu.Unlock()
+			counters.BytesOut.Add(int64(n))
+		}
+	}
 }
 
 // takeReserved hands over the connection reserveStream took, if any.
@@ -310,6 +338,12 @@ func (s *Session) takeReserved() *conn {
 	s.reserved.mu.Lock()
 	defer s.reserved.mu.Unlock()
 	c := s.reserved.c
+	if relay := s.reserved.relay; relay != nil {
+		c.nc.SetReadDeadline(time.Now()) // ends relayPushes' read
+		<-relay
+		c.nc.SetReadDeadline(time.Time{})
+		s.reserved.relay = nil
+	}
 	s.reserved.c = nil
 	return c
 }

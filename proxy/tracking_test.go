@@ -67,6 +67,15 @@ func TestTrackingMatchesRedis(t *testing.T) {
 			ti := a.Do("CLIENT", "TRACKINGINFO")
 			return append(out, strings.Replace(ti, ":"+id+"\r\n", ":<sink>\r\n", 1))
 		},
+		"RESP3 REDIRECT to a client that does not subscribe": func(addr string) []string {
+			a, b, sink := redistest.Dial(t, addr), redistest.Dial(t, addr), redistest.Dial(t, addr)
+			sink.Do("HELLO", "3")
+			id := strings.TrimSpace(sink.Do("CLIENT", "ID")[1:])
+			out := []string{a.Do("CLIENT", "TRACKING", "ON", "REDIRECT", id), a.Do("GET", "p")}
+			b.Do("SET", "p", "1")
+			out = append(out, idle(sink)) // the push, while the sink is idle
+			return append(out, sink.Do("PING"), a.Do("GET", "p"))
+		},
 		"HELLO 3 while tracking": func(addr string) []string {
 			a, b := redistest.Dial(t, addr), redistest.Dial(t, addr)
 			out := []string{a.Do("CLIENT", "TRACKING", "ON")}
