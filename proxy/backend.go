@@ -140,6 +140,7 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 			DialTimeout:     opts.DialTimeout,
 			ReadOnly:        opts.ReadFromReplicas,
 			DisableIdentity: true,
+			Dialer:          b.topologyDialer(u.TLSConfig, opts.DialTimeout),
 		}), true)
 	case config.KindSentinel:
 		b.topo = newSlotMap(redis.NewFailoverClusterClient(&redis.FailoverOptions{

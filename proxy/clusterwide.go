@@ -469,6 +469,9 @@ func (s *Session) clusterSlowlogEntries(name []byte) ([][]byte, bool) {
 	var entries [][]byte
 	for i, p := range parts {
 		for _, e := range resp.SplitArray(p) {
+			if f := resp.SplitArray(e); len(f) > 4 && s.srv.Backend.ownClient(bulkBody(f[4])) {
+				continue // go-redis reading the topology for redverb
+			}
 			if i == 0 || !broadcast[slowlogCommand(e)] {
 				entries = append(entries, e)
 			}

@@ -2,9 +2,14 @@ package proxy
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
+	"net"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/redverb/redverb/internal/resp"
 )
@@ -31,6 +36,9 @@ type monitorFilter struct {
 	lines  []hiddenLine // oldest first
 	nextID uint64
 	feeds  int // MONITOR feeds running: with none, nothing is noted
+	// topology holds the local addresses of the connections go-redis
+	// opens to read a cluster's topology (CLUSTER SLOTS): all redverb's.
+	topology sync.Map
 }
 
 // hiddenFor is how long a note is kept: a feed is read well within it.
@@ -106,6 +114,9 @@ func (mf *monitorFeed) hides(frame []byte) bool {
 		addr = addr[sp+1:]
 	}
 	f := mf.f
+	if _, own := f.topology.Load(string(addr)); own {
+		return true // go-redis reading the cluster's topology for redverb
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, l := range f.lines {
@@ -142,4 +153,25 @@ func (c *conn) noteOwn(raws ...[]byte) {
 	for _, raw := range raws {
 		f.note(addr, raw)
 	}
+}
+
+// topologyDialer dials go-redis's connections (a cluster's topology) as
+// go-redis would, and notes their local addresses, whose commands MONITOR
+// and SLOWLOG leave out.
+func (b *Backend) topologyDialer(tlsConfig *tls.Config, timeout time.Duration) func(context.Context, string, string) (net.Conn, error) {
+	dial := redis.NewDialer(&redis.Options{TLSConfig: tlsConfig, DialTimeout: timeout})
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := dial(ctx, network, addr)
+		if err == nil {
+			b.monitor.topology.Store(nc.LocalAddr().String(), struct{}{})
+		}
+		return nc, err
+	}
+}
+
+// ownClient reports whether a client address is one of go-redis's
+// topology connections.
+func (b *Backend) ownClient(addr []byte) bool {
+	_, own := b.monitor.topology.Load(string(addr))
+	return own
 }
