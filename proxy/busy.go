@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,7 +130,7 @@ func (b *Backend) noteConfigSet(args [][]byte) {
 // EXEC discards it with Redis's EXECABORT.
 func (s *Session) answerBusy(name []byte, args [][]byte) bool {
 	busy := s.srv.Backend.busyReply()
-	if busy == nil || allowBusy[string(name)] || (hasSubcommands[string(name)] && len(args) > 1 && allowBusy[string(name)+"|"+strings.ToLower(string(args[1]))]) {
+	if busy == nil || allowBusy[string(name)] || allowBusy[commandName(name, args)] {
 		return false
 	}
 	switch {

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/redverb/redverb/internal/resp"
 )
@@ -495,15 +494,14 @@ func slowlogCommand(entry []byte) string {
 	if len(f) < 4 {
 		return ""
 	}
-	args := resp.SplitArray(f[3])
+	var args [][]byte
+	for _, a := range resp.SplitArray(f[3]) {
+		args = append(args, bulkBody(a))
+	}
 	if len(args) == 0 {
 		return ""
 	}
-	name := strings.ToLower(string(bulkBody(args[0])))
-	if hasSubcommands[name] && len(args) > 1 {
-		name += "|" + strings.ToLower(string(bulkBody(args[1])))
-	}
-	return name
+	return commandName(lowerName(nil, args[0]), args)
 }
 
 // clusterDebug: subcommands about a key go to its master; those that

@@ -715,14 +715,20 @@ func (s *Session) setLastCmd(name []byte, args [][]byte) {
 	if cur != nil && !sub && *cur == string(name) {
 		return
 	}
-	full := string(name)
-	if sub {
-		full += "|" + strings.ToLower(string(args[1]))
-		if cur != nil && *cur == full {
-			return
-		}
+	full := commandName(name, args)
+	if cur != nil && *cur == full {
+		return
 	}
 	s.lastCmd.Store(&full)
+}
+
+// commandName is a command as Redis's statistics name it: the lower-case
+// name (given), or "client|list" for a container command's subcommand.
+func commandName(name []byte, args [][]byte) string {
+	if len(args) > 1 && hasSubcommands[string(name)] {
+		return string(name) + "|" + subcommand(args)
+	}
+	return string(name)
 }
 
 // hasSubcommands are Redis 7.0's container commands, whose cmd= names the

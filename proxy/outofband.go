@@ -85,11 +85,12 @@ func (n *node) oneCommand(key connKey, own bool, args ...[]byte) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	raw := resp.AppendCommand(nil, args...)
+	var reply []byte
 	if own {
-		c.noteOwn(raw)
+		reply, err = c.roundTrip(args...)
+	} else {
+		reply, err = c.send(resp.AppendCommand(nil, args...))
 	}
-	reply, err := c.send(raw)
 	if err != nil {
 		c.nc.Close()
 		return nil, errBackend{err}
@@ -139,9 +140,8 @@ func (c *conn) backendID() int64 {
 	if c.id != 0 || c.tracker != nil { // a tracker owns reading the connection
 		return c.id
 	}
-	reply, err := c.roundTrip([]byte("CLIENT"), []byte("ID"))
-	if err == nil && len(reply) > 3 && reply[0] == ':' {
-		c.id, _ = strconv.ParseInt(string(reply[1:len(reply)-2]), 10, 64)
+	if reply, err := c.roundTrip([]byte("CLIENT"), []byte("ID")); err == nil {
+		c.id = int64(intBody(reply))
 	}
 	return c.id
 }

@@ -783,9 +783,7 @@ func (s *Session) exchange(c *conn, raws [][]byte, w wait, each func(i, start in
 			s.failReplies(len(raws), err)
 			return err
 		}
-		if len(reply) > 3 && reply[0] == ':' {
-			c.id, _ = strconv.ParseInt(string(reply[1:len(reply)-2]), 10, 64)
-		}
+		c.id = int64(intBody(reply))
 		s.blocked.set(c)
 	}
 	read := func() (int, error) {
