@@ -126,3 +126,16 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// waitFor waits until the output holds want. A line logged at the moment
+// a test observes its effect reaches the buffer a little later, through
+// the process's pipe.
+func (b *syncBuffer) waitFor(t *testing.T, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(b.String(), want); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the logs: %s", want, b.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
