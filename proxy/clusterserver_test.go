@@ -16,18 +16,9 @@ import (
 // asks the master that has it.
 func TestClusterLooksLikeOneServer(t *testing.T) {
 	cl := sharedCluster(t)
-	masters := cl.Masters()
 	p := redistest.StartProxy(t, cl.URL())
 	c := redistest.Dial(t, p.Addr())
-	// keys[i] lives on masters[i]
-	keys := make([]string, len(masters))
-	for i, m := range masters {
-		for n := 0; keys[i] == ""; n++ {
-			if k := fmt.Sprintf("k%d", n); cl.Owner(keyslot.Slot([]byte(k))) == m.Addr() {
-				keys[i] = k
-			}
-		}
-	}
+	keys := keyPerMaster(cl, "k")
 
 	expect(t, c.Do("CONFIG", "RESETSTAT"), "+OK\r\n") // the shared cluster has served other tests
 	expect(t, c.Do("CONFIG", "SET", "zset-max-listpack-entries", "1"), "+OK\r\n")
@@ -82,5 +73,50 @@ func TestClusterLooksLikeOneServer(t *testing.T) {
 	if got := c.Do("SLOWLOG", "GET", "100"); strings.Contains(got, "-slow") || strings.Count(got, "$5\r\nRESET\r\n") != 1 {
 		// one server logs its SLOWLOG RESET once; each master did
 		t.Errorf("SLOWLOG after RESET: %q", got)
+	}
+}
+
+// keyPerMaster returns names prefix<n>, the i-th living on the i-th master.
+func keyPerMaster(cl *redistest.Cluster, prefix string) []string {
+	masters := cl.Masters()
+	keys := make([]string, len(masters))
+	for i, m := range masters {
+		for n := 0; keys[i] == ""; n++ {
+			if k := fmt.Sprintf("%s%d", prefix, n); cl.Owner(keyslot.Slot([]byte(k))) == m.Addr() {
+				keys[i] = k
+			}
+		}
+	}
+	return keys
+}
+
+// A script that declares no keys but names one in its body runs where one
+// Redis would run it: on the master holding that key, exactly once.
+func TestClusterScriptsReachUndeclaredKeys(t *testing.T) {
+	cl := sharedCluster(t)
+	p := redistest.StartProxy(t, cl.URL())
+	c := redistest.Dial(t, p.Addr())
+	keys := keyPerMaster(cl, "undeclared")
+	expect(t, c.Do("FUNCTION", "LOAD", "REPLACE", "#!lua name=undeclared\n"+
+		"redis.register_function{function_name='undeclared_get', callback=function(keys, args) return redis.call('get', args[1]) end, flags={'no-writes'}}"), redistest.Bulk("undeclared"))
+	defer c.Do("FUNCTION", "DELETE", "undeclared")
+	for _, k := range keys {
+		c.Do("DEL", k)
+		incr := "return redis.call('incr', '" + k + "')"
+		expect(t, c.Do("EVAL", incr, "0"), ":1\r\n")
+		expect(t, c.Do("GET", k), redistest.Bulk("1"))
+		sha := strings.TrimSpace(strings.Split(c.Do("SCRIPT", "LOAD", incr), "\r\n")[1])
+		expect(t, c.Do("EVALSHA", sha, "0"), ":2\r\n")
+		expect(t, c.Do("FCALL_RO", "undeclared_get", "0", k), redistest.Bulk("2"))
+	}
+	// Keys on two masters: Redis Cluster's own refusal, and nothing written.
+	both := "redis.call('set', '" + keys[0] + "', 'x'); return redis.call('set', '" + keys[1] + "', 'x')"
+	if got := c.Do("EVAL", both, "0"); !strings.HasPrefix(got, "-ERR Script attempted to access a non local key") {
+		t.Errorf("a script over two masters answered %q", got)
+	}
+	expect(t, c.Do("GET", keys[1]), redistest.Bulk("2"))
+	// A SHA nobody cached is NOSCRIPT, as on Redis.
+	if got := c.Do("EVALSHA", strings.Repeat("ab", 20), "0"); !strings.HasPrefix(got, "-NOSCRIPT") {
+		t.Errorf("unknown SHA: %q", got)
 	}
 }

@@ -472,18 +472,73 @@ func appendCommandError(dst []byte, err error) []byte {
 // On a cluster it follows MOVED and ASK as the shared path does: a slot
 // that moves while the command waits unblocks it with a redirect.
 func (s *Session) runBlocking(cmd command, w wait) {
-	s.runBlockingAt(s.srv.Backend.targetOf(lowerName(nil, cmd.args[0]), cmd.args).master(), cmd, w)
+	b := s.srv.Backend
+	t := b.targetOf(lowerName(nil, cmd.args[0]), cmd.args).master()
+	n, err := b.master(int(t))
+	start := len(s.out)
+	s.runBlockingOn(n, err, cmd, w)
+	if t == noSlot && w == waitLong && b.topo.cluster() && ranElsewhere(s.out[start:]) {
+		s.runOnOtherMasters(n, cmd, start)
+	}
+}
+
+// A script that declares no keys may still name keys in its body, which
+// one Redis serves wherever they are; on a cluster it runs on one master
+// and fails with errNonLocal at its first key that lives elsewhere (or
+// with NOSCRIPT where its SHA was never cached). Until then it touched no
+// key: every key it reaches first is on another master. So it is run on
+// the other masters in turn, and the first answer that is not one of these
+// two is the client's. Only what a script does before its first key
+// (PUBLISH, say) can happen more than once.
+var (
+	errNonLocal = []byte("-ERR Script attempted to access a non local key")
+	errNoScript = []byte("-NOSCRIPT")
+)
+
+func ranElsewhere(reply []byte) bool {
+	return bytes.HasPrefix(reply, errNonLocal) || bytes.HasPrefix(reply, errNoScript)
+}
+
+// runOnOtherMasters runs cmd, which first answered s.out[start:] on tried,
+// on each other master until one answers otherwise. If none does, the
+// client gets the first errNonLocal answer, else the first one.
+func (s *Session) runOnOtherMasters(tried *node, cmd command, start int) {
+	first := bytes.Clone(s.out[start:])
+	masters, err := s.srv.Backend.masters()
+	if err != nil {
+		return
+	}
+	for _, n := range masters {
+		if n == tried {
+			continue
+		}
+		s.out = s.out[:start]
+		s.runBlockingOn(n, nil, cmd, waitLong)
+		reply := s.out[start:]
+		if !ranElsewhere(reply) {
+			return
+		}
+		if bytes.HasPrefix(reply, errNonLocal) && !bytes.HasPrefix(first, errNonLocal) {
+			first = bytes.Clone(reply)
+		}
+	}
+	s.out = append(s.out[:start], first...)
 }
 
 // runBlockingAt is runBlocking on the master serving t.
 func (s *Session) runBlockingAt(t target, cmd command, w wait) {
+	n, err := s.srv.Backend.master(int(t))
+	s.runBlockingOn(n, err, cmd, w)
+}
+
+// runBlockingOn is runBlocking on node n (or err, when finding it failed).
+func (s *Session) runBlockingOn(n *node, err error, cmd command, w wait) {
 	b := s.srv.Backend
 	if w == waitLong {
 		if name := lowerName(nil, cmd.args[0]); bytes.HasPrefix(name, []byte("eval")) || bytes.HasPrefix(name, []byte("fcall")) {
 			defer b.scriptStarted(name[0] == 'f')()
 		}
 	}
-	n, err := b.master(int(t))
 	raws := [][]byte{cmd.raw}
 	start := len(s.out)
 	for try := 0; ; try++ {
