@@ -120,3 +120,61 @@ func TestClusterScriptsReachUndeclaredKeys(t *testing.T) {
 		t.Errorf("unknown SHA: %q", got)
 	}
 }
+
+// MONITOR and keyspace notifications show every master's keys, as one
+// server shows all of its own; an ordinary message still arrives once.
+func TestClusterMonitorAndKeyspaceEventsCoverEveryMaster(t *testing.T) {
+	cl := sharedCluster(t)
+	p := redistest.StartProxy(t, cl.URL())
+	c := redistest.Dial(t, p.Addr())
+	keys := keyPerMaster(cl, "everywhere")
+	expect(t, c.Do("CONFIG", "SET", "notify-keyspace-events", "KA"), "+OK\r\n")
+	defer c.Do("CONFIG", "SET", "notify-keyspace-events", "")
+
+	mon := redistest.Dial(t, p.Addr())
+	expect(t, mon.Do("MONITOR"), "+OK\r\n")
+	events := redistest.Dial(t, p.Addr())
+	expect(t, events.Do("PSUBSCRIBE", "*"), "*3\r\n$10\r\npsubscribe\r\n$1\r\n*\r\n:1\r\n")
+	chans := redistest.Dial(t, p.Addr())
+	expect(t, chans.Do("SUBSCRIBE", "__keyspace@0__:"+keys[len(keys)-1]), "*3\r\n$9\r\nsubscribe\r\n$"+
+		fmt.Sprint(len("__keyspace@0__:"+keys[len(keys)-1]))+"\r\n__keyspace@0__:"+keys[len(keys)-1]+"\r\n:1\r\n")
+
+	for _, k := range keys {
+		expect(t, c.Do("SET", k, "v"), "+OK\r\n")
+	}
+	expect(t, c.Do("PUBLISH", "news", "hi"), ":1\r\n") // events' pattern; not a keyspace channel
+	// Each command once, though (P)SUBSCRIBE went to every master.
+	lines := map[string]int{}
+	for range len(keys) + 3 {
+		line := mon.Read()
+		lines[line[strings.Index(line, "] ")+2:]]++
+	}
+	want := map[string]int{"\"PSUBSCRIBE\" \"*\"\r\n": 1, "\"SUBSCRIBE\" \"__keyspace@0__:" + keys[len(keys)-1] + "\"\r\n": 1, "\"PUBLISH\" \"news\" \"hi\"\r\n": 1}
+	for _, k := range keys {
+		want["\"SET\" \""+k+"\" \"v\"\r\n"] = 1
+	}
+	if fmt.Sprint(lines) != fmt.Sprint(want) {
+		t.Errorf("MONITOR showed %v, want %v", lines, want)
+	}
+	if extra, err := mon.ReadErr(200 * time.Millisecond); err == nil {
+		t.Errorf("MONITOR showed more: %q", extra)
+	}
+	// Masters stream on their own connections: in any order, each once.
+	got := map[string]int{}
+	for range len(keys) + 1 {
+		got[events.Read()]++
+	}
+	want = map[string]int{"*4\r\n$8\r\npmessage\r\n$1\r\n*\r\n$4\r\nnews\r\n$2\r\nhi\r\n": 1}
+	for _, k := range keys {
+		want["*4\r\n$8\r\npmessage\r\n$1\r\n*\r\n$"+fmt.Sprint(len("__keyspace@0__:"+k))+"\r\n__keyspace@0__:"+k+"\r\n$3\r\nset\r\n"] = 1
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("PSUBSCRIBE * got %v, want %v", got, want)
+	}
+	if extra, err := events.ReadErr(200 * time.Millisecond); err == nil {
+		t.Errorf("a message arrived twice, or an event the pattern does not ask for: %q", extra)
+	}
+	if got := chans.Read(); !strings.Contains(got, "__keyspace@0__:"+keys[len(keys)-1]) {
+		t.Errorf("SUBSCRIBE to a key's keyspace channel: %q", got)
+	}
+}

@@ -21,6 +21,7 @@ type subscriber struct {
 	limit   int
 	monitor bool // a MONITOR feed rather than subscriptions
 	feed    *monitorFeed
+	others  []*conn // to a cluster's other masters, once needed (see fanout.go)
 
 	mu      sync.Mutex
 	buf     []byte
@@ -85,6 +86,9 @@ func (s *Session) runStreaming(cmds []command) int {
 		local := localCommands[string(s.nameBuf)]
 		if local == nil || unsubscribeCommands[string(s.nameBuf)] {
 			wbuf = append(wbuf, cmd.raw...)
+			if s.sub.fansOut(s.nameBuf, cmd.args) {
+				s.sub.sendOthers(cmd.raw)
+			}
 			continue
 		}
 		send()
@@ -185,6 +189,9 @@ func (sub *subscriber) writeLoop() {
 func (sub *subscriber) stop() {
 	sub.mu.Lock()
 	sub.stopped = true
+	for _, c := range sub.others {
+		c.nc.Close()
+	}
 	sub.mu.Unlock()
 	sub.c.nc.Close()
 	select {
