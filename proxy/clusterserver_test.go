@@ -178,3 +178,29 @@ func TestClusterMonitorAndKeyspaceEventsCoverEveryMaster(t *testing.T) {
 		t.Errorf("SUBSCRIBE to a key's keyspace channel: %q", got)
 	}
 }
+
+// A user made through redverb exists on every server, so a client logged
+// in as it reaches keys on every master, as on one server.
+func TestClusterACLUsersOnEveryServer(t *testing.T) {
+	cl := sharedCluster(t)
+	p := redistest.StartProxy(t, cl.URL())
+	admin := redistest.Dial(t, p.Addr())
+	expect(t, admin.Do("ACL", "SETUSER", "everywhere", "on", ">pw", "~*", "+@all"), "+OK\r\n")
+	defer admin.Do("ACL", "DELUSER", "everywhere")
+	for _, n := range cl.Nodes {
+		if got := string(redistest.Command(n.Addr(), "ACL", "USERS")); !strings.Contains(got, "everywhere") {
+			t.Errorf("ACL SETUSER did not reach %s: %q", n.Addr(), got)
+		}
+	}
+	c := redistest.Dial(t, p.Addr())
+	expect(t, c.Do("AUTH", "everywhere", "pw"), "+OK\r\n")
+	for _, k := range keyPerMaster(cl, "acl") {
+		expect(t, c.Do("SET", k, "v"), "+OK\r\n")
+	}
+	expect(t, admin.Do("ACL", "DELUSER", "everywhere"), ":1\r\n")
+	for _, n := range cl.Nodes {
+		if got := string(redistest.Command(n.Addr(), "ACL", "USERS")); strings.Contains(got, "everywhere") {
+			t.Errorf("ACL DELUSER did not reach %s: %q", n.Addr(), got)
+		}
+	}
+}

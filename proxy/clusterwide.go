@@ -24,7 +24,7 @@ var clusterWide = map[string]clusterCommand{
 	"function": {run: (*Session).clusterFunction}, "wait": {run: (*Session).clusterWait},
 	"info": {run: (*Session).clusterInfo}, "config": {run: (*Session).clusterConfig},
 	"slowlog": {run: (*Session).clusterSlowlog}, "latency": {run: (*Session).clusterLatency},
-	"debug": {run: (*Session).clusterDebug},
+	"debug": {run: (*Session).clusterDebug}, "acl": {run: (*Session).clusterACL},
 	// Connection modes of cluster clients: they would change a shared
 	// connection, and redverb does the cluster's routing itself.
 	"readonly": {run: (*Session).clusterOK}, "readwrite": {run: (*Session).clusterOK}, "asking": {run: (*Session).clusterOK},
@@ -395,6 +395,21 @@ func (s *Session) clusterConfig(args [][]byte) {
 		// Replicas too: they encode what they replicate by their own
 		// settings, and serve reads with --read-from replicas.
 		s.srv.Backend.noteConfigSet(args)
+		parts := s.onNodes(s.srv.Backend.servers, args)
+		if !s.answeredError(parts) {
+			s.out = append(s.out, parts[0]...)
+		}
+	default:
+		s.forward(args...)
+	}
+}
+
+// clusterACL: the commands that change users on every master and replica,
+// since each server checks its own users (a client's AUTH, as redverb
+// dials it anywhere for the client, included); the rest from one master.
+func (s *Session) clusterACL(args [][]byte) {
+	switch subcommand(args) {
+	case "setuser", "deluser", "load", "save":
 		parts := s.onNodes(s.srv.Backend.servers, args)
 		if !s.answeredError(parts) {
 			s.out = append(s.out, parts[0]...)
