@@ -88,6 +88,9 @@ type Backend struct {
 	monitor monitorFilter
 	// scripts are the user scripts running on a cluster (busy.go).
 	scripts busyScripts
+	// slowlogMaxLen is slowlog-max-len, -1 until read from a master
+	// (clusterwide.go).
+	slowlogMaxLen atomic.Int64
 	// pausedUntil is when a CLIENT PAUSE WRITE sent through redverb ends,
 	// unix nanoseconds; 0 if none (pause.go).
 	pausedUntil atomic.Int64
@@ -130,6 +133,7 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 		prune:  make(chan struct{}),
 	}
 	b.scripts.thresholdMS.Store(-1)
+	b.slowlogMaxLen.Store(-1)
 	switch u.Kind {
 	case config.KindCluster:
 		b.topo = newSlotMap(redis.NewClusterClient(&redis.ClusterOptions{

@@ -93,32 +93,43 @@ func (b *Backend) busyReply() []byte {
 // readBusyThreshold asks a master for busy-reply-threshold (5 s, Redis's
 // default, if it cannot tell).
 func (b *Backend) readBusyThreshold() int64 {
+	return b.readConfigInt("busy-reply-threshold", 5000)
+}
+
+// readConfigInt reads a numeric setting from a master, out of band;
+// fallback if it cannot.
+func (b *Backend) readConfigInt(name string, fallback int64) int64 {
 	n, err := b.master(-1)
 	if err != nil {
-		return 5000
+		return fallback
 	}
-	reply, err := n.outOfBand(connKey{proto: 2}, []byte("CONFIG"), []byte("GET"), []byte("busy-reply-threshold"))
+	reply, err := n.outOfBand(connKey{proto: 2}, []byte("CONFIG"), []byte("GET"), []byte(name))
 	if err != nil {
-		return 5000
+		return fallback
 	}
 	if f := resp.SplitArray(reply); len(f) == 2 {
 		v, _ := resp.BulkValue(f[1])
-		if ms, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-			return ms
+		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			return n
 		}
 	}
-	return 5000
+	return fallback
 }
 
-// noteConfigSet keeps the threshold in step with a CONFIG SET sent through
-// redverb (lua-time-limit is its older name).
+// noteConfigSet keeps the settings redverb reads (busy-reply-threshold,
+// whose older name is lua-time-limit, and slowlog-max-len) in step with a
+// CONFIG SET sent through redverb.
 func (b *Backend) noteConfigSet(args [][]byte) {
 	for i := 2; i+1 < len(args); i += 2 {
-		name := string(lowerName(nil, args[i]))
-		if name == "busy-reply-threshold" || name == "lua-time-limit" {
-			if ms, err := strconv.ParseInt(string(args[i+1]), 10, 64); err == nil {
-				b.scripts.thresholdMS.Store(ms)
-			}
+		v, err := strconv.ParseInt(string(args[i+1]), 10, 64)
+		if err != nil {
+			continue
+		}
+		switch string(lowerName(nil, args[i])) {
+		case "busy-reply-threshold", "lua-time-limit":
+			b.scripts.thresholdMS.Store(v)
+		case "slowlog-max-len":
+			b.slowlogMaxLen.Store(v)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redverb/redverb/internal/keyslot"
+	"github.com/redverb/redverb/internal/resp"
 	"github.com/redverb/redverb/internal/redistest"
 )
 
@@ -73,6 +74,26 @@ func TestClusterLooksLikeOneServer(t *testing.T) {
 	if got := c.Do("SLOWLOG", "GET", "100"); strings.Contains(got, "-slow") || strings.Count(got, "$5\r\nRESET\r\n") != 1 {
 		// one server logs its SLOWLOG RESET once; each master did
 		t.Errorf("SLOWLOG after RESET: %q", got)
+	}
+	// What any master logged after the RESET is newer than the RESET,
+	// though the entries have one-second times.
+	for _, k := range keys {
+		expect(t, c.Do("SLOWLOG", "RESET"), "+OK\r\n")
+		c.Do("GET", k+"-newest")
+		if got := c.Do("SLOWLOG", "GET", "1"); !strings.Contains(got, k+"-newest") {
+			t.Errorf("the newest entry is not the GET after RESET: %q", got)
+		}
+	}
+	// One server keeps slowlog-max-len entries.
+	expect(t, c.Do("CONFIG", "SET", "slowlog-max-len", "2"), "+OK\r\n")
+	defer c.Do("CONFIG", "SET", "slowlog-max-len", "128")
+	expect(t, c.Do("SLOWLOG", "RESET"), "+OK\r\n")
+	for _, k := range keys {
+		c.Do("GET", k)
+	}
+	expect(t, c.Do("SLOWLOG", "LEN"), ":2\r\n")
+	if got := resp.SplitArray([]byte(c.Do("SLOWLOG", "GET", "-1"))); len(got) != 2 {
+		t.Errorf("SLOWLOG GET -1 with slowlog-max-len 2: %d entries", len(got))
 	}
 }
 

@@ -472,34 +472,95 @@ func (s *Session) clusterSlowlog(args [][]byte) {
 }
 
 // clusterSlowlogEntries returns every master's slow log as one server's,
-// newest first; a command redverb sent to every master for one client call
-// (SLOWLOG RESET, CONFIG SET, ...) is listed once, from the first master.
-// On an error reply it answers the client and reports false.
+// newest first. A command redverb sent to every master for one client call
+// (SLOWLOG RESET, CONFIG SET, ...) is listed once, from the first master,
+// and orders the rest: what a master logged after it is newer than what
+// any master logged before it. Between two such commands, entries are
+// merged by time, each master's in its own order. Like one server, the
+// list holds at most slowlog-max-len entries. On an error reply it answers
+// the client and reports false.
 func (s *Session) clusterSlowlogEntries(name []byte) ([][]byte, bool) {
 	parts := s.onMasters([][]byte{name, []byte("GET"), []byte("-1")})
 	if s.answeredError(parts) {
 		return nil, false
 	}
-	var entries [][]byte
+	// segments[i][j]: master i's entries after its j-th newest broadcast
+	// command (j = 0: after none), newest first; anchors[j] ends segment j.
+	segments := make([][][][]byte, len(parts))
+	var anchors [][]byte
 	for i, p := range parts {
+		seg := [][]byte{}
 		for _, e := range resp.SplitArray(p) {
 			if f := resp.SplitArray(e); len(f) > 4 && s.srv.Backend.ownClient(bulkBody(f[4])) {
 				continue // go-redis reading the topology for redverb
 			}
-			if i == 0 || !broadcast[slowlogCommand(e)] {
-				entries = append(entries, e)
+			if !broadcast[slowlogCommand(e)] {
+				seg = append(seg, e)
+				continue
+			}
+			segments[i] = append(segments[i], seg)
+			if len(segments[i]) > len(anchors) {
+				anchors = append(anchors, e) // the first master's, unless it has fewer
+			}
+			seg = [][]byte{}
+		}
+		segments[i] = append(segments[i], seg)
+	}
+	var entries [][]byte
+	for j := 0; j <= len(anchors); j++ {
+		var lists [][][]byte
+		for i := range segments {
+			if j < len(segments[i]) {
+				lists = append(lists, segments[i][j])
 			}
 		}
-	}
-	// Newest first, as one server lists them: by time, then by id.
-	sortByDesc(entries, func(e []byte) (int64, int64) {
-		f := resp.SplitArray(e)
-		if len(f) < 2 {
-			return 0, 0
+		entries = mergeNewestFirst(entries, lists)
+		if j < len(anchors) {
+			entries = append(entries, anchors[j])
 		}
-		return int64(intBody(f[1])), int64(intBody(f[0]))
-	})
+	}
+	if limit := s.slowlogMaxLen(); limit >= 0 && len(entries) > limit {
+		entries = entries[:limit]
+	}
 	return entries, true
+}
+
+// mergeNewestFirst appends the entries of lists, each newest first, newest
+// first by their time, keeping each list's own order.
+func mergeNewestFirst(dst [][]byte, lists [][][]byte) [][]byte {
+	for {
+		best := -1
+		var bestTime int
+		for i, l := range lists {
+			if len(l) == 0 {
+				continue
+			}
+			f := resp.SplitArray(l[0])
+			t := 0
+			if len(f) > 1 {
+				t = intBody(f[1])
+			}
+			if best < 0 || t > bestTime {
+				best, bestTime = i, t
+			}
+		}
+		if best < 0 {
+			return dst
+		}
+		dst = append(dst, lists[best][0])
+		lists[best] = lists[best][1:]
+	}
+}
+
+// slowlogMaxLen is slowlog-max-len: read from a master once (at the
+// default slowlog-log-slower-than, the read is not logged), then kept in
+// step by CONFIG SET through redverb.
+func (s *Session) slowlogMaxLen() int {
+	b := s.srv.Backend
+	if b.slowlogMaxLen.Load() < 0 {
+		b.slowlogMaxLen.CompareAndSwap(-1, b.readConfigInt("slowlog-max-len", -1))
+	}
+	return int(b.slowlogMaxLen.Load())
 }
 
 // slowlogCommand is the command of a slow log entry as commandstats names

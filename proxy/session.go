@@ -960,6 +960,6 @@ func (s *Session) close() {
 	}
 	s.releaseDedicated()
 	s.nc.Close()
-	s.srv.forget(s)
 	s.srv.log.Debug("client closed", zap.Uint64("id", s.id))
+	s.srv.forget(s) // last: Shutdown returns once every session is forgotten
 }
