@@ -180,7 +180,7 @@ var broadcast = map[string]bool{
 
 func combine(section, key string, vals []string) string {
 	largest := strings.Contains(key, "max") || strings.Contains(key, "peak") || strings.HasPrefix(key, "latest_") ||
-		section == "latencystats" || section == "broadcast" || key == "avg_ttl"
+		section == "latencystats" || section == "broadcast" || key == "avg_ttl" || heldByEveryMaster(key)
 	if ints, ok := parseAll(vals, func(v string) (int64, error) { return strconv.ParseInt(v, 10, 64) }); ok {
 		return strconv.FormatInt(fold(ints, largest), 10)
 	}
@@ -193,6 +193,18 @@ func combine(section, key string, vals []string) string {
 		return strconv.FormatFloat(fold(floats, largest), 'f', decimals, 64)
 	}
 	return vals[0]
+}
+
+// heldByEveryMaster reports whether an INFO field counts what SCRIPT LOAD
+// and FUNCTION LOAD through redverb put on every master (scripts,
+// functions, their memory): one server holds one copy.
+func heldByEveryMaster(key string) bool {
+	for _, part := range []string{"script", "function", "librar", "_lua", "_vm_"} {
+		if strings.Contains(key, part) {
+			return true
+		}
+	}
+	return false
 }
 
 // fold adds values up, or takes the largest.

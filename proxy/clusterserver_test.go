@@ -225,3 +225,19 @@ func TestClusterACLUsersOnEveryServer(t *testing.T) {
 		}
 	}
 }
+
+// CONFIG SET of every setting to the value CONFIG GET gives (Redis's
+// "CONFIG sanity") works: settings that name one server, such as its port,
+// go to the master CONFIG GET reads from.
+func TestClusterConfigSetOfOneServersPort(t *testing.T) {
+	cl := sharedCluster(t)
+	p := redistest.StartProxy(t, cl.URL())
+	c := redistest.Dial(t, p.Addr())
+	f := resp.SplitArray([]byte(c.Do("CONFIG", "GET", "port")))
+	if len(f) != 2 {
+		t.Fatalf("CONFIG GET port: %q", f)
+	}
+	port, _ := resp.BulkValue(f[1])
+	expect(t, c.Do("CONFIG", "SET", "port", string(port)), "+OK\r\n")
+	expect(t, c.Do("CONFIG", "SET", "maxmemory-samples", "5", "port", string(port)), "+OK\r\n")
+}

@@ -390,8 +390,10 @@ func subcommand(args [][]byte) string {
 // the one server a client believes it talks to; CONFIG GET answers from
 // one master.
 func (s *Session) clusterConfig(args [][]byte) {
-	switch subcommand(args) {
-	case "set", "resetstat", "rewrite":
+	switch sub := subcommand(args); {
+	case sub == "set" && setsPerServer(args):
+		s.forward(args...) // where CONFIG GET reads
+	case sub == "set" || sub == "resetstat" || sub == "rewrite":
 		// Replicas too: they encode what they replicate by their own
 		// settings, and serve reads with --read-from replicas.
 		s.srv.Backend.noteConfigSet(args)
@@ -402,6 +404,27 @@ func (s *Session) clusterConfig(args [][]byte) {
 	default:
 		s.forward(args...)
 	}
+}
+
+// perServerConfig are the settings that name one server (its address,
+// ports, files) rather than how it behaves: set on every server they would
+// clash (each master cannot listen on the first one's port). A CONFIG SET
+// of one of them goes to the master CONFIG GET reads from.
+var perServerConfig = map[string]bool{
+	"port": true, "tls-port": true, "bind": true, "bind-source-addr": true, "unixsocket": true,
+	"cluster-announce-ip": true, "cluster-announce-port": true, "cluster-announce-bus-port": true,
+	"cluster-announce-tls-port": true, "cluster-announce-hostname": true,
+	"replica-announce-ip": true, "replica-announce-port": true, "slave-announce-ip": true, "slave-announce-port": true,
+	"dir": true, "dbfilename": true, "logfile": true, "pidfile": true, "appendfilename": true, "appenddirname": true,
+}
+
+func setsPerServer(args [][]byte) bool {
+	for i := 2; i < len(args); i += 2 {
+		if perServerConfig[string(lowerName(nil, args[i]))] {
+			return true
+		}
+	}
+	return false
 }
 
 // clusterACL: the commands that change users on every master and replica,

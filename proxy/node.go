@@ -203,11 +203,6 @@ func (c *conn) handshake(user, password string, readonly bool, key connKey, dead
 // reply each; a zero deadline is none.
 func (c *conn) pipeline(raws [][]byte, deadline time.Time) ([][]byte, error) {
 	c.noteOwn(raws...)
-	return c.replay(raws, deadline)
-}
-
-// replay is pipeline for commands of a client, which MONITOR shows.
-func (c *conn) replay(raws [][]byte, deadline time.Time) ([][]byte, error) {
 	var buf []byte
 	for _, r := range raws {
 		buf = append(buf, r...)

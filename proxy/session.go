@@ -476,7 +476,7 @@ func (s *Session) runBlocking(cmd command, w wait) {
 	t := b.targetOf(lowerName(nil, cmd.args[0]), cmd.args).master()
 	n, err := b.master(int(t))
 	start := len(s.out)
-	s.runBlockingOn(n, err, cmd, w)
+	s.runBlockingOn(n, err, cmd, w, false)
 	if t == noSlot && w == waitLong && b.topo.cluster() && ranElsewhere(s.out[start:]) {
 		s.runOnOtherMasters(n, cmd, start)
 	}
@@ -513,7 +513,7 @@ func (s *Session) runOnOtherMasters(tried *node, cmd command, start int) {
 			continue
 		}
 		s.out = s.out[:start]
-		s.runBlockingOn(n, nil, cmd, waitLong)
+		s.runBlockingOn(n, nil, cmd, waitLong, true)
 		reply := s.out[start:]
 		if !ranElsewhere(reply) {
 			return
@@ -528,11 +528,13 @@ func (s *Session) runOnOtherMasters(tried *node, cmd command, start int) {
 // runBlockingAt is runBlocking on the master serving t.
 func (s *Session) runBlockingAt(t target, cmd command, w wait) {
 	n, err := s.srv.Backend.master(int(t))
-	s.runBlockingOn(n, err, cmd, w)
+	s.runBlockingOn(n, err, cmd, w, false)
 }
 
 // runBlockingOn is runBlocking on node n (or err, when finding it failed).
-func (s *Session) runBlockingOn(n *node, err error, cmd command, w wait) {
+// A retry is hidden from MONITOR, which showed the command where it
+// first ran.
+func (s *Session) runBlockingOn(n *node, err error, cmd command, w wait, retry bool) {
 	b := s.srv.Backend
 	if w == waitLong {
 		if name := lowerName(nil, cmd.args[0]); bytes.HasPrefix(name, []byte("eval")) || bytes.HasPrefix(name, []byte("fcall")) {
@@ -549,6 +551,9 @@ func (s *Session) runBlockingOn(n *node, err error, cmd command, w wait) {
 		if err != nil {
 			s.out = appendBackendError(s.out[:start], err)
 			return
+		}
+		if retry {
+			c.noteOwn(raws...)
 		}
 		if err := s.exchange(c, raws, w, nil); err != nil {
 			c.nc.Close()

@@ -40,7 +40,9 @@ func (s *Session) pin(t target) bool {
 		c, err = n.take(context.Background(), s.ded.key)
 	}
 	if err == nil && s.inMulti {
-		_, err = c.replay(append([][]byte{multiCmd}, s.unpinned...), time.Time{}) // the client had these replies from the first server
+		// The client had these replies from the first server, and MONITOR
+		// showed the commands there.
+		_, err = c.pipeline(append([][]byte{multiCmd}, s.unpinned...), time.Time{})
 	}
 	if err != nil {
 		if c != nil {
