@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/redverb/redverb/internal/keyslot"
-	"github.com/redverb/redverb/internal/resp"
 	"github.com/redverb/redverb/internal/redistest"
+	"github.com/redverb/redverb/internal/resp"
 )
 
 // A cluster behind redverb looks like one server: settings reach every
@@ -240,4 +240,95 @@ func TestClusterConfigSetOfOneServersPort(t *testing.T) {
 	port, _ := resp.BulkValue(f[1])
 	expect(t, c.Do("CONFIG", "SET", "port", string(port)), "+OK\r\n")
 	expect(t, c.Do("CONFIG", "SET", "maxmemory-samples", "5", "port", string(port)), "+OK\r\n")
+}
+
+// CLIENT TRACKING in front of a cluster: every master tracks the keys a
+// client reads there and invalidates them, to a REDIRECT client or as
+// RESP3 pushes, as one server does for all of its keys.
+func TestClusterTracking(t *testing.T) {
+	cl := sharedCluster(t)
+	p := redistest.StartProxy(t, cl.URL())
+	keys := keyPerMaster(cl, "tracked")
+	writer := redistest.Dial(t, p.Addr())
+	for _, k := range keys {
+		expect(t, writer.Do("SET", k, "1"), "+OK\r\n")
+	}
+	invalidated := func(c *redistest.Conn, want []string, push bool) {
+		t.Helper()
+		got := map[string]bool{}
+		for range want {
+			frame := c.Read()
+			if push != strings.HasPrefix(frame, ">") || !strings.Contains(frame, "invalidate") {
+				t.Fatalf("not an invalidation: %q", frame)
+			}
+			f := resp.SplitArray([]byte(frame))
+			for _, k := range resp.SplitArray(f[len(f)-1]) {
+				v, _ := resp.BulkValue(k)
+				got[string(v)] = true
+			}
+		}
+		for _, k := range want {
+			if !got[k] {
+				t.Errorf("no invalidation of %s (got %v)", k, got)
+			}
+		}
+		if extra, err := c.ReadErr(200 * time.Millisecond); err == nil {
+			t.Errorf("an invalidation nobody asked for: %q", extra)
+		}
+	}
+
+	// RESP2, REDIRECT to a subscribed client.
+	redir := redistest.Dial(t, p.Addr())
+	id := strings.TrimSpace(strings.TrimPrefix(redir.Do("CLIENT", "ID"), ":"))
+	expect(t, redir.Do("SUBSCRIBE", "__redis__:invalidate"), "*3\r\n$9\r\nsubscribe\r\n$20\r\n__redis__:invalidate\r\n:1\r\n")
+	tracker := redistest.Dial(t, p.Addr())
+	expect(t, tracker.Do("CLIENT", "TRACKING", "on", "REDIRECT", id), "+OK\r\n")
+	for _, k := range keys {
+		expect(t, tracker.Do("GET", k), redistest.Bulk("1"))
+	}
+	if got := tracker.Do("INFO", "stats"); !strings.Contains(got, fmt.Sprintf("tracking_total_keys:%d\r\n", len(keys))) {
+		t.Errorf("INFO from a tracking client does not count every master's tracked keys: %q", got)
+	}
+	for _, k := range keys {
+		expect(t, writer.Do("SET", k, "2"), "+OK\r\n")
+	}
+	invalidated(redir, keys, false)
+	expect(t, tracker.Do("CLIENT", "GETREDIR"), ":"+id+"\r\n")
+
+	// RESP3 pushes, and OPTIN: CLIENT CACHING yes tracks the next read,
+	// wherever its key lives.
+	r3 := redistest.Dial(t, p.Addr())
+	if got := r3.Do("HELLO", "3"); !strings.HasPrefix(got, "%") {
+		t.Fatalf("HELLO 3: %q", got)
+	}
+	expect(t, r3.Do("CLIENT", "TRACKING", "on", "OPTIN"), "+OK\r\n")
+	for _, k := range keys {
+		expect(t, r3.Do("GET", k), redistest.Bulk("2")) // not cached: not tracked
+	}
+	last := keys[len(keys)-1]
+	expect(t, r3.Do("GET", keys[0]), redistest.Bulk("2")) // on another master than last
+	expect(t, r3.Do("CLIENT", "CACHING", "yes"), "+OK\r\n")
+	expect(t, r3.Do("GET", last), redistest.Bulk("2"))
+	for _, k := range keys {
+		expect(t, writer.Do("SET", k, "3"), "+OK\r\n")
+	}
+	invalidated(r3, []string{last}, true)
+
+	// BCAST: every master reports changes to keys under the prefix, read
+	// or not.
+	bcast := redistest.Dial(t, p.Addr())
+	bcast.Do("HELLO", "3")
+	expect(t, bcast.Do("CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "tracked"), "+OK\r\n")
+	for _, k := range keys {
+		expect(t, writer.Do("SET", k, "3"), "+OK\r\n")
+	}
+	invalidated(bcast, keys, true)
+
+	// Off: no more invalidations, and the connections go.
+	expect(t, tracker.Do("CLIENT", "TRACKING", "off"), "+OK\r\n")
+	for _, k := range keys {
+		tracker.Do("GET", k)
+		expect(t, writer.Do("SET", k, "4"), "+OK\r\n")
+	}
+	invalidated(redir, nil, false)
 }

@@ -3,6 +3,8 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"maps"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -12,8 +14,9 @@ import (
 // A subscriber's connection is to one master. One server would also show
 // it what a cluster's other masters see: MONITOR lines of the commands
 // they run, and the keyspace notifications they publish, each master for
-// its own keys only. So a MONITOR, and a subscription that can match a
-// keyspace notification, are sent to every other master as well, and what
+// its own keys only, and the invalidations of clients tracking keys there
+// (CLIENT TRACKING ... REDIRECT). So a MONITOR, and a subscription that can
+// match such a channel, are sent to every other master as well, and what
 // those masters stream back is passed on with everything else dropped:
 // their confirmations, and ordinary messages (cluster pub/sub already
 // brings every PUBLISH to the subscriber's own master). With one master
@@ -21,8 +24,13 @@ import (
 
 var keyspacePrefixes = [][]byte{[]byte("__keyspace@"), []byte("__keyevent@")}
 
+// invalidateChannel is where a master sends the invalidations of CLIENT
+// TRACKING ... REDIRECT: to the redirect client's connection on that
+// master, so a client subscribed to it needs a connection on every master.
+var invalidateChannel = []byte("__redis__:invalidate")
+
 // fansOut reports whether the other masters must see a streaming
-// command: MONITOR, a (P)SUBSCRIBE that can match a keyspace notification,
+// command: MONITOR, a (P)SUBSCRIBE that can match a server's own channel,
 // and any subscribe-family command once they see subscriptions.
 func (sub *subscriber) fansOut(name []byte, args [][]byte) bool {
 	switch string(name) {
@@ -35,7 +43,7 @@ func (sub *subscriber) fansOut(name []byte, args [][]byte) bool {
 			return true
 		}
 		for _, a := range args[1:] {
-			if mayMatchKeyspace(a, name[0] == 'p') {
+			if mayMatchServerChannel(a, name[0] == 'p') {
 				return true
 			}
 		}
@@ -43,10 +51,11 @@ func (sub *subscriber) fansOut(name []byte, args [][]byte) bool {
 	return false
 }
 
-// mayMatchKeyspace reports whether a channel, or a glob pattern, can name
-// a keyspace notification: its literal start and the notification's
-// prefix agree as far as both go.
-func mayMatchKeyspace(channel []byte, pattern bool) bool {
+// mayMatchServerChannel reports whether a channel, or a glob pattern, can
+// name a channel each master publishes on for itself: a keyspace
+// notification's (its literal start and the notification's prefix agree
+// as far as both go) or the invalidation channel.
+func mayMatchServerChannel(channel []byte, pattern bool) bool {
 	lit := channel
 	if pattern && len(channel) > 0 {
 		if i := bytes.IndexAny(channel, `*?[\`); i >= 0 {
@@ -59,14 +68,21 @@ func mayMatchKeyspace(channel []byte, pattern bool) bool {
 			return true
 		}
 	}
-	return false
+	if pattern && len(lit) < len(channel) {
+		return bytes.HasPrefix(invalidateChannel, lit)
+	}
+	return bytes.Equal(lit, invalidateChannel)
 }
 
 // sendOthers writes raw to every other master, opening connections to
-// them first if needed.
-func (sub *subscriber) sendOthers(raw []byte) {
+// them first if needed, and waits until each has confirmed it (MONITOR,
+// and each channel of a (P)SUBSCRIBE): the client's own confirmation
+// comes after, and with it the promise that every master reports from
+// then on.
+func (sub *subscriber) sendOthers(name []byte, args [][]byte, raw []byte) {
 	if sub.others == nil {
 		sub.others = []*conn{}
+		sub.acks = make(chan struct{}, 1024)
 		masters, err := sub.s.srv.Backend.masters()
 		if err != nil {
 			sub.push(appendBackendError(nil, err))
@@ -80,6 +96,11 @@ func (sub *subscriber) sendOthers(raw []byte) {
 			if err != nil {
 				sub.push(appendBackendError(nil, err))
 				continue
+			}
+			if id := c.backendID(); id != 0 { // before readOther owns reading c
+				ids := maps.Clone(*sub.s.streamIDs.Load())
+				ids[n] = id
+				sub.s.streamIDs.Store(&ids)
 			}
 			sub.mu.Lock()
 			stopped := sub.stopped
@@ -100,10 +121,39 @@ func (sub *subscriber) sendOthers(raw []byte) {
 			sub.push(appendBackendError(nil, err))
 		}
 	}
+	want := 0
+	switch string(name) {
+	case "monitor":
+		want = 1
+	case "subscribe", "psubscribe":
+		want = len(args) - 1
+	}
+	timeout := time.After(5 * time.Second) // a master that does not answer fails on its own
+	for range want * len(sub.others) {
+		select {
+		case <-sub.acks:
+		case <-timeout:
+			return
+		}
+	}
+}
+
+// confirmsSubscription reports whether frame is a MONITOR's +OK or a
+// (P)SUBSCRIBE's confirmation of one channel.
+func confirmsSubscription(frame []byte) bool {
+	if string(frame) == "+OK\r\n" {
+		return true
+	}
+	if elems := resp.SplitArray(frame); len(elems) == 3 {
+		kind, _ := resp.BulkValue(elems[0])
+		return string(kind) == "subscribe" || string(kind) == "psubscribe"
+	}
+	return false
 }
 
 // readOther passes on what one other master streams that the subscriber's
-// own master cannot: its MONITOR lines and keyspace notifications.
+// own master cannot: its MONITOR lines, keyspace notifications and
+// invalidations.
 func (sub *subscriber) readOther(c *conn) {
 	var frame []byte
 	for {
@@ -119,11 +169,18 @@ func (sub *subscriber) readOther(c *conn) {
 			}
 			return
 		}
+		if confirmsSubscription(frame) {
+			select {
+			case sub.acks <- struct{}{}:
+			default:
+			}
+			continue
+		}
 		var pass bool
 		if sub.feed != nil {
-			pass = frame[0] == '+' && string(frame) != "+OK\r\n" && !sub.feed.hides(frame)
+			pass = frame[0] == '+' && !sub.feed.hides(frame)
 		} else {
-			pass = isKeyspaceMessage(frame)
+			pass = isServerMessage(frame)
 		}
 		if pass && !sub.push(frame) {
 			sub.s.nc.Close()
@@ -132,9 +189,9 @@ func (sub *subscriber) readOther(c *conn) {
 	}
 }
 
-// isKeyspaceMessage reports whether frame is a message or pmessage whose
-// channel is a keyspace notification's.
-func isKeyspaceMessage(frame []byte) bool {
+// isServerMessage reports whether frame is a message or pmessage on a
+// channel each master publishes on for itself.
+func isServerMessage(frame []byte) bool {
 	elems := resp.SplitArray(frame)
 	if len(elems) < 3 {
 		return false
@@ -157,5 +214,5 @@ func isKeyspaceMessage(frame []byte) bool {
 			return true
 		}
 	}
-	return false
+	return bytes.Equal(channel, invalidateChannel)
 }

@@ -2,7 +2,7 @@ package proxy
 
 import "testing"
 
-func TestMayMatchKeyspace(t *testing.T) {
+func TestMayMatchServerChannel(t *testing.T) {
 	for _, tc := range []struct {
 		channel string
 		pattern bool
@@ -21,14 +21,17 @@ func TestMayMatchKeyspace(t *testing.T) {
 		{"news.*", true, false},
 		{"__keyspacex*", true, false},
 		{"", true, false}, // matches only the empty channel
+		{"__redis__:invalidate", false, true},
+		{"__redis__:*", true, true},
+		{"__redis__:invalidatex", false, false},
 	} {
-		if got := mayMatchKeyspace([]byte(tc.channel), tc.pattern); got != tc.want {
-			t.Errorf("mayMatchKeyspace(%q, pattern=%v) = %v, want %v", tc.channel, tc.pattern, got, tc.want)
+		if got := mayMatchServerChannel([]byte(tc.channel), tc.pattern); got != tc.want {
+			t.Errorf("mayMatchServerChannel(%q, pattern=%v) = %v, want %v", tc.channel, tc.pattern, got, tc.want)
 		}
 	}
 }
 
-func TestIsKeyspaceMessage(t *testing.T) {
+func TestIsServerMessage(t *testing.T) {
 	for frame, want := range map[string]bool{
 		"*3\r\n$7\r\nmessage\r\n$16\r\n__keyspace@0__:k\r\n$3\r\nset\r\n":             true,
 		">3\r\n$7\r\nmessage\r\n$18\r\n__keyevent@0__:set\r\n$1\r\nk\r\n":             true,
@@ -39,8 +42,8 @@ func TestIsKeyspaceMessage(t *testing.T) {
 		"*3\r\n$9\r\nsubscribe\r\n$16\r\n__keyspace@0__:k\r\n:1\r\n":                  false,
 		"+PONG\r\n": false,
 	} {
-		if got := isKeyspaceMessage([]byte(frame)); got != want {
-			t.Errorf("isKeyspaceMessage(%q) = %v, want %v", frame, got, want)
+		if got := isServerMessage([]byte(frame)); got != want {
+			t.Errorf("isServerMessage(%q) = %v, want %v", frame, got, want)
 		}
 	}
 }

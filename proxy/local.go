@@ -67,15 +67,21 @@ var runAtOnceInMulti = map[string]bool{"quit": true, "reset": true}
 // backend queues a PING in its place, and the command runs when EXEC
 // commits, its reply taking the PING's slot. Nothing runs if the
 // transaction is discarded or aborted.
+// cloneArgs copies a command's arguments out of the input buffer.
+func cloneArgs(args [][]byte) [][]byte {
+	saved := make([][]byte, len(args))
+	for i, a := range args {
+		saved[i] = bytes.Clone(a)
+	}
+	return saved
+}
+
 func (s *Session) queueLocal(args [][]byte) {
 	if refusal := queueTimeError(args); refusal != "" {
 		s.abortInMulti(refusal)
 		return
 	}
-	saved := make([][]byte, len(args))
-	for i, a := range args {
-		saved[i] = bytes.Clone(a) // args point into the input buffer, reused before EXEC
-	}
+	saved := cloneArgs(args) // args point into the input buffer, reused before EXEC
 	handler := localCommands[strings.ToLower(string(args[0]))]
 	s.queueForExec(func() []byte {
 		out := s.out
@@ -257,12 +263,22 @@ func (s *Session) cmdHello(args [][]byte) {
 		// which changes protocol with it (where invalidations then go:
 		// pushes in RESP3, the REDIRECT client in RESP2).
 		start := len(s.out)
-		s.inDedicated([]byte("HELLO"), []byte(strconv.Itoa(proto)))
+		hello := [][]byte{[]byte("HELLO"), []byte(strconv.Itoa(proto))}
+		s.inDedicated(hello...)
 		if s.ded == nil || resp.IsError(s.out[start:]) {
 			return // the connection failed, or the backend refused: its error
 		}
 		s.out = s.out[:start]
-		s.ded.key.proto = proto
+		for _, c := range s.tracked {
+			if c != s.ded {
+				if _, err := s.trackedOwn(c, resp.AppendCommand(nil, hello...)); err != nil {
+					s.dropDedicated()
+					s.out = appendBackendError(s.out, err)
+					return
+				}
+			}
+			c.key.proto = proto
+		}
 	}
 	if name != nil && !validClientName(*name) {
 		s.out = resp.AppendError(s.out, "ERR Client names cannot contain spaces, newlines or special characters.")

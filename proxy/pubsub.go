@@ -21,7 +21,8 @@ type subscriber struct {
 	limit   int
 	monitor bool // a MONITOR feed rather than subscriptions
 	feed    *monitorFeed
-	others  []*conn // to a cluster's other masters, once needed (see fanout.go)
+	others  []*conn       // to a cluster's other masters, once needed (see fanout.go)
+	acks    chan struct{} // their confirmations
 
 	mu      sync.Mutex
 	buf     []byte
@@ -49,7 +50,7 @@ func (s *Session) startStreaming(cmds []command) int {
 		s.quit = true
 		return len(cmds)
 	}
-	s.streamID.Store(s.ded.backendID()) // for CLIENT TRACKING REDIRECT; asked before streaming starts
+	s.streamIDs.Store(&map[*node]int64{s.ded.node: s.ded.backendID()}) // for CLIENT TRACKING REDIRECT; asked before streaming starts
 	sub := &subscriber{
 		s:       s,
 		c:       s.ded,
@@ -87,7 +88,7 @@ func (s *Session) runStreaming(cmds []command) int {
 		if local == nil || unsubscribeCommands[string(s.nameBuf)] {
 			wbuf = append(wbuf, cmd.raw...)
 			if s.sub.fansOut(s.nameBuf, cmd.args) {
-				s.sub.sendOthers(cmd.raw)
+				s.sub.sendOthers(s.nameBuf, cmd.args, cmd.raw)
 			}
 			continue
 		}
@@ -208,5 +209,5 @@ func (sub *subscriber) stop() {
 func (s *Session) endStreaming() {
 	s.sub.stop()
 	s.sub, s.ded = nil, nil
-	s.streamID.Store(0)
+	s.streamIDs.Store(nil)
 }

@@ -68,10 +68,17 @@ type Session struct {
 	// go to, 0 for none.
 	tracking      bool
 	trackRedirect int64
-	// streamID is the backend's CLIENT ID of the connection of a
-	// subscribed session, for other clients' CLIENT TRACKING REDIRECT.
-	streamID atomic.Int64
-	reserved reservedStream // see reserveStream
+	// tracked are the connections CLIENT TRACKING is on, one per master
+	// (ded is one of them): each master tracks the keys read there.
+	tracked []*conn
+	// trackArgs is the client's CLIENT TRACKING for a master's connection.
+	trackArgs func(*node) ([][]byte, error)
+	caching   *pendingCaching // CLIENT CACHING, for the next command
+	// streamIDs are the backend's CLIENT IDs of a subscribed session's
+	// connections, per master, for other clients' CLIENT TRACKING
+	// REDIRECT; nil when not streaming.
+	streamIDs atomic.Pointer[map[*node]int64]
+	reserved  reservedStream // see reserveStream
 	// writeMu keeps a reply and a push relayed from a reserved connection
 	// (relayPushes) from interleaving on the client's socket.
 	writeMu     sync.Mutex
@@ -141,8 +148,8 @@ func (s *Session) loop() (moved bool) {
 		if err == errShed {
 			return true
 		}
-		if tr := s.trackerOf(); tr != nil {
-			tr.begin() // until its replies are written, pushes wait behind them
+		for _, c := range s.tracked {
+			c.tracker.begin() // until its replies are written, pushes wait behind them
 		}
 		if err != nil {
 			switch {
@@ -165,8 +172,8 @@ func (s *Session) loop() (moved bool) {
 			return false
 		}
 		s.mem.out.Store(0)
-		if tr := s.trackerOf(); tr != nil {
-			tr.end()
+		for _, c := range s.tracked {
+			c.tracker.end()
 		}
 	}
 	return false
@@ -281,7 +288,7 @@ func (s *Session) step(cmds []command) int {
 	if s.ded != nil && !s.inMulti && r == routeSubscribe {
 		return s.startStreaming(cmds)
 	}
-	if s.ded != nil && r != routeLocal {
+	if s.ded != nil && r != routeLocal && !s.wholeServerWhileTracking(r, name) {
 		return s.runDedicated(cmds)
 	}
 	switch r {
@@ -597,11 +604,14 @@ func (s *Session) runDedicated(cmds []command) int {
 		if n > 0 && string(name) != "select" && (r == routeLocal || r == routeSubscribe) {
 			break
 		}
-		if t := s.pinTarget(cmds[n].args); t != noSlot && !s.pinned {
+		// A transaction or a WATCH holds its master; a tracking client's
+		// other commands each go to their key's master.
+		holds := !s.tracking || s.inMulti || s.watching || string(name) == "watch"
+		if t := s.pinTarget(cmds[n].args); t != noSlot && !s.pinned && (holds || !s.onDedicatedNode(t)) {
 			if n > 0 {
 				break // pin before this command, at the start of the next batch
 			}
-			if !s.pin(t) {
+			if !s.pin(t, holds) {
 				return 1
 			}
 		}
@@ -632,6 +642,7 @@ func (s *Session) runDedicated(cmds []command) int {
 		n++
 	}
 	var err error
+	s.placeCaching()
 	if steps != nil {
 		err = s.runSteps(steps)
 	} else {
@@ -646,7 +657,11 @@ func (s *Session) runDedicated(cmds []command) int {
 		s.dropDedicated()
 		return n
 	}
-	if !s.inMulti && !s.watching && !s.tracking {
+	switch {
+	case s.inMulti || s.watching:
+	case s.tracking:
+		s.pinned = false // the next command picks its master's tracked connection
+	default:
 		s.ded.give()
 		s.ded, s.pinned, s.unpinned = nil, false, nil
 	}
@@ -790,6 +805,7 @@ func (s *Session) dropDedicated() {
 		s.ded.nc.Close()
 		s.ded = nil
 	}
+	s.closeTracked()
 	if s.tracking {
 		// Invalidations may have been lost: the client must drop its
 		// cache, as it does when its own connection drops.
@@ -945,17 +961,10 @@ func (s *Session) releaseDedicated() {
 		}
 		s.ded = nil
 	}
+	s.closeTracked()
 	s.inMulti, s.watching, s.multiDB, s.queued = false, false, -1, nil
 	s.pinned, s.unpinned = false, nil
 	s.tracking, s.trackRedirect = false, 0
-}
-
-// trackerOf returns the reader of a tracking client's connection, or nil.
-func (s *Session) trackerOf() *tracker {
-	if s.ded != nil {
-		return s.ded.tracker
-	}
-	return nil
 }
 
 // close releases everything the session holds.

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/redverb/redverb/internal/resp"
+	"go.uber.org/zap"
 )
 
 // Client-side caching (CLIENT TRACKING). The backend tracks the keys a
@@ -148,19 +150,19 @@ func (c *conn) readReply(dst []byte) ([]byte, error) {
 // clientTracking answers CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p]
 // [BCAST] [OPTIN] [OPTOUT] [NOLOOP]: the backend checks the options on the
 // client's own connection; REDIRECT names a redverb client, whose backend
-// connection the backend is told about.
+// connection on that master the backend is told about. Each master tracks
+// the keys read on it, so tracking is turned on on a connection to every
+// master (one on standalone and Sentinel), and each command of the client
+// runs on the one where its key lives.
 func (s *Session) clientTracking(args [][]byte) {
-	if s.srv.Backend.topo.cluster() {
-		s.out = resp.AppendError(s.out, "ERR CLIENT TRACKING is not supported by redverb in front of a cluster")
-		return
-	}
 	if len(args) < 3 {
 		s.arityError("client|tracking")
 		return
 	}
+	args = cloneArgs(args) // kept in s.trackArgs, past the input buffer's reuse
 	on := strings.EqualFold(string(args[2]), "on")
-	fwd := append([][]byte(nil), args...)
-	redirect := int64(0)
+	var target *Session
+	redirect, at := int64(0), 0
 	for i := 3; i+1 < len(args); i++ {
 		if !strings.EqualFold(string(args[i]), "redirect") {
 			continue
@@ -170,48 +172,211 @@ func (s *Session) clientTracking(args [][]byte) {
 			s.out = resp.AppendError(s.out, "ERR value is not an integer or out of range")
 			return
 		}
-		target := s.srv.session(uint64(id))
-		if target == nil {
-			s.out = resp.AppendError(s.out, "ERR The client ID you want redirect to does not exist")
+		if target = s.srv.session(uint64(id)); target == nil {
+			s.out = resp.AppendError(s.out, errNoRedirect)
 			return
 		}
-		backendID := target.streamID.Load()
-		if backendID == 0 {
-			if backendID, err = target.reserveStream(); err != nil {
-				s.out = appendBackendError(s.out, err)
-				return
-			}
+		redirect, at = id, i+1
+	}
+	// argsOn is the command for the connection on n: the redirect names
+	// the target's connection there.
+	argsOn := func(n *node) ([][]byte, error) {
+		if target == nil {
+			return args, nil
 		}
-		redirect = id
-		fwd[i+1] = strconv.AppendInt(nil, backendID, 10)
+		id, err := target.redirectID(n)
+		fwd := append([][]byte(nil), args...)
+		fwd[at] = strconv.AppendInt(nil, id, 10)
+		return fwd, err
 	}
 	if !s.tracking && !on {
-		s.forward(fwd...) // OFF, or a bad call, with nothing to turn off
+		s.forward(args...) // OFF, or a bad call, with nothing to turn off
 		return
 	}
-	if s.tracking {
-		s.inDedicated(fwd...)
-	} else {
-		if !s.ensureDedicated(noSlot) {
-			return
-		}
+	if !s.tracking && !s.ensureDedicated(noSlot) {
+		return
+	}
+	fwd, err := argsOn(s.ded.node)
+	if err != nil {
+		s.out = appendRedirectError(s.out, err)
+		return
+	}
+	if !s.tracking {
 		s.ded.backendID() // for CLIENT UNBLOCK; asked before the tracker owns the connection
 		s.startTracking()
 		s.ded.tracker.begin()
-		s.inDedicated(fwd...)
+		s.tracked = []*conn{s.ded}
 	}
+	start := len(s.out)
+	s.inDedicated(fwd...)
 	if s.ded == nil {
 		return
 	}
-	if bytes.Equal(s.out[len(s.out)-5:], []byte("+OK\r\n")) {
+	ok := bytes.Equal(s.out[start:], []byte("+OK\r\n"))
+	if ok && on {
+		s.trackArgs = argsOn
+		// The other masters: those already tracking take the change too,
+		// the rest start now (a new master gets it when first used).
+		for _, c := range s.tracked {
+			if c == s.ded {
+				continue
+			}
+			if fwd, err := argsOn(c.node); err != nil || !s.trackedCommand(c, fwd, start) {
+				ok = ok && err == nil
+			}
+		}
+		if ok {
+			masters, err := s.srv.Backend.masters()
+			for _, n := range masters {
+				if err == nil && ok {
+					_, err = s.trackedOn(n)
+				}
+			}
+			if err != nil {
+				s.out = appendRedirectError(s.out[:start], err)
+				ok = false
+			}
+		}
+	}
+	if ok {
 		s.tracking, s.trackRedirect = on, redirect
 	}
 	if !s.tracking {
-		// Off, or refused when turning on: the connection goes, with
-		// whatever tracking state the backend kept for it.
-		s.ded.tracker.stop()
+		// Off, or refused when turning on: the connections go, with
+		// whatever tracking state the backend kept for them.
+		s.closeTracked()
 		s.ded = nil
+		s.tracking, s.trackRedirect, s.pinned = false, 0, false
 	}
+}
+
+// wholeServerWhileTracking reports whether a tracking client's command is
+// one about the whole server (INFO, DBSIZE, KEYS, ...) that runs on every
+// master as for any client, not on the tracked connection at hand. A
+// command split by slot stays there (and gets -CROSSSLOT): its reads would
+// not be tracked.
+func (s *Session) wholeServerWhileTracking(r route, name []byte) bool {
+	return r == routeClusterWide && s.tracking && !s.inMulti && !s.watching && clusterWide[string(name)].split == nil
+}
+
+const errNoRedirect = "ERR The client ID you want redirect to does not exist"
+
+// errRedirectElsewhere: the REDIRECT client has no connection on a master
+// the tracking client needs, so that master cannot be told where to send.
+var errRedirectElsewhere = errors.New(errNoRedirect[len("ERR "):] + " on every master: subscribe it to __redis__:invalidate first")
+
+func appendRedirectError(dst []byte, err error) []byte {
+	if errors.Is(err, errRedirectElsewhere) {
+		return resp.AppendError(dst, "ERR "+err.Error())
+	}
+	return appendBackendError(dst, err)
+}
+
+// redirectID is the backend's id of this session's connection on n, to
+// which another client's invalidations can be redirected: its subscription
+// connection there, or one reserved for it now on the master it would
+// subscribe on.
+func (s *Session) redirectID(n *node) (int64, error) {
+	if ids := s.streamIDs.Load(); ids != nil {
+		if id := (*ids)[n]; id != 0 {
+			return id, nil
+		}
+	}
+	if first, err := s.srv.Backend.master(-1); err != nil || first != n {
+		return 0, errRedirectElsewhere
+	}
+	return s.reserveStream()
+}
+
+// trackedOn returns the session's tracking connection on n, starting one
+// with the client's CLIENT TRACKING options if there is none.
+func (s *Session) trackedOn(n *node) (*conn, error) {
+	for _, c := range s.tracked {
+		if c.node == n {
+			return c, nil
+		}
+	}
+	fwd, err := s.trackArgsFor(n)
+	if err != nil {
+		return nil, err
+	}
+	c, err := n.take(context.Background(), s.ded.key)
+	if err != nil {
+		return nil, err
+	}
+	c.backendID()
+	reply, err := c.roundTrip(fwd...)
+	if err == nil && !bytes.Equal(reply, []byte("+OK\r\n")) {
+		err = replyError{reply}
+	}
+	if err != nil {
+		c.nc.Close()
+		return nil, err
+	}
+	tr := &tracker{s: s, c: c, ready: make(chan struct{}, 1), done: make(chan struct{})}
+	c.tracker = tr
+	tr.begin() // the session is running commands
+	go tr.watch()
+	s.tracked = append(s.tracked, c)
+	return c, nil
+}
+
+// trackArgsFor is the client's CLIENT TRACKING for n, while it is being
+// turned on (s.trackArgs is set once it is on).
+func (s *Session) trackArgsFor(n *node) ([][]byte, error) {
+	if s.trackArgs == nil {
+		return nil, errors.New("CLIENT TRACKING is not on")
+	}
+	return s.trackArgs(n)
+}
+
+// trackedCommand runs a command of the client's on another tracked
+// connection c, whose reply is redverb's to check: pushes that came before
+// it go to the client, an error reply replaces the client's reply (from
+// start). It reports whether the reply was +OK.
+func (s *Session) trackedCommand(c *conn, args [][]byte, start int) bool {
+	reply, err := s.trackedOwn(c, resp.AppendCommand(nil, args...))
+	switch {
+	case err != nil:
+		s.out = appendBackendError(s.out[:start], err)
+	case !bytes.Equal(reply, []byte("+OK\r\n")):
+		s.out = append(s.out[:start], reply...)
+	default:
+		return true
+	}
+	return false
+}
+
+// trackedOwn sends raw on a tracked connection and returns its reply; the
+// pushes read before it are the client's, appended to s.out.
+func (s *Session) trackedOwn(c *conn, raw []byte) ([]byte, error) {
+	c.noteOwn(raw)
+	if _, err := c.nc.Write(raw); err != nil {
+		return nil, errBackend{err}
+	}
+	for {
+		f, err := c.tracker.next()
+		if err != nil {
+			return nil, errBackend{err}
+		}
+		if f[0] != '>' {
+			return f, nil
+		}
+		s.out = append(s.out, f...)
+	}
+}
+
+// closeTracked stops tracking on every connection it is on (they close).
+func (s *Session) closeTracked() {
+	for _, c := range s.tracked {
+		if c != s.ded {
+			c.tracker.stop()
+		}
+	}
+	if s.ded != nil && s.ded.tracker != nil {
+		s.ded.tracker.stop()
+	}
+	s.tracked, s.trackArgs, s.caching = nil, nil, nil
 }
 
 // inDedicated runs one command on the session's dedicated connection.
@@ -266,11 +431,40 @@ func (s *Session) clientTrackingInfo(args [][]byte) {
 // the client's next command there; without tracking, the backend refuses
 // it as it refuses any connection that does not track.
 func (s *Session) clientCaching(args [][]byte) {
-	if s.tracking {
-		s.inDedicated(args...)
+	if !s.tracking {
+		s.forward(args...)
 		return
 	}
-	s.forward(args...)
+	start := len(s.out)
+	s.inDedicated(args...)
+	if s.ded != nil && bytes.Equal(s.out[start:], []byte("+OK\r\n")) {
+		s.caching = &pendingCaching{c: s.ded, raw: resp.AppendCommand(nil, args...)}
+	}
+}
+
+// pendingCaching is a CLIENT CACHING that applies to the client's next
+// command, sent on c.
+type pendingCaching struct {
+	c   *conn
+	raw []byte
+}
+
+// placeCaching makes a pending CLIENT CACHING apply where the next
+// command runs: if that is another master's connection, it is sent there
+// too, and c's flag is spent on a PING (any command ends it).
+func (s *Session) placeCaching() {
+	pc := s.caching
+	s.caching = nil
+	if pc == nil || pc.c == s.ded || !slices.Contains(s.tracked, pc.c) {
+		return
+	}
+	_, err := s.trackedOwn(pc.c, resp.AppendCommand(nil, []byte("PING")))
+	if err == nil {
+		_, err = s.trackedOwn(s.ded, pc.raw)
+	}
+	if err != nil {
+		s.srv.log.Debug("CLIENT CACHING not moved", zap.Uint64("client", s.id), zap.Error(err))
+	}
 }
 
 // reservedStream is a backend connection taken for a client that another

@@ -27,42 +27,67 @@ func (s *Session) pinTarget(args [][]byte) target {
 }
 
 // pin moves the session's dedicated connection to the master serving t,
-// replaying the transaction queued so far. On failure the command gets the
+// replaying the transaction queued so far; holds keeps it there (a
+// transaction, a WATCH) until the session lets it go. On failure the command gets the
 // error and pin reports false.
-func (s *Session) pin(t target) bool {
+func (s *Session) pin(t target, holds bool) bool {
 	n, err := s.srv.Backend.master(int(t))
 	if err == nil && n == s.ded.node {
-		s.pinned, s.unpinned = true, nil
+		s.pinned, s.unpinned = holds, nil
 		return true
 	}
 	var c *conn
-	if err == nil {
+	switch {
+	case err == nil && s.tracking:
+		c, err = s.trackedOn(n) // tracking stays on where the client's keys are
+	case err == nil:
 		c, err = n.take(context.Background(), s.ded.key)
 	}
 	if err == nil && s.inMulti {
 		// The client had these replies from the first server, and MONITOR
 		// showed the commands there.
-		_, err = c.pipeline(append([][]byte{multiCmd}, s.unpinned...), time.Time{})
+		if s.tracking {
+			for _, raw := range append([][]byte{multiCmd}, s.unpinned...) {
+				if _, err = s.trackedOwn(c, raw); err != nil {
+					break
+				}
+			}
+		} else {
+			_, err = c.pipeline(append([][]byte{multiCmd}, s.unpinned...), time.Time{})
+		}
 	}
 	if err != nil {
-		if c != nil {
+		if c != nil && !s.tracking {
 			c.nc.Close()
 		}
 		s.out = appendBackendError(s.out, err)
 		return false
 	}
 	old := s.ded
-	if s.inMulti {
+	switch {
+	case s.tracking:
+		// Another tracked connection: the old one stays, out of MULTI.
+		if s.inMulti {
+			s.trackedOwn(old, resp.AppendCommand(nil, []byte("DISCARD")))
+		}
+	case s.inMulti:
 		if _, err := old.roundTrip([]byte("DISCARD")); err != nil {
 			old.nc.Close()
 		} else {
 			old.give()
 		}
-	} else {
+	default:
 		old.give()
 	}
-	s.ded, s.pinned, s.unpinned = c, true, nil
+	s.ded, s.pinned, s.unpinned = c, holds, nil
 	return true
+}
+
+// onDedicatedNode reports whether the dedicated connection is on the
+// master serving t.
+func (s *Session) onDedicatedNode(t target) bool {
+	n, err := s.srv.Backend.master(int(t))
+	return err == nil && n == s.ded.node
 }
 
 var multiCmd = resp.AppendCommand(nil, []byte("MULTI"))
