@@ -218,11 +218,13 @@ func (s *Session) clientTracking(args [][]byte) {
 		// The other masters: those already tracking take the change too,
 		// the rest start now (a new master gets it when first used).
 		for _, c := range s.tracked {
-			if c == s.ded {
+			if c == s.ded || !ok {
 				continue
 			}
-			if fwd, err := argsOn(c.node); err != nil || !s.trackedCommand(c, fwd, start) {
-				ok = ok && err == nil
+			if fwd, err := argsOn(c.node); err != nil {
+				s.out, ok = appendRedirectError(s.out[:start], err), false
+			} else {
+				ok = s.trackedCommand(c, fwd, start)
 			}
 		}
 		if ok {
