@@ -816,6 +816,22 @@ func (s *Session) dropDedicated() {
 	s.pinned, s.unpinned = false, nil
 }
 
+// quickReply is how long a command that may run for long (a script) is
+// waited for before the client is watched too: most scripts answer well
+// within it, and skip the watcher's goroutines.
+const quickReply = 2 * time.Millisecond
+
+// repliesWithin reports whether c's reply starts arriving within d. Redis
+// writes a script's reply only once the script has ended, so the rest of
+// the reply follows at once. Nothing is consumed: a late reply is read
+// later as usual.
+func repliesWithin(c *conn, d time.Duration) bool {
+	c.nc.SetReadDeadline(time.Now().Add(d))
+	_, err := c.r.Peek(1)
+	c.nc.SetReadDeadline(time.Time{})
+	return err == nil
+}
+
 // wait says how long a command may keep its backend connection.
 type wait uint8
 
@@ -876,7 +892,7 @@ func (s *Session) exchange(c *conn, raws [][]byte, w wait, each func(i, start in
 		}
 		return len(raws), nil
 	}
-	if w == waitNone {
+	if w == waitNone || w == waitLong && len(raws) == 1 && c.tracker == nil && repliesWithin(c, quickReply) {
 		got, err := read()
 		if err != nil {
 			s.failReplies(len(raws)-got, err)
