@@ -6,8 +6,6 @@ import (
 	"maps"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/redverb/redverb/internal/resp"
 )
 
@@ -160,13 +158,7 @@ func (sub *subscriber) readOther(c *conn) {
 		var err error
 		frame, err = resp.ReadReply(c.r, frame[:0])
 		if err != nil {
-			sub.mu.Lock()
-			stopped := sub.stopped
-			sub.mu.Unlock()
-			if !stopped {
-				sub.s.srv.log.Warn("pub/sub backend connection lost", zap.Uint64("client", sub.s.id), zap.Error(err))
-				sub.s.nc.Close()
-			}
+			sub.lost(err)
 			return
 		}
 		if confirmsSubscription(frame) {
@@ -209,10 +201,5 @@ func isServerMessage(frame []byte) bool {
 	default:
 		return false
 	}
-	for _, p := range keyspacePrefixes {
-		if bytes.HasPrefix(channel, p) {
-			return true
-		}
-	}
-	return bytes.Equal(channel, invalidateChannel)
+	return mayMatchServerChannel(channel, false)
 }

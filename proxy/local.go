@@ -67,15 +67,6 @@ var runAtOnceInMulti = map[string]bool{"quit": true, "reset": true}
 // backend queues a PING in its place, and the command runs when EXEC
 // commits, its reply taking the PING's slot. Nothing runs if the
 // transaction is discarded or aborted.
-// cloneArgs copies a command's arguments out of the input buffer.
-func cloneArgs(args [][]byte) [][]byte {
-	saved := make([][]byte, len(args))
-	for i, a := range args {
-		saved[i] = bytes.Clone(a)
-	}
-	return saved
-}
-
 func (s *Session) queueLocal(args [][]byte) {
 	if refusal := queueTimeError(args); refusal != "" {
 		s.abortInMulti(refusal)
@@ -94,6 +85,15 @@ func (s *Session) queueLocal(args [][]byte) {
 		}
 		return reply
 	})
+}
+
+// cloneArgs copies a command's arguments out of the input buffer.
+func cloneArgs(args [][]byte) [][]byte {
+	saved := make([][]byte, len(args))
+	for i, a := range args {
+		saved[i] = bytes.Clone(a)
+	}
+	return saved
 }
 
 // queueForExec queues a PING on the backend inside MULTI; when EXEC

@@ -114,7 +114,7 @@ func (mf *monitorFeed) hides(frame []byte) bool {
 		addr = addr[sp+1:]
 	}
 	f := mf.f
-	if _, own := f.topology.Load(string(addr)); own {
+	if f.isTopology(addr) {
 		return true // go-redis reading the cluster's topology for redverb
 	}
 	f.mu.Lock()
@@ -171,7 +171,9 @@ func (b *Backend) topologyDialer(tlsConfig *tls.Config, timeout time.Duration) f
 
 // ownClient reports whether a client address is one of go-redis's
 // topology connections.
-func (b *Backend) ownClient(addr []byte) bool {
-	_, own := b.monitor.topology.Load(string(addr))
+func (b *Backend) ownClient(addr []byte) bool { return b.monitor.isTopology(addr) }
+
+func (f *monitorFilter) isTopology(addr []byte) bool {
+	_, own := f.topology.Load(string(addr))
 	return own
 }

@@ -116,15 +116,7 @@ func (sub *subscriber) readLoop() {
 		var err error
 		frame, err = resp.ReadReply(sub.c.r, frame[:0])
 		if err != nil {
-			sub.mu.Lock()
-			stopped := sub.stopped
-			sub.mu.Unlock()
-			if !stopped {
-				// The backend went away: the client must resubscribe, so
-				// drop its connection as Redis would on a restart.
-				sub.s.srv.log.Warn("pub/sub backend connection lost", zap.Uint64("client", sub.s.id), zap.Error(err))
-				sub.s.nc.Close()
-			}
+			sub.lost(err)
 			return
 		}
 		if sub.feed != nil && sub.feed.hides(frame) {
@@ -138,6 +130,20 @@ func (sub *subscriber) readLoop() {
 			sub.c.nc.Close()
 			return
 		}
+	}
+}
+
+// lost ends a read of one of the subscriber's backend connections, which
+// failed: unless the subscriber stopped it, the backend went away, and the
+// client must resubscribe, so its connection is dropped as Redis would on a
+// restart.
+func (sub *subscriber) lost(err error) {
+	sub.mu.Lock()
+	stopped := sub.stopped
+	sub.mu.Unlock()
+	if !stopped {
+		sub.s.srv.log.Warn("pub/sub backend connection lost", zap.Uint64("client", sub.s.id), zap.Error(err))
+		sub.s.nc.Close()
 	}
 }
 

@@ -41,10 +41,15 @@ type tracker struct {
 	done     chan struct{}
 }
 
-func (s *Session) startTracking() {
-	tr := &tracker{s: s, c: s.ded, ready: make(chan struct{}, 1), done: make(chan struct{})}
-	s.ded.tracker = tr
+// startTracking makes a tracker the reader of c, a connection CLIENT
+// TRACKING is (being turned) on for the session, until the session's
+// next replies are written (begin).
+func (s *Session) startTracking(c *conn) {
+	tr := &tracker{s: s, c: c, ready: make(chan struct{}, 1), done: make(chan struct{})}
+	c.tracker = tr
+	tr.begin()
 	go tr.watch()
+	s.tracked = append(s.tracked, c)
 }
 
 func (tr *tracker) watch() {
@@ -203,9 +208,7 @@ func (s *Session) clientTracking(args [][]byte) {
 	}
 	if !s.tracking {
 		s.ded.backendID() // for CLIENT UNBLOCK; asked before the tracker owns the connection
-		s.startTracking()
-		s.ded.tracker.begin()
-		s.tracked = []*conn{s.ded}
+		s.startTracking(s.ded)
 	}
 	start := len(s.out)
 	s.inDedicated(fwd...)
@@ -230,8 +233,8 @@ func (s *Session) clientTracking(args [][]byte) {
 		if ok {
 			masters, err := s.srv.Backend.masters()
 			for _, n := range masters {
-				if err == nil && ok {
-					_, err = s.trackedOn(n)
+				if _, err = s.trackedOn(n); err != nil {
+					break
 				}
 			}
 			if err != nil {
@@ -315,11 +318,7 @@ func (s *Session) trackedOn(n *node) (*conn, error) {
 		c.nc.Close()
 		return nil, err
 	}
-	tr := &tracker{s: s, c: c, ready: make(chan struct{}, 1), done: make(chan struct{})}
-	c.tracker = tr
-	tr.begin() // the session is running commands
-	go tr.watch()
-	s.tracked = append(s.tracked, c)
+	s.startTracking(c)
 	return c, nil
 }
 
