@@ -326,7 +326,7 @@ func (s *Session) clusterLatencyHistogram(args [][]byte) {
 		perMaster[m] = map[string]map[int]int{}
 		entries := resp.SplitArray(mapAsArray(p))
 		for i := 0; i+1 < len(entries); i += 2 {
-			name := string(bulkBody(entries[i]))
+			name := string(resp.Text(entries[i]))
 			h := merged[name]
 			if h == nil {
 				h = &histogram{buckets: map[int]int{}}
@@ -336,7 +336,7 @@ func (s *Session) clusterLatencyHistogram(args [][]byte) {
 			fields := resp.SplitArray(mapAsArray(entries[i+1]))
 			own := map[int]int{}
 			for j := 0; j+1 < len(fields); j += 2 {
-				switch string(bulkBody(fields[j])) {
+				switch string(resp.Text(fields[j])) {
 				case "calls":
 					if n := intBody(fields[j+1]); broadcast[name] {
 						h.calls = max(h.calls, n)

@@ -287,7 +287,7 @@ func (s *Session) clusterScan(args [][]byte) {
 		s.out = append(s.out, reply...)
 		return
 	}
-	next, _ := strconv.ParseUint(string(bulkBody(elems[0])), 10, 64)
+	next, _ := strconv.ParseUint(string(resp.Text(elems[0])), 10, 64)
 	switch {
 	case next != 0:
 		next = next<<scanNodeBits | uint64(idx)
@@ -514,7 +514,7 @@ func (s *Session) clusterSlowlogEntries(name []byte) ([][]byte, bool) {
 	for i, p := range parts {
 		seg := [][]byte{}
 		for _, e := range resp.SplitArray(p) {
-			if f := resp.SplitArray(e); len(f) > 4 && s.srv.Backend.ownClient(bulkBody(f[4])) {
+			if f := resp.SplitArray(e); len(f) > 4 && s.srv.Backend.ownClient(resp.Text(f[4])) {
 				continue // go-redis reading the topology for redverb
 			}
 			if !broadcast[slowlogCommand(e)] {
@@ -595,7 +595,7 @@ func slowlogCommand(entry []byte) string {
 	}
 	var args [][]byte
 	for _, a := range resp.SplitArray(f[3]) {
-		args = append(args, bulkBody(a))
+		args = append(args, resp.Text(a))
 	}
 	if len(args) == 0 {
 		return ""
@@ -665,7 +665,7 @@ func (s *Session) clusterLatencyLatest(args [][]byte) {
 			if len(f) < 4 {
 				continue
 			}
-			name := string(bulkBody(f[0]))
+			name := string(resp.Text(f[0]))
 			cur, seen := events[name]
 			if !seen {
 				names = append(names, name)

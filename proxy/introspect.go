@@ -187,7 +187,7 @@ func (s *Session) commandInfoFromTable(names [][]byte) [][]byte {
 	byName := make(map[string][]byte, len(all))
 	for _, e := range all {
 		if fields := resp.SplitArray(e); len(fields) > 0 {
-			byName[strings.ToLower(string(bulkBody(fields[0])))] = e
+			byName[strings.ToLower(string(resp.Text(fields[0])))] = e
 		}
 	}
 	entries := make([][]byte, len(names))
@@ -233,7 +233,7 @@ func (s *Session) verbInfos() []VerbInfo {
 // verb stands in for (SET where the backend lacks IFEQ): the verb's entry
 // is shown instead.
 func replaced(verbs []VerbInfo, name []byte) bool {
-	name = bulkBody(name)
+	name = resp.Text(name)
 	for _, v := range verbs {
 		if v.Emulates != nil && strings.EqualFold(v.Name, string(name)) {
 			return true

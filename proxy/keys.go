@@ -131,10 +131,10 @@ func addCommand(cmds map[string]*cmdKeys, entry []byte) {
 	if len(f) < 6 {
 		return
 	}
-	name := string(lowerName(nil, bulkBody(f[0])))
+	name := string(lowerName(nil, resp.Text(f[0])))
 	ck := &cmdKeys{}
 	for _, flag := range resp.SplitArray(f[2]) {
-		switch string(statusBody(flag)) {
+		switch string(resp.Text(flag)) {
 		case "readonly":
 			ck.readonly = true
 		case "write", "may_replicate":
@@ -169,16 +169,16 @@ func parseKeySpec(raw []byte) (keySpec, bool) {
 	fields := fieldMap(raw)
 	begin, find := fieldMap(fields["begin_search"]), fieldMap(fields["find_keys"])
 	bspec, fspec := fieldMap(begin["spec"]), fieldMap(find["spec"])
-	switch string(bulkBody(begin["type"])) {
+	switch string(resp.Text(begin["type"])) {
 	case "index":
 		sp.index = intBody(bspec["index"])
 	case "keyword":
-		sp.keyword = string(bulkBody(bspec["keyword"]))
+		sp.keyword = string(resp.Text(bspec["keyword"]))
 		sp.index = intBody(bspec["startfrom"])
 	default:
 		return sp, false
 	}
-	switch string(bulkBody(find["type"])) {
+	switch string(resp.Text(find["type"])) {
 	case "range":
 		sp.lastkey, sp.keystep, sp.limit = intBody(fspec["lastkey"]), intBody(fspec["keystep"]), intBody(fspec["limit"])
 	case "keynum":
@@ -195,7 +195,7 @@ func fieldMap(raw []byte) map[string][]byte {
 	elems := resp.SplitArray(raw)
 	m := make(map[string][]byte, len(elems)/2)
 	for i := 0; i+1 < len(elems); i += 2 {
-		m[string(bulkBody(elems[i]))] = elems[i+1]
+		m[string(resp.Text(elems[i]))] = elems[i+1]
 	}
 	return m
 }
@@ -207,12 +207,4 @@ func intBody(raw []byte) int {
 	}
 	n, _ := strconv.Atoi(string(raw[1 : len(raw)-2]))
 	return n
-}
-
-// statusBody returns the text of a raw simple string (or bulk string).
-func statusBody(raw []byte) []byte {
-	if len(raw) >= 3 && raw[0] == '+' {
-		return raw[1 : len(raw)-2]
-	}
-	return bulkBody(raw)
 }

@@ -57,7 +57,7 @@ func docTokens(reply []byte) map[string]bool {
 			if len(e) > 0 && e[0] == '*' {
 				walk(resp.SplitArray(e))
 			} else if i%2 == 0 && i+1 < len(elems) && string(e) == "$5\r\ntoken\r\n" {
-				tokens[strings.ToUpper(string(bulkBody(elems[i+1])))] = true
+				tokens[strings.ToUpper(string(resp.Text(elems[i+1])))] = true
 			}
 		}
 	}

@@ -295,7 +295,7 @@ func (w *wakeups) readLoop(c *conn) {
 		parts := resp.SplitArray(frame)
 		if len(parts) == 3 && bytes.Equal(parts[0], []byte("$9\r\nsubscribe\r\n")) {
 			w.mu.Lock()
-			if ready := w.subbed[string(bulkBody(parts[1]))]; ready != nil && w.conn == c {
+			if ready := w.subbed[string(resp.Text(parts[1]))]; ready != nil && w.conn == c {
 				select {
 				case <-ready:
 				default:
@@ -308,7 +308,7 @@ func (w *wakeups) readLoop(c *conn) {
 		if len(parts) != 3 || !bytes.Equal(parts[0], []byte("$7\r\nmessage\r\n")) {
 			continue
 		}
-		key := string(bulkBody(parts[1])) + "\x00" + string(bulkBody(parts[2]))
+		key := string(resp.Text(parts[1])) + "\x00" + string(resp.Text(parts[2]))
 		w.mu.Lock()
 		for ch := range w.waiters[key] {
 			notify(ch)
@@ -331,13 +331,6 @@ func notify(ch chan struct{}) {
 	case ch <- struct{}{}:
 	default:
 	}
-}
-
-// bulkBody returns the payload of a raw bulk string, nil for any other
-// reply.
-func bulkBody(bulk []byte) []byte {
-	payload, _ := resp.BulkValue(bulk)
-	return payload
 }
 
 // Verbs as Redis functions. A function survives SCRIPT FLUSH, is

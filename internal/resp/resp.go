@@ -137,6 +137,17 @@ func BulkValue(reply []byte) (payload []byte, ok bool) {
 	return reply[i+1 : len(reply)-2], true
 }
 
+// Text returns the text of a simple or bulk string reply, nil for any
+// other reply: names and fields read from COMMAND, INFO or push replies,
+// which RESP2 and RESP3 servers send as either.
+func Text(reply []byte) []byte {
+	if len(reply) >= 3 && reply[0] == '+' {
+		return reply[1 : len(reply)-2]
+	}
+	payload, _ := BulkValue(reply)
+	return payload
+}
+
 func AppendHeader(dst []byte, kind byte, n int) []byte {
 	dst = append(dst, kind)
 	dst = strconv.AppendInt(dst, int64(n), 10)

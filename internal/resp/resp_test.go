@@ -110,3 +110,13 @@ func TestBulkValue(t *testing.T) {
 		}
 	}
 }
+
+func TestText(t *testing.T) {
+	for reply, want := range map[string]string{
+		"+OK\r\n": "OK", "$5\r\nhello\r\n": "hello", "$0\r\n\r\n": "", ":1\r\n": "", "$-1\r\n": "", "-ERR x\r\n": "", "": "",
+	} {
+		if got := Text([]byte(reply)); string(got) != want {
+			t.Errorf("Text(%q) = %q, want %q", reply, got, want)
+		}
+	}
+}
