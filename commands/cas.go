@@ -1,10 +1,10 @@
 package commands
 
-import "github.com/redverb/redverb/proxy"
+import "github.com/redverb/redverb/verb"
 
 // checkCAS: CAS key expected new [EX seconds | PX milliseconds | KEEPTTL].
 // Script ARGV: expected, new, mode, amount.
-func checkCAS(args [][]byte, call *proxy.ScriptCall, _ bool) error {
+func checkCAS(args [][]byte, call *verb.Call, _ bool) error {
 	if len(args) < 3 {
 		return arityError("cas")
 	}

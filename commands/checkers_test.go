@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redverb/redverb/proxy"
+	"github.com/redverb/redverb/verb"
 )
 
 func split(s string) [][]byte {
@@ -71,7 +71,7 @@ func TestCheckers(t *testing.T) {
 		{verb: "reserve", args: "s q item COUNT -3", err: "count must be a positive integer"},
 	}
 	for _, tc := range cases {
-		call := &proxy.ScriptCall{}
+		call := &verb.Call{}
 		err := checkers[tc.verb](split(tc.args), call, true)
 		switch {
 		case tc.err != "" && (err == nil || err.Error() != tc.err):
@@ -85,11 +85,11 @@ func TestCheckers(t *testing.T) {
 }
 
 func TestLockWaitOnlyWhereItCanWait(t *testing.T) {
-	call := &proxy.ScriptCall{}
+	call := &verb.Call{}
 	if err := checkLock(split("l t 100 WAIT 50"), call, false); err != nil || call.Retry != nil || join(call.Args) != "t 100 0 0" {
 		t.Fatalf("inside MULTI: retry %v argv %q err %v", call.Retry != nil, join(call.Args), err)
 	}
-	call = &proxy.ScriptCall{}
+	call = &verb.Call{}
 	if err := checkLock(split("l t 100 WAIT 50"), call, true); err != nil || call.Retry == nil || call.Wake != "l" || call.WakeChannel != LockReleased {
 		t.Fatalf("outside MULTI: %+v %v", call, err)
 	}

@@ -3,13 +3,13 @@ package commands
 import (
 	"strings"
 
-	"github.com/redverb/redverb/proxy"
+	"github.com/redverb/redverb/verb"
 )
 
 // checkDelex: DELEX key [IFEQ v | IFNE v | IFDEQ digest | IFDNE digest].
 // Without a condition it is DEL of one key, of any type; with one, the key
 // must hold a string. Script ARGV: condition, comparand.
-func checkDelex(args [][]byte, call *proxy.ScriptCall, _ bool) error {
+func checkDelex(args [][]byte, call *verb.Call, _ bool) error {
 	if len(args) < 1 {
 		return arityError("delex")
 	}

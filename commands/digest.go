@@ -8,7 +8,7 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"github.com/redverb/redverb/internal/resp"
-	"github.com/redverb/redverb/proxy"
+	"github.com/redverb/redverb/verb"
 )
 
 // digestLen is the length of a digest as DIGEST prints it and IFDEQ/IFDNE
@@ -21,7 +21,7 @@ var errDigest = fmt.Errorf("must be exactly %d hexadecimal characters", digestLe
 func digest(value []byte) string { return fmt.Sprintf("%016x", xxh3.Hash(value)) }
 
 // checkDigest: DIGEST key. The script reads the value; the proxy hashes it.
-func checkDigest(args [][]byte, call *proxy.ScriptCall, _ bool) error {
+func checkDigest(args [][]byte, call *verb.Call, _ bool) error {
 	if len(args) != 1 {
 		return arityError("digest")
 	}
@@ -80,10 +80,10 @@ var errKeptChanging = []byte("-ERR redverb: the value changed between each read 
 // replies with the new state to decide on again. decide returns whether
 // the condition holds for a state, and the answer when it does not.
 // cond and comparand are ARGV positions of the call's condition.
-func digestSteps(call *proxy.ScriptCall, cond, comparand int, decide func(value []byte, found bool) (holds bool, answer []byte)) {
+func digestSteps(call *verb.Call, cond, comparand int, decide func(value []byte, found bool) (holds bool, answer []byte)) {
 	tries := 0
-	var then func(reply []byte) (*proxy.ScriptCall, []byte)
-	then = func(reply []byte) (*proxy.ScriptCall, []byte) {
+	var then func(reply []byte) (*verb.Call, []byte)
+	then = func(reply []byte) (*verb.Call, []byte) {
 		value, found, ok := keyState(reply)
 		if !ok {
 			return nil, reply // the act's own reply, or an error

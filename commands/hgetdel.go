@@ -3,7 +3,7 @@ package commands
 import (
 	"errors"
 
-	"github.com/redverb/redverb/proxy"
+	"github.com/redverb/redverb/verb"
 )
 
 var (
@@ -14,7 +14,7 @@ var (
 
 // checkHGetDel: HGETDEL key FIELDS numfields field [field ...], with Redis
 // 8.0's errors. Script ARGV: the fields.
-func checkHGetDel(args [][]byte, call *proxy.ScriptCall, _ bool) error {
+func checkHGetDel(args [][]byte, call *verb.Call, _ bool) error {
 	if len(args) < 4 {
 		return arityError("hgetdel")
 	}

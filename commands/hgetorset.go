@@ -1,9 +1,9 @@
 package commands
 
-import "github.com/redverb/redverb/proxy"
+import "github.com/redverb/redverb/verb"
 
 // checkHGetOrSet: HGETORSET key field value [field value ...].
-func checkHGetOrSet(args [][]byte, call *proxy.ScriptCall, _ bool) error {
+func checkHGetOrSet(args [][]byte, call *verb.Call, _ bool) error {
 	if len(args) < 3 || len(args)%2 == 0 {
 		return arityError("hgetorset")
 	}

@@ -1,11 +1,11 @@
 package commands
 
-import "github.com/redverb/redverb/proxy"
+import "github.com/redverb/redverb/verb"
 
 // checkHIncrMulti: HINCRMULTI key field increment [field increment ...].
 // The script answers the new values as strings, exact over int64; the
 // proxy replies them as integers.
-func checkHIncrMulti(args [][]byte, call *proxy.ScriptCall, _ bool) error {
+func checkHIncrMulti(args [][]byte, call *verb.Call, _ bool) error {
 	if len(args) < 3 || len(args)%2 == 0 {
 		return arityError("hincrmulti")
 	}

@@ -1,10 +1,10 @@
 package commands
 
-import "github.com/redverb/redverb/proxy"
+import "github.com/redverb/redverb/verb"
 
 // checkIncrMax: INCRMAX key increment max. The script answers the new value
 // as a string, exact over int64; the proxy replies it as an integer.
-func checkIncrMax(args [][]byte, call *proxy.ScriptCall, _ bool) error {
+func checkIncrMax(args [][]byte, call *verb.Call, _ bool) error {
 	if len(args) != 3 {
 		return arityError("incrmax")
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/redverb/redverb/internal/keyslot"
 	"github.com/redverb/redverb/internal/resp"
-	"github.com/redverb/redverb/proxy"
+	"github.com/redverb/redverb/verb"
 )
 
 // LockReleased is the channel UNLOCK publishes a released key on, so that
@@ -19,7 +19,7 @@ var errTimeout = errors.New("timeout is negative")
 
 // checkLock: LOCK key token ttl-ms [WAIT timeout-ms] [FENCE].
 // Keys: lock[, fencing counter]. Script ARGV: token, ttl-ms, fence, report.
-func checkLock(args [][]byte, call *proxy.ScriptCall, mayWait bool) error {
+func checkLock(args [][]byte, call *verb.Call, mayWait bool) error {
 	if len(args) < 3 {
 		return arityError("lock")
 	}
@@ -110,7 +110,7 @@ func lockFailed(reply []byte) []byte {
 }
 
 // checkRenew: RENEW key token ttl-ms.
-func checkRenew(args [][]byte, call *proxy.ScriptCall, _ bool) error {
+func checkRenew(args [][]byte, call *verb.Call, _ bool) error {
 	if len(args) != 3 {
 		return arityError("renew")
 	}

@@ -5,7 +5,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/redverb/redverb/proxy"
+	"github.com/redverb/redverb/verb"
 )
 
 var (
@@ -17,7 +17,7 @@ var (
 // [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL].
 // Options after the pairs, in any order, as SET's. Script KEYS: the keys;
 // ARGV: condition, the values, then the expiry arguments.
-func checkMSetEx(args [][]byte, call *proxy.ScriptCall, _ bool) error {
+func checkMSetEx(args [][]byte, call *verb.Call, _ bool) error {
 	if len(args) < 3 {
 		return arityError("msetex")
 	}

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/redverb/redverb/proxy"
+	"github.com/redverb/redverb/verb"
 )
 
 var (
@@ -17,7 +17,7 @@ var (
 
 // checkRateLimit: RATELIMIT key limit period-ms [COST n] [ALGO GCRA|SLIDING|FIXED].
 // Script ARGV: limit, period-ms, cost, algorithm.
-func checkRateLimit(args [][]byte, call *proxy.ScriptCall, _ bool) error {
+func checkRateLimit(args [][]byte, call *verb.Call, _ bool) error {
 	if len(args) < 3 {
 		return arityError("ratelimit")
 	}

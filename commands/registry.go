@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/redverb/redverb/lua"
-	"github.com/redverb/redverb/proxy"
+	"github.com/redverb/redverb/verb"
 	luaparse "github.com/yuin/gopher-lua/parse"
 )
 
@@ -25,7 +25,7 @@ type Registry struct {
 	reload   sync.Mutex
 }
 
-var _ proxy.Verbs = (*Registry)(nil)
+var _ verb.Set = (*Registry)(nil)
 
 // NewRegistry loads the built-in verbs and, if dir is set, the user verbs
 // in it. Bad user files are left out and reported in the error; the other
@@ -152,13 +152,13 @@ func (r *Registry) Reload() error {
 }
 
 // IsVerb implements proxy.Verbs.
-func (r *Registry) IsVerb(name []byte, args [][]byte, native proxy.Native) bool {
+func (r *Registry) IsVerb(name []byte, args [][]byte, native verb.Native) bool {
 	v := (*r.verbs.Load())[string(name)]
 	return v != nil && (v.Emulates == nil || v.Emulates.Needed(v.Name, args, native))
 }
 
 // Resolve implements proxy.Verbs.
-func (r *Registry) Resolve(name []byte, args [][]byte, mayWait bool) (*proxy.ScriptCall, error) {
+func (r *Registry) Resolve(name []byte, args [][]byte, mayWait bool) (*verb.Call, error) {
 	v := (*r.verbs.Load())[string(name)]
 	if v == nil {
 		return nil, fmt.Errorf("unknown verb '%s'", args[0])
@@ -167,9 +167,9 @@ func (r *Registry) Resolve(name []byte, args [][]byte, mayWait bool) (*proxy.Scr
 }
 
 // List implements proxy.Verbs, sorted by name.
-func (r *Registry) List() []proxy.VerbInfo {
+func (r *Registry) List() []verb.Info {
 	verbs := *r.verbs.Load()
-	list := make([]proxy.VerbInfo, 0, len(verbs))
+	list := make([]verb.Info, 0, len(verbs))
 	for _, v := range verbs {
 		list = append(list, v.Info())
 	}
@@ -178,11 +178,11 @@ func (r *Registry) List() []proxy.VerbInfo {
 }
 
 // Libraries implements proxy.Verbs.
-func (r *Registry) Libraries() []proxy.Library {
+func (r *Registry) Libraries() []verb.Library {
 	verbs := *r.verbs.Load()
-	libs := make([]proxy.Library, 0, len(verbs))
+	libs := make([]verb.Library, 0, len(verbs))
 	for _, v := range verbs {
-		libs = append(libs, proxy.Library{Name: v.Function, Code: v.Library})
+		libs = append(libs, verb.Library{Name: v.Function, Code: v.Library})
 	}
 	return libs
 }

@@ -4,14 +4,14 @@ import (
 	"errors"
 	"strconv"
 
-	"github.com/redverb/redverb/proxy"
+	"github.com/redverb/redverb/verb"
 )
 
 var errCount = errors.New("count must be a positive integer")
 
 // checkReserve: RESERVE stock-key queue-key item [COUNT n].
 // Script ARGV: item, n.
-func checkReserve(args [][]byte, call *proxy.ScriptCall, _ bool) error {
+func checkReserve(args [][]byte, call *verb.Call, _ bool) error {
 	n := int64(1)
 	switch {
 	case len(args) == 3:

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/redverb/redverb/internal/resp"
-	"github.com/redverb/redverb/proxy"
+	"github.com/redverb/redverb/verb"
 )
 
 // checkSet: Redis 8.4's SET, parsed as Redis parses it, for calls that use
@@ -18,7 +18,7 @@ import (
 // Options come in any order; repeating one is allowed (the last wins), two
 // that exclude each other are a syntax error. Script ARGV: value,
 // condition, comparand, get, then the expiry arguments.
-func checkSet(args [][]byte, call *proxy.ScriptCall, _ bool) error {
+func checkSet(args [][]byte, call *verb.Call, _ bool) error {
 	if len(args) < 2 {
 		return arityError("set")
 	}

@@ -1,18 +1,18 @@
 package commands
 
-import "github.com/redverb/redverb/proxy"
+import "github.com/redverb/redverb/verb"
 
 // checkSetIf: SETIFGT|SETIFLT key value [EX seconds | PX milliseconds].
 // Script ARGV: value, mode, amount.
-func checkSetIf(verb string) Checker {
-	return func(args [][]byte, call *proxy.ScriptCall, _ bool) error {
+func checkSetIf(name string) Checker {
+	return func(args [][]byte, call *verb.Call, _ bool) error {
 		if len(args) < 2 {
-			return arityError(verb)
+			return arityError(name)
 		}
 		if err := parseFloat(args[1]); err != nil {
 			return err
 		}
-		mode, amount, err := parseSetExpiry(verb, args[2:], false)
+		mode, amount, err := parseSetExpiry(name, args[2:], false)
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/redverb/redverb/proxy"
+	"github.com/redverb/redverb/verb"
 )
 
 // ParseSyntax reads a verb's syntax line, the notation of Redis's
@@ -20,7 +20,7 @@ import (
 // (EX seconds), or alone (KEEPTTL). [ ] is optional, | separates choices,
 // ( ) groups a required choice, and "x y [x y ...]" is one repeated group.
 // The line names the verb's arguments only, without the verb.
-func ParseSyntax(line string, keys int) ([]proxy.ArgDoc, error) {
+func ParseSyntax(line string, keys int) ([]verb.ArgDoc, error) {
 	p := &syntaxParser{tokens: tokenize(line), keys: keys}
 	args, err := p.sequence(true)
 	if err == nil && p.pos < len(p.tokens) {
@@ -54,8 +54,8 @@ func (p *syntaxParser) peek() string {
 }
 
 // sequence reads items up to "]", ")", "|" or the end.
-func (p *syntaxParser) sequence(top bool) ([]proxy.ArgDoc, error) {
-	var seq []proxy.ArgDoc
+func (p *syntaxParser) sequence(top bool) ([]verb.ArgDoc, error) {
+	var seq []verb.ArgDoc
 	for {
 		switch t := p.peek(); {
 		case t == "" || t == "]" || t == ")" || t == "|" || t == "...":
@@ -73,7 +73,7 @@ func (p *syntaxParser) sequence(top bool) ([]proxy.ArgDoc, error) {
 			}
 		case isToken(t):
 			p.pos++
-			arg := proxy.ArgDoc{Name: strings.ToLower(t), Type: "pure-token", Token: t}
+			arg := verb.ArgDoc{Name: strings.ToLower(t), Type: "pure-token", Token: t}
 			switch next := p.peek(); {
 			case next == "(":
 				p.pos++
@@ -98,20 +98,20 @@ func (p *syntaxParser) sequence(top bool) ([]proxy.ArgDoc, error) {
 
 // group reads the inside of [ ] or ( ) and its closing bracket; repeated
 // says it ended with "...".
-func (p *syntaxParser) group(optional bool) (proxy.ArgDoc, bool, error) {
+func (p *syntaxParser) group(optional bool) (verb.ArgDoc, bool, error) {
 	closing := ")"
 	if optional {
 		closing = "]"
 	}
-	var alts [][]proxy.ArgDoc
+	var alts [][]verb.ArgDoc
 	repeated := false
 	for {
 		seq, err := p.sequence(false)
 		if err != nil {
-			return proxy.ArgDoc{}, false, err
+			return verb.ArgDoc{}, false, err
 		}
 		if len(seq) == 0 {
-			return proxy.ArgDoc{}, false, fmt.Errorf("empty choice")
+			return verb.ArgDoc{}, false, fmt.Errorf("empty choice")
 		}
 		alts = append(alts, seq)
 		if p.peek() == "|" {
@@ -125,13 +125,13 @@ func (p *syntaxParser) group(optional bool) (proxy.ArgDoc, bool, error) {
 		repeated = true
 	}
 	if p.peek() != closing {
-		return proxy.ArgDoc{}, false, fmt.Errorf("missing %q", closing)
+		return verb.ArgDoc{}, false, fmt.Errorf("missing %q", closing)
 	}
 	p.pos++
-	var arg proxy.ArgDoc
+	var arg verb.ArgDoc
 	switch {
 	case len(alts) > 1:
-		arg = proxy.ArgDoc{Name: "option", Type: "oneof"}
+		arg = verb.ArgDoc{Name: "option", Type: "oneof"}
 		for _, alt := range alts {
 			arg.Args = append(arg.Args, block(alt))
 		}
@@ -143,23 +143,23 @@ func (p *syntaxParser) group(optional bool) (proxy.ArgDoc, bool, error) {
 }
 
 // block is one argument, or several grouped under the first one's name.
-func block(seq []proxy.ArgDoc) proxy.ArgDoc {
+func block(seq []verb.ArgDoc) verb.ArgDoc {
 	if len(seq) == 1 {
 		return seq[0]
 	}
-	return proxy.ArgDoc{Name: seq[0].Name, Type: "block", Args: seq}
+	return verb.ArgDoc{Name: seq[0].Name, Type: "block", Args: seq}
 }
 
 // repeat turns "x y [x y ...]" into one repeated group, as Redis documents
 // HSET's field value pairs; "[x ...]" without the first copy before it is
 // an optional repeated group.
-func repeat(seq []proxy.ArgDoc, group proxy.ArgDoc) []proxy.ArgDoc {
-	items := []proxy.ArgDoc{group}
+func repeat(seq []verb.ArgDoc, group verb.ArgDoc) []verb.ArgDoc {
+	items := []verb.ArgDoc{group}
 	if group.Type == "block" {
 		items = group.Args
 	}
 	if n := len(items); n <= len(seq) && sameNames(seq[len(seq)-n:], items) {
-		first := append([]proxy.ArgDoc(nil), seq[len(seq)-n:]...) // seq's tail is overwritten below
+		first := append([]verb.ArgDoc(nil), seq[len(seq)-n:]...) // seq's tail is overwritten below
 		rep := block(first)
 		if n > 1 {
 			rep.Name = joinNames(first)
@@ -171,7 +171,7 @@ func repeat(seq []proxy.ArgDoc, group proxy.ArgDoc) []proxy.ArgDoc {
 	return append(seq, group)
 }
 
-func sameNames(a, b []proxy.ArgDoc) bool {
+func sameNames(a, b []verb.ArgDoc) bool {
 	for i := range a {
 		if a[i].Name != b[i].Name || a[i].Token != b[i].Token {
 			return false
@@ -180,7 +180,7 @@ func sameNames(a, b []proxy.ArgDoc) bool {
 	return true
 }
 
-func joinNames(args []proxy.ArgDoc) string {
+func joinNames(args []verb.ArgDoc) string {
 	names := make([]string, len(args))
 	for i, a := range args {
 		names[i] = a.Name
@@ -189,8 +189,8 @@ func joinNames(args []proxy.ArgDoc) string {
 }
 
 // word is an argument named name.
-func (p *syntaxParser) word(name string, top bool) proxy.ArgDoc {
-	arg := proxy.ArgDoc{Name: name, Type: "string"}
+func (p *syntaxParser) word(name string, top bool) verb.ArgDoc {
+	arg := verb.ArgDoc{Name: name, Type: "string"}
 	switch {
 	case top && p.keys > 0:
 		p.keys--

@@ -5,42 +5,42 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redverb/redverb/proxy"
+	"github.com/redverb/redverb/verb"
 )
 
 func TestParseSyntax(t *testing.T) {
-	key := func(n string) proxy.ArgDoc { return proxy.ArgDoc{Name: n, Type: "key"} }
-	str := func(n string) proxy.ArgDoc { return proxy.ArgDoc{Name: n, Type: "string"} }
-	num := func(n string) proxy.ArgDoc { return proxy.ArgDoc{Name: n, Type: "integer"} }
-	tok := func(t string) proxy.ArgDoc {
-		return proxy.ArgDoc{Name: strings.ToLower(t), Type: "pure-token", Token: t}
+	key := func(n string) verb.ArgDoc { return verb.ArgDoc{Name: n, Type: "key"} }
+	str := func(n string) verb.ArgDoc { return verb.ArgDoc{Name: n, Type: "string"} }
+	num := func(n string) verb.ArgDoc { return verb.ArgDoc{Name: n, Type: "integer"} }
+	tok := func(t string) verb.ArgDoc {
+		return verb.ArgDoc{Name: strings.ToLower(t), Type: "pure-token", Token: t}
 	}
-	with := func(a proxy.ArgDoc, token string) proxy.ArgDoc { a.Token = token; return a }
-	opt := func(a proxy.ArgDoc) proxy.ArgDoc { a.Optional = true; return a }
+	with := func(a verb.ArgDoc, token string) verb.ArgDoc { a.Token = token; return a }
+	opt := func(a verb.ArgDoc) verb.ArgDoc { a.Optional = true; return a }
 	for _, tc := range []struct {
 		line string
 		keys int
-		want []proxy.ArgDoc
+		want []verb.ArgDoc
 		err  string
 	}{
-		{line: "key expected new [EX seconds | PX milliseconds | KEEPTTL]", keys: 1, want: []proxy.ArgDoc{
+		{line: "key expected new [EX seconds | PX milliseconds | KEEPTTL]", keys: 1, want: []verb.ArgDoc{
 			key("key"), str("expected"), str("new"),
-			opt(proxy.ArgDoc{Name: "option", Type: "oneof", Args: []proxy.ArgDoc{with(num("seconds"), "EX"), with(num("milliseconds"), "PX"), tok("KEEPTTL")}}),
+			opt(verb.ArgDoc{Name: "option", Type: "oneof", Args: []verb.ArgDoc{with(num("seconds"), "EX"), with(num("milliseconds"), "PX"), tok("KEEPTTL")}}),
 		}},
-		{line: "source destination amount [ONCE receipt-key seconds]", keys: 2, want: []proxy.ArgDoc{
+		{line: "source destination amount [ONCE receipt-key seconds]", keys: 2, want: []verb.ArgDoc{
 			key("source"), key("destination"), num("amount"),
-			opt(proxy.ArgDoc{Name: "receipt-key", Type: "block", Args: []proxy.ArgDoc{with(key("receipt-key"), "ONCE"), num("seconds")}}),
+			opt(verb.ArgDoc{Name: "receipt-key", Type: "block", Args: []verb.ArgDoc{with(key("receipt-key"), "ONCE"), num("seconds")}}),
 		}},
-		{line: "key field increment [field increment ...]", keys: 1, want: []proxy.ArgDoc{
-			key("key"), {Name: "field_increment", Type: "block", Multiple: true, Args: []proxy.ArgDoc{str("field"), num("increment")}},
+		{line: "key field increment [field increment ...]", keys: 1, want: []verb.ArgDoc{
+			key("key"), {Name: "field_increment", Type: "block", Multiple: true, Args: []verb.ArgDoc{str("field"), num("increment")}},
 		}},
-		{line: "key [key ...]", keys: 1, want: []proxy.ArgDoc{{Name: "key", Type: "key", Multiple: true}}},
-		{line: "channel [pattern ...]", want: []proxy.ArgDoc{str("channel"), {Name: "pattern", Type: "string", Optional: true, Multiple: true}}},
-		{line: "key limit period-ms [COST n] [ALGO (GCRA | SLIDING | FIXED)]", keys: 1, want: []proxy.ArgDoc{
+		{line: "key [key ...]", keys: 1, want: []verb.ArgDoc{{Name: "key", Type: "key", Multiple: true}}},
+		{line: "channel [pattern ...]", want: []verb.ArgDoc{str("channel"), {Name: "pattern", Type: "string", Optional: true, Multiple: true}}},
+		{line: "key limit period-ms [COST n] [ALGO (GCRA | SLIDING | FIXED)]", keys: 1, want: []verb.ArgDoc{
 			key("key"), num("limit"), num("period-ms"), opt(with(num("n"), "COST")),
-			opt(proxy.ArgDoc{Name: "algo", Type: "oneof", Token: "ALGO", Args: []proxy.ArgDoc{tok("GCRA"), tok("SLIDING"), tok("FIXED")}}),
+			opt(verb.ArgDoc{Name: "algo", Type: "oneof", Token: "ALGO", Args: []verb.ArgDoc{tok("GCRA"), tok("SLIDING"), tok("FIXED")}}),
 		}},
-		{line: "key token ttl-ms [WAIT timeout-ms] [FENCE]", keys: 1, want: []proxy.ArgDoc{
+		{line: "key token ttl-ms [WAIT timeout-ms] [FENCE]", keys: 1, want: []verb.ArgDoc{
 			key("key"), str("token"), num("ttl-ms"), opt(with(num("timeout-ms"), "WAIT")), opt(tok("FENCE")),
 		}},
 		{line: "key [value", keys: 1, err: `missing "]"`},

@@ -3,14 +3,14 @@ package commands
 import (
 	"errors"
 
-	"github.com/redverb/redverb/proxy"
+	"github.com/redverb/redverb/verb"
 )
 
 var errThrottleRange = errors.New("max_burst and quantity must be >= 0, count and period must be > 0")
 
 // checkThrottle: CL.THROTTLE key max_burst count period [quantity], as redis-cell.
 // Script ARGV: max_burst, count, period, quantity.
-func checkThrottle(args [][]byte, call *proxy.ScriptCall, _ bool) error {
+func checkThrottle(args [][]byte, call *verb.Call, _ bool) error {
 	if len(args) != 4 && len(args) != 5 {
 		return arityError("cl.throttle")
 	}

@@ -3,14 +3,14 @@ package commands
 import (
 	"errors"
 
-	"github.com/redverb/redverb/proxy"
+	"github.com/redverb/redverb/verb"
 )
 
 var errAmount = errors.New("amount must be a positive integer")
 
 // checkTransfer: TRANSFER source destination amount [ONCE receipt-key seconds].
 // Keys: source, destination[, receipt]. Script ARGV: amount[, seconds].
-func checkTransfer(args [][]byte, call *proxy.ScriptCall, _ bool) error {
+func checkTransfer(args [][]byte, call *verb.Call, _ bool) error {
 	if len(args) < 3 {
 		return arityError("transfer")
 	}

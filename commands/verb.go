@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/redverb/redverb/proxy"
+	"github.com/redverb/redverb/verb"
 )
 
 // Verb is one command run as a script on the backend.
@@ -21,16 +21,16 @@ type Verb struct {
 	MaxArgs  int    // -1: no limit
 	ReadOnly bool
 	Summary  string
-	Args     []proxy.ArgDoc // named arguments, from "-- syntax:"; nil if none
-	Source   string         // file the verb came from
-	Script   string         // exactly what is sent to the backend
+	Args     []verb.ArgDoc // named arguments, from "-- syntax:"; nil if none
+	Source   string        // file the verb came from
+	Script   string        // exactly what is sent to the backend
 	SHA      string
 	// Function and Library are the script as a Redis function: its name,
 	// and the library code that defines it (see Library).
 	Function string
 	Library  string
 	// Compact is the script as sent with EVAL in the middle of a pipeline
-	// (see proxy.ScriptCall.Compact): for a built-in, without comments and
+	// (see verb.Call.Compact): for a built-in, without comments and
 	// without the prelude's helpers it does not use; for a user verb, the
 	// script itself.
 	Compact string
@@ -40,12 +40,12 @@ type Verb struct {
 	// Emulates, from "-- emulates:", makes the verb a stand-in for the
 	// Redis command of its name on backends without it (or, if options are
 	// named, without one of those options).
-	Emulates *proxy.Emulation
+	Emulates *verb.Emulation
 }
 
 // Checker validates a verb's arguments and prepares its script call.
 // mayWait is false where the call cannot wait (inside MULTI).
-type Checker func(args [][]byte, call *proxy.ScriptCall, mayWait bool) error
+type Checker func(args [][]byte, call *verb.Call, mayWait bool) error
 
 // ParseVerb reads a verb from a script whose header declares it:
 //
@@ -124,7 +124,7 @@ func ParseVerb(script, file string) (*Verb, error) {
 		if len(emulates) == 0 || !strings.EqualFold(emulates[0], v.Name) {
 			return nil, fail(emulatesLine, "emulates must name the verb's own command first")
 		}
-		v.Emulates = &proxy.Emulation{Options: emulates[1:]}
+		v.Emulates = &verb.Emulation{Options: emulates[1:]}
 	}
 	if !seen["args"] {
 		v.MinArgs, v.MaxArgs = 0, -1
@@ -164,7 +164,7 @@ var headerFields = map[string]bool{"verb": true, "keys": true, "args": true, "fl
 // requiredArgs counts the words a call must have: the top level's
 // non-optional arguments (two for a token and its value), a repeated
 // group once.
-func requiredArgs(args []proxy.ArgDoc) int {
+func requiredArgs(args []verb.ArgDoc) int {
 	n := 0
 	for _, a := range args {
 		switch {
@@ -198,14 +198,14 @@ func parseRange(s string) (lo, hi int, err error) {
 }
 
 // Info describes the verb for introspection.
-func (v *Verb) Info() proxy.VerbInfo {
-	return proxy.VerbInfo{Name: v.Name, Keys: v.Keys, MinArgs: v.MinArgs, MaxArgs: v.MaxArgs,
+func (v *Verb) Info() verb.Info {
+	return verb.Info{Name: v.Name, Keys: v.Keys, MinArgs: v.MinArgs, MaxArgs: v.MaxArgs,
 		ReadOnly: v.ReadOnly, Summary: v.Summary, SHA: v.SHA, Source: v.Source, Args: v.Args, Emulates: v.Emulates}
 }
 
 // resolve prepares a call: the verb's checker, or the declared arity.
-func (v *Verb) resolve(args [][]byte, mayWait bool) (*proxy.ScriptCall, error) {
-	call := &proxy.ScriptCall{SHA: v.SHA, Script: v.Script, Function: v.Function, Library: v.Library, Compact: v.Compact}
+func (v *Verb) resolve(args [][]byte, mayWait bool) (*verb.Call, error) {
+	call := &verb.Call{SHA: v.SHA, Script: v.Script, Function: v.Function, Library: v.Library, Compact: v.Compact}
 	if v.Check != nil {
 		if err := v.Check(args, call, mayWait); err != nil {
 			return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redverb/redverb/config"
 	"github.com/redverb/redverb/internal/resp"
+	"github.com/redverb/redverb/verb"
 	"go.uber.org/zap"
 )
 
@@ -80,7 +81,7 @@ type Backend struct {
 	// libraries, if set, gives the verbs' function libraries to load on
 	// every shared connection; noFunctions records a backend that has no
 	// functions (before Redis 7), where verbs run as scripts.
-	libraries    func() []Library
+	libraries    func() []verb.Library
 	hasLibraries atomic.Bool
 	noFunctions  atomic.Bool
 	// monitor notes the commands redverb sends for itself, which MONITOR
@@ -499,7 +500,7 @@ func (b *Backend) checkCredentials(key connKey) error {
 
 // SetLibraries makes the backend load the verbs' function libraries on each
 // shared connection it opens (see verbcall.go).
-func (b *Backend) SetLibraries(libraries func() []Library) {
+func (b *Backend) SetLibraries(libraries func() []verb.Library) {
 	b.mu.Lock()
 	b.libraries = libraries
 	b.mu.Unlock()

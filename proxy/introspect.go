@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"github.com/redverb/redverb/internal/resp"
+	"github.com/redverb/redverb/verb"
 )
 
 // cmdCommand answers COMMAND, COMMAND COUNT, INFO and DOCS with the
@@ -71,8 +72,8 @@ func (s *Session) cmdCommand(args [][]byte) {
 
 // mergeByName answers COMMAND INFO|DOCS name...: verbs from the proxy, the
 // rest from the backend, in the order asked.
-func (s *Session) mergeByName(args [][]byte, verbs []VerbInfo, docs bool) {
-	byName := map[string]VerbInfo{}
+func (s *Session) mergeByName(args [][]byte, verbs []verb.Info, docs bool) {
+	byName := map[string]verb.Info{}
 	for _, v := range verbs {
 		byName[v.Name] = v
 	}
@@ -124,7 +125,7 @@ func (s *Session) mergeByName(args [][]byte, verbs []VerbInfo, docs bool) {
 		}
 		return
 	}
-	var mine []VerbInfo
+	var mine []verb.Info
 	if len(names) == 0 {
 		mine = verbs
 	} else {
@@ -216,11 +217,11 @@ func mapAsArray(reply []byte) []byte {
 // verbInfos lists the verbs in force on this backend: a stand-in only
 // where the backend lacks its command or some of its options, and then in
 // place of the backend's own entry.
-func (s *Session) verbInfos() []VerbInfo {
+func (s *Session) verbInfos() []verb.Info {
 	if s.srv.Verbs == nil {
 		return nil
 	}
-	var verbs []VerbInfo
+	var verbs []verb.Info
 	for _, v := range s.srv.Verbs.List() {
 		if v.Emulates == nil || v.Emulates.Needed(v.Name, nil, s.srv.Backend) {
 			verbs = append(verbs, v)
@@ -232,7 +233,7 @@ func (s *Session) verbInfos() []VerbInfo {
 // replaced reports whether the backend's entry for a command, raw, is one a
 // verb stands in for (SET where the backend lacks IFEQ): the verb's entry
 // is shown instead.
-func replaced(verbs []VerbInfo, name []byte) bool {
+func replaced(verbs []verb.Info, name []byte) bool {
 	name = resp.Text(name)
 	for _, v := range verbs {
 		if v.Emulates != nil && strings.EqualFold(v.Name, string(name)) {
@@ -251,7 +252,7 @@ func (s *Session) appendSetHeader(dst []byte, n int) []byte {
 }
 
 // appendCommandInfo writes a verb as one entry of COMMAND's reply.
-func (s *Session) appendCommandInfo(dst []byte, v VerbInfo) []byte {
+func (s *Session) appendCommandInfo(dst []byte, v verb.Info) []byte {
 	dst = resp.AppendHeader(dst, '*', 10)
 	dst = redcon.AppendBulkString(dst, v.Name)
 	dst = redcon.AppendInt(dst, int64(v.Arity()))
@@ -316,7 +317,7 @@ func (s *Session) appendMapHeader(dst []byte, pairs int) []byte {
 
 // appendDocs writes a verb's COMMAND DOCS entry: summary and arguments,
 // which redis-cli turns into hints.
-func (s *Session) appendDocs(dst []byte, v VerbInfo) []byte {
+func (s *Session) appendDocs(dst []byte, v verb.Info) []byte {
 	dst = s.appendMapHeader(dst, 5)
 	dst = redcon.AppendBulkString(dst, "summary")
 	dst = redcon.AppendBulkString(dst, v.Summary)
@@ -367,7 +368,7 @@ func (s *Session) appendArgDoc(dst []byte, name, typ, flag string) []byte {
 // appendArgDocs writes named arguments as Redis's own COMMAND DOCS does:
 // name, type, the key spec of a key, token, flags, and the arguments of a
 // choice or group; display_text for a value, which newer redis-cli shows.
-func (s *Session) appendArgDocs(dst []byte, args []ArgDoc) []byte {
+func (s *Session) appendArgDocs(dst []byte, args []verb.ArgDoc) []byte {
 	dst = resp.AppendHeader(dst, '*', len(args))
 	for _, a := range args {
 		var flags []string

@@ -4,21 +4,22 @@ import (
 	"strings"
 
 	"github.com/redverb/redverb/internal/resp"
+	"github.com/redverb/redverb/verb"
 )
 
 // The backend's own commands and options, for verbs that stand in for
-// newer ones (see Emulation): the backend's COMMAND table says which
+// newer ones (see verb.Emulation): the backend's COMMAND table says which
 // commands it has, and COMMAND DOCS, asked once per command, which option
 // tokens. Nothing is guessed from a version string.
 
-var _ Native = (*Backend)(nil)
+var _ verb.Native = (*Backend)(nil)
 
-// HasCommand implements Native.
+// HasCommand implements verb.Native.
 func (b *Backend) HasCommand(name string) bool {
 	return b.keys.lookup(b, []byte(name), nil) != nil
 }
 
-// HasOption implements Native.
+// HasOption implements verb.Native.
 func (b *Backend) HasOption(name, token string) bool {
 	tokens, ok := b.options.Load(name)
 	if !ok {

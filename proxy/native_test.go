@@ -3,6 +3,8 @@ package proxy
 import (
 	"strings"
 	"testing"
+
+	"github.com/redverb/redverb/verb"
 )
 
 // fakeNative is a backend's command table, for the decision alone; the
@@ -22,10 +24,10 @@ func TestEmulationNeeded(t *testing.T) {
 	valkey := fakeNative{commands: map[string]bool{"set": true, "delifeq": true}, options: map[string]bool{"set IFEQ": true}}
 	redis84 := fakeNative{commands: map[string]bool{"set": true, "delex": true},
 		options: map[string]bool{"set IFEQ": true, "set IFNE": true, "set IFDEQ": true, "set IFDNE": true}}
-	set := &Emulation{Options: []string{"IFEQ", "IFNE", "IFDEQ", "IFDNE"}}
-	whole := &Emulation{}
+	set := &verb.Emulation{Options: []string{"IFEQ", "IFNE", "IFDEQ", "IFDNE"}}
+	whole := &verb.Emulation{}
 	for _, c := range []struct {
-		e      *Emulation
+		e      *verb.Emulation
 		native fakeNative
 		name   string
 		call   string // "" asks about the name alone

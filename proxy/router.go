@@ -2,10 +2,11 @@ package proxy
 
 import (
 	"bytes"
-	"github.com/redverb/redverb/config"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/redverb/redverb/config"
 
 	"github.com/redverb/redverb/internal/resp"
 )

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redverb/redverb/verb"
 	"go.uber.org/zap"
 )
 
@@ -45,7 +46,7 @@ type Server struct {
 	// does. If zero, 1 GiB.
 	QueryBufferLimit int
 	// Verbs are the commands run as scripts on the backend. If nil, none.
-	Verbs Verbs
+	Verbs verb.Set
 	// Logger receives start-up, fault and shutdown events. If nil, none.
 	Logger *zap.Logger
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/redverb/redverb/config"
 	"net"
 	"slices"
 	"strconv"
@@ -12,6 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/redverb/redverb/config"
+	"github.com/redverb/redverb/verb"
 
 	"github.com/redverb/redverb/internal/keyslot"
 	"github.com/redverb/redverb/internal/resp"
@@ -353,10 +355,10 @@ func (s *Session) runShared(cmds []command) int {
 	req, rt := &s.req, &s.routing
 	req.cmds, rt.targets = req.cmds[:0], rt.targets[:0]
 	s.inBatch = s.inBatch[:0]
-	n, verb := 0, false
-	var call *ScriptCall
+	n, alone := 0, false
+	var call *verb.Call
 	var callErr error
-	for n < len(cmds) && !verb {
+	for n < len(cmds) && !alone {
 		c := cmds[n]
 		s.nameBuf = lowerName(s.nameBuf, c.args[0])
 		r := s.routeOf(s.nameBuf, c.args)
@@ -370,11 +372,11 @@ func (s *Session) runShared(cmds []command) int {
 			call, callErr = s.resolve(s.nameBuf, c.args, true)
 			if s.asFunction(call, callErr) {
 				start := len(s.fcallBuf)
-				s.fcallBuf = call.appendCompactEval(s.fcallBuf)
+				s.fcallBuf = call.AppendCompactEval(s.fcallBuf)
 				s.inBatch = append(s.inBatch, batchVerb{index: n, call: call, start: start, end: len(s.fcallBuf)})
 				raw, t, call = nil, s.srv.Backend.callTarget(call), nil // raw is set once fcallBuf stops growing
 			} else {
-				verb = true
+				alone = true
 			}
 		}
 		req.cmds, rt.targets = append(req.cmds, raw), append(rt.targets, t)
@@ -383,22 +385,22 @@ func (s *Session) runShared(cmds []command) int {
 		}
 		n++
 	}
-	if last := len(s.inBatch) - 1; last >= 0 && s.inBatch[last].index == n-1 && !verb {
+	if last := len(s.inBatch) - 1; last >= 0 && s.inBatch[last].index == n-1 && !alone {
 		// Nothing of the client's follows it: FCALL, the cheapest call,
 		// reloaded and run again in order if its function is missing.
 		v := &s.inBatch[last]
 		v.start = len(s.fcallBuf)
-		s.fcallBuf = v.call.appendFCall(s.fcallBuf)
+		s.fcallBuf = v.call.AppendFCall(s.fcallBuf)
 		v.end, v.fcall = len(s.fcallBuf), true
 	}
 	for _, v := range s.inBatch {
 		req.cmds[v.index] = s.fcallBuf[v.start:v.end]
 	}
-	if verb {
+	if alone {
 		if callErr != nil {
 			req.cmds = req.cmds[:n-1] // refused: it never reaches the backend
 		} else {
-			s.callBuf = call.appendCall(s.callBuf[:0], false)
+			s.callBuf = call.AppendCall(s.callBuf[:0], false)
 			req.cmds[n-1] = s.callBuf
 			rt.targets[n-1] = s.srv.Backend.callTarget(call)
 		}
@@ -449,7 +451,7 @@ func (s *Session) forward(args ...[]byte) {
 }
 
 // errTakesSteps refuses, inside MULTI, a call that takes more than one
-// script (see ScriptCall.Then): its steps would only run at EXEC.
+// script (see verb.Call.Then): its steps would only run at EXEC.
 var errTakesSteps = errors.New("redverb emulates this command in steps on this backend, which cannot run inside MULTI")
 
 // errCrossSlot is Redis Cluster's own refusal of keys in different slots.
@@ -457,7 +459,7 @@ var errCrossSlot = errors.New("CROSSSLOT Keys in request don't hash to the same 
 
 // resolve prepares a verb call; on a cluster backend its keys must share a
 // slot, checked here so that nothing reaches the backend otherwise.
-func (s *Session) resolve(name []byte, args [][]byte, mayWait bool) (*ScriptCall, error) {
+func (s *Session) resolve(name []byte, args [][]byte, mayWait bool) (*verb.Call, error) {
 	call, err := s.srv.Verbs.Resolve(name, args, mayWait)
 	if err == nil && len(call.Keys) > 1 && !keyslot.SameSlot(call.Keys) && s.srv.Backend.IsCluster(context.Background()) {
 		return nil, errCrossSlot
@@ -594,7 +596,7 @@ func (s *Session) runDedicated(cmds []command) int {
 		return 1
 	}
 	n, w := 0, waitNone
-	var steps *ScriptCall // a call that takes steps, run alone
+	var steps *verb.Call // a call that takes steps, run alone
 	var converts []func([]byte) []byte
 	names := make([]string, 0, len(cmds))
 	raws := make([][]byte, 0, len(cmds))
@@ -615,7 +617,7 @@ func (s *Session) runDedicated(cmds []command) int {
 				return 1
 			}
 		}
-		var call *ScriptCall
+		var call *verb.Call
 		var callErr error
 		if r == routeVerb {
 			call, callErr = s.resolve(name, cmds[n].args, false)
@@ -674,7 +676,7 @@ func (s *Session) runDedicated(cmds []command) int {
 // commits. A refused call is sent as a bare EVAL, which the backend refuses
 // at queue time, so a transaction is aborted as Redis aborts one after a
 // bad command; the client sees the verb's own error.
-func (s *Session) dedicatedVerb(call *ScriptCall, err error) ([]byte, func([]byte) []byte) {
+func (s *Session) dedicatedVerb(call *verb.Call, err error) ([]byte, func([]byte) []byte) {
 	counters.VerbCalls.Add(1)
 	if err == nil && call.Then != nil {
 		err = errTakesSteps
@@ -683,17 +685,17 @@ func (s *Session) dedicatedVerb(call *ScriptCall, err error) ([]byte, func([]byt
 		refusal := appendCommandError(nil, err)
 		return resp.AppendCommand(nil, []byte("EVAL")), func([]byte) []byte { return refusal }
 	}
-	return call.appendCall(nil, true), s.converter(call)
+	return call.AppendCall(nil, true), s.converter(call)
 }
 
-// runSteps runs a call that takes steps (ScriptCall.Then) on the session's
+// runSteps runs a call that takes steps (verb.Call.Then) on the session's
 // dedicated connection (WATCH or CLIENT TRACKING holds it), one step after
 // the other, each as EVAL with the script's body.
-func (s *Session) runSteps(call *ScriptCall) error {
+func (s *Session) runSteps(call *verb.Call) error {
 	counters.VerbCalls.Add(1)
 	start := len(s.out)
 	for {
-		if err := s.exchange(s.ded, [][]byte{call.appendCall(nil, true)}, waitNone, nil); err != nil {
+		if err := s.exchange(s.ded, [][]byte{call.AppendCall(nil, true)}, waitNone, nil); err != nil {
 			return err
 		}
 		next, final := call.Then(s.out[start:])

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/redverb/redverb/config"
-	"strconv"
 	"sync"
 	"time"
+
+	"github.com/redverb/redverb/config"
+	"github.com/redverb/redverb/verb"
 
 	"go.uber.org/zap"
 
@@ -23,46 +24,8 @@ const maxReloads = 5
 // the backend answered NOSCRIPT.
 func ScriptReloads() int64 { return counters.ScriptReloads.Load() }
 
-// appendCall encodes a call as EVALSHA (or EVAL with the body, where a
-// reload cannot be done in order, such as inside MULTI).
-func (c *ScriptCall) appendCall(dst []byte, withBody bool) []byte {
-	if withBody {
-		return c.appendInvocation(dst, "EVAL", c.Script)
-	}
-	return c.appendInvocation(dst, "EVALSHA", c.SHA)
-}
-
-// appendCompactEval encodes the call as EVAL with its compact body.
-func (c *ScriptCall) appendCompactEval(dst []byte) []byte {
-	if c.Compact == "" {
-		return c.appendInvocation(dst, "EVAL", c.Script)
-	}
-	return c.appendInvocation(dst, "EVAL", c.Compact)
-}
-
-// appendFCall encodes the call as FCALL.
-func (c *ScriptCall) appendFCall(dst []byte) []byte {
-	return c.appendInvocation(dst, "FCALL", c.Function)
-}
-
-// appendInvocation encodes cmd script numkeys key... arg..., the form
-// EVAL, EVALSHA and FCALL share.
-func (c *ScriptCall) appendInvocation(dst []byte, cmd, script string) []byte {
-	dst = resp.AppendHeader(dst, '*', 3+len(c.Keys)+len(c.Args))
-	dst = resp.AppendBulk(dst, cmd)
-	dst = resp.AppendBulk(dst, script)
-	dst = resp.AppendBulk(dst, strconv.Itoa(len(c.Keys)))
-	for _, a := range c.Keys {
-		dst = resp.AppendBulk(dst, a)
-	}
-	for _, a := range c.Args {
-		dst = resp.AppendBulk(dst, a)
-	}
-	return dst
-}
-
 // converter returns how to rewrite a call's reply for this client, or nil.
-func (s *Session) converter(call *ScriptCall) func([]byte) []byte {
+func (s *Session) converter(call *verb.Call) func([]byte) []byte {
 	if !call.PairsReply || s.proto != 3 {
 		return call.Convert
 	}
@@ -91,7 +54,7 @@ func isNoScript(reply []byte) bool { return bytes.HasPrefix(reply, []byte("-NOSC
 
 // callTarget is where a call runs: the master serving its keys' slot
 // (any server outside a cluster, where hashing the key would be wasted).
-func (b *Backend) callTarget(c *ScriptCall) target {
+func (b *Backend) callTarget(c *verb.Call) target {
 	if len(c.Keys) == 0 || !b.topo.cluster() {
 		return noSlot
 	}
@@ -103,7 +66,7 @@ func (b *Backend) callTarget(c *ScriptCall) target {
 // serving the call's slot, which a failover or reshard may just have
 // changed), retries while the call asks to (LOCK ... WAIT), and converts
 // the final reply.
-func (s *Session) finishVerb(call *ScriptCall, start int, woken chan struct{}) {
+func (s *Session) finishVerb(call *verb.Call, start int, woken chan struct{}) {
 	reply := func() []byte { return s.out[start:] }
 	send := func(cmds ...[]byte) {
 		s.req.cmds = append(s.req.cmds[:0], cmds...)
@@ -118,7 +81,7 @@ func (s *Session) finishVerb(call *ScriptCall, start int, woken chan struct{}) {
 	}
 	attempt := func() {
 		s.out = s.out[:start]
-		s.callBuf = call.appendCall(s.callBuf[:0], false)
+		s.callBuf = call.AppendCall(s.callBuf[:0], false)
 		send(s.callBuf)
 	}
 	reload := func() {
@@ -135,7 +98,7 @@ func (s *Session) finishVerb(call *ScriptCall, start int, woken chan struct{}) {
 				s.onMasters([][]byte{[]byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)})
 			}
 			s.out = s.out[:start]
-			s.callBuf = call.appendCall(s.callBuf[:0], false)
+			s.callBuf = call.AppendCall(s.callBuf[:0], false)
 			send(load, s.callBuf)
 			s.out = append(s.out[:start], s.req.reply(1)...)
 		}
@@ -346,13 +309,13 @@ func notify(ch chan struct{}) {
 // last command) or EVAL with its compact body.
 type batchVerb struct {
 	index      int // in the batch
-	call       *ScriptCall
+	call       *verb.Call
 	start, end int  // its encoded call in Session.fcallBuf
 	fcall      bool // sent as FCALL: a missing function is loaded and the call run again
 }
 
 // asFunction reports whether a resolved verb call runs as FCALL.
-func (s *Session) asFunction(call *ScriptCall, err error) bool {
+func (s *Session) asFunction(call *verb.Call, err error) bool {
 	return err == nil && call.Function != "" && call.Retry == nil && call.Then == nil && s.srv.Backend.functions()
 }
 
@@ -390,13 +353,13 @@ func (s *Session) finishFunction(v batchVerb, reply []byte) []byte {
 		t := s.srv.Backend.callTarget(call)
 		parts := s.sendEach([][]byte{
 			resp.AppendCommand(nil, []byte("FUNCTION"), []byte("LOAD"), []byte("REPLACE"), []byte(call.Library)),
-			call.appendFCall(nil)}, []target{t, t})
+			call.AppendFCall(nil)}, []target{t, t})
 		reply = parts[1]
 		if isNoScript(parts[0]) || bytes.HasPrefix(parts[0], []byte("-ERR unknown")) || bytes.HasPrefix(reply, []byte("-ERR Function not found")) {
 			// Functions are gone or refused here: run it as a script.
 			parts = s.sendEach([][]byte{
 				resp.AppendCommand(nil, []byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)),
-				call.appendCall(nil, false)}, []target{t, t})
+				call.AppendCall(nil, false)}, []target{t, t})
 			reply = parts[1]
 		}
 	}

@@ -1,15 +1,20 @@
-package proxy
+// Package verb is the contract between the proxy and the verbs it runs as
+// scripts: a call ready to run, and what the proxy may ask of a set of verbs.
+package verb
 
 import (
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redverb/redverb/internal/resp"
 )
 
-// Verbs is how the proxy learns about commands it runs as scripts on the
+// Set is how the proxy learns about commands it runs as scripts on the
 // backend. The proxy knows nothing of what a verb does: it runs the script
 // by SHA1 (EVALSHA), loads it when the backend has forgotten it, and applies
 // the call's reply conversion and retry policy.
-type Verbs interface {
+type Set interface {
 	// IsVerb reports whether a call runs as a verb (name is args[0] in
 	// lower case). A verb that stands in for a Redis command (see
 	// Emulation) claims only the calls the backend cannot answer itself,
@@ -20,16 +25,16 @@ type Verbs interface {
 	// client as is; nothing reaches the backend. mayWait is false where
 	// the call cannot wait (inside MULTI), so verbs that wait must try
 	// once.
-	Resolve(name []byte, args [][]byte, mayWait bool) (*ScriptCall, error)
+	Resolve(name []byte, args [][]byte, mayWait bool) (*Call, error)
 	// List describes every verb, for COMMAND and REDVERB VERBS; stand-ins
 	// included, whether the backend needs them or not.
-	List() []VerbInfo
+	List() []Info
 	// Reload rereads user-defined verbs; on error the previous set stays.
 	Reload() error
 	// Libraries are the verbs as Redis function libraries (one per verb,
 	// named after its script's SHA1), which the proxy loads on its shared
 	// connections so that verbs run with FCALL and pipeline like any
-	// command (see verbcall.go).
+	// command (see the proxy's verbcall.go).
 	Libraries() []Library
 }
 
@@ -39,8 +44,8 @@ type Library struct {
 	Code string
 }
 
-// ScriptCall is one verb invocation, ready to run.
-type ScriptCall struct {
+// Call is one verb invocation, ready to run.
+type Call struct {
 	SHA    string
 	Script string
 	// Function is the name the script has as a Redis function, and
@@ -80,11 +85,49 @@ type ScriptCall struct {
 	// client). Such a call ends its pipeline batch, and is refused inside
 	// MULTI, where its first reply would only come with EXEC's; on a
 	// connection of its own (WATCH, CLIENT TRACKING) it runs alone.
-	Then func(reply []byte) (next *ScriptCall, final []byte)
+	Then func(reply []byte) (next *Call, final []byte)
 }
 
-// VerbInfo describes a verb for introspection.
-type VerbInfo struct {
+// AppendCall encodes a call as EVALSHA (or EVAL with the body, where a
+// reload cannot be done in order, such as inside MULTI).
+func (c *Call) AppendCall(dst []byte, withBody bool) []byte {
+	if withBody {
+		return c.appendInvocation(dst, "EVAL", c.Script)
+	}
+	return c.appendInvocation(dst, "EVALSHA", c.SHA)
+}
+
+// AppendCompactEval encodes the call as EVAL with its compact body.
+func (c *Call) AppendCompactEval(dst []byte) []byte {
+	if c.Compact == "" {
+		return c.appendInvocation(dst, "EVAL", c.Script)
+	}
+	return c.appendInvocation(dst, "EVAL", c.Compact)
+}
+
+// AppendFCall encodes the call as FCALL.
+func (c *Call) AppendFCall(dst []byte) []byte {
+	return c.appendInvocation(dst, "FCALL", c.Function)
+}
+
+// appendInvocation encodes cmd script numkeys key... arg..., the form
+// EVAL, EVALSHA and FCALL share.
+func (c *Call) appendInvocation(dst []byte, cmd, script string) []byte {
+	dst = resp.AppendHeader(dst, '*', 3+len(c.Keys)+len(c.Args))
+	dst = resp.AppendBulk(dst, cmd)
+	dst = resp.AppendBulk(dst, script)
+	dst = resp.AppendBulk(dst, strconv.Itoa(len(c.Keys)))
+	for _, a := range c.Keys {
+		dst = resp.AppendBulk(dst, a)
+	}
+	for _, a := range c.Args {
+		dst = resp.AppendBulk(dst, a)
+	}
+	return dst
+}
+
+// Info describes a verb for introspection.
+type Info struct {
 	Name     string
 	Keys     int
 	MinArgs  int // arguments after the keys
@@ -150,7 +193,7 @@ type ArgDoc struct {
 
 // Arity is the verb's arity as COMMAND reports it: positive when fixed,
 // negative for a minimum.
-func (v VerbInfo) Arity() int {
+func (v Info) Arity() int {
 	n := 1 + v.Keys + v.MinArgs
 	if v.MaxArgs != v.MinArgs {
 		return -n
