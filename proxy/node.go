@@ -275,6 +275,19 @@ func (n *node) give(c *conn) {
 	n.mu.Unlock()
 }
 
+// dropIdle closes the idle connections.
+func (n *node) dropIdle() {
+	n.mu.Lock()
+	idle := n.idle
+	n.idle = make(map[connKey][]*conn)
+	n.mu.Unlock()
+	for _, list := range idle {
+		for _, c := range list {
+			c.nc.Close()
+		}
+	}
+}
+
 // stallAfter is how long a shared connection may go without a reply while
 // it has commands waiting before new batches go to a spill connection. A
 // runaway script holds the connection it runs on; on a connection of their

@@ -226,6 +226,10 @@ func (p *pipe) fail(c *conn, cause error) {
 	clear(p.queue)
 	p.queue, p.head = p.queue[:0], 0
 	p.mu.Unlock()
+	// The server most likely went away with it (a restart, a failover):
+	// its idle pooled connections are gone too, and lending one would
+	// fail the next blocking command or transaction.
+	p.n.dropIdle()
 	if errors.Is(cause, net.ErrClosed) {
 		cause = errors.New("connection closed")
 	}
