@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,7 +18,7 @@ import (
 )
 
 // Registry holds the verbs: the built-ins, and the user's from a directory,
-// which Reload rereads. It implements proxy.Verbs.
+// which Reload rereads. It implements verb.Set.
 type Registry struct {
 	dir      string
 	builtins map[string]*Verb
@@ -151,33 +152,27 @@ func (r *Registry) Reload() error {
 	return nil
 }
 
-// IsVerb implements proxy.Verbs.
-func (r *Registry) IsVerb(name []byte, args [][]byte, native verb.Native) bool {
-	v := (*r.verbs.Load())[string(name)]
-	return v != nil && (v.Emulates == nil || v.Emulates.Needed(v.Name, args, native))
+// Verbs implements verb.Set.
+func (r *Registry) Verbs() []verb.Verb {
+	verbs := *r.verbs.Load()
+	list := make([]verb.Verb, 0, len(verbs))
+	for _, v := range verbs {
+		list = append(list, v)
+	}
+	slices.SortFunc(list, func(a, b verb.Verb) int { return strings.Compare(a.(*Verb).Name, b.(*Verb).Name) })
+	return list
 }
 
-// Resolve implements proxy.Verbs.
+// Resolve resolves a call of the verb name (lower case).
 func (r *Registry) Resolve(name []byte, args [][]byte, mayWait bool) (*verb.Call, error) {
 	v := (*r.verbs.Load())[string(name)]
 	if v == nil {
 		return nil, fmt.Errorf("unknown verb '%s'", args[0])
 	}
-	return v.resolve(args[1:], mayWait)
+	return v.Resolve(args, mayWait)
 }
 
-// List implements proxy.Verbs, sorted by name.
-func (r *Registry) List() []verb.Info {
-	verbs := *r.verbs.Load()
-	list := make([]verb.Info, 0, len(verbs))
-	for _, v := range verbs {
-		list = append(list, v.Info())
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
-	return list
-}
-
-// Libraries implements proxy.Verbs.
+// Libraries implements verb.Set.
 func (r *Registry) Libraries() []verb.Library {
 	verbs := *r.verbs.Load()
 	libs := make([]verb.Library, 0, len(verbs))

@@ -203,8 +203,9 @@ func (v *Verb) Info() verb.Info {
 		ReadOnly: v.ReadOnly, Summary: v.Summary, SHA: v.SHA, Source: v.Source, Args: v.Args, Emulates: v.Emulates}
 }
 
-// resolve prepares a call: the verb's checker, or the declared arity.
-func (v *Verb) resolve(args [][]byte, mayWait bool) (*verb.Call, error) {
+// Resolve implements verb.Verb: the verb's checker, or its declared arity.
+func (v *Verb) Resolve(args [][]byte, mayWait bool) (*verb.Call, error) {
+	args = args[1:]
 	call := &verb.Call{SHA: v.SHA, Script: v.Script, Function: v.Function, Library: v.Library, Compact: v.Compact}
 	if v.Check != nil {
 		if err := v.Check(args, call, mayWait); err != nil {

@@ -36,13 +36,6 @@ var (
 	busyFunctionReply = []byte("-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n")
 )
 
-// allowBusy are the commands Redis 7.0 runs while a script is busy
-// (COMMAND flag allow_busy).
-var allowBusy = map[string]bool{
-	"auth": true, "hello": true, "quit": true, "reset": true, "shutdown": true, "discard": true,
-	"multi": true, "unwatch": true, "watch": true, "script|kill": true, "function|kill": true, "function|stats": true,
-}
-
 // scriptStarted records a user script sent on a cluster, until done is
 // called. One server is busy by itself: nothing to record.
 func (b *Backend) scriptStarted(function bool) (done func()) {
@@ -139,13 +132,13 @@ func (b *Backend) noteConfigSet(args [][]byte) {
 // reports whether it did. Inside MULTI the backend's transaction is
 // flagged too (a command it refuses at queue time is sent in place), and
 // EXEC discards it with Redis's EXECABORT.
-func (s *Session) answerBusy(name []byte, args [][]byte) bool {
+func (s *Session) answerBusy(c *command) bool {
 	busy := s.srv.Backend.busyReply()
-	if busy == nil || allowBusy[string(name)] || allowBusy[commandName(name, args)] {
+	if busy == nil || c.spec.flags&allowedBusy != 0 {
 		return false
 	}
 	switch {
-	case s.ded != nil && s.inMulti && string(name) == "exec":
+	case s.ded != nil && s.inMulti && c.spec.name == "exec":
 		abort := append([]byte("-EXECABORT Transaction discarded because of: "), busy[1:]...)
 		s.queueInMulti(resp.AppendCommand(nil, []byte("DISCARD")), func([]byte) []byte { return abort })
 		s.inMulti, s.watching, s.multiDB, s.queued = false, false, -1, nil

@@ -14,51 +14,12 @@ import (
 // answered on a cluster by asking every master (or the right one) and
 // combining the replies as one Redis would answer. Multi-key commands whose
 // keys span slots are split per slot: each strategy is one small value.
-
-// clusterWide holds, by name, the whole-database commands and the
-// multi-key commands Redis can run per slot.
-var clusterWide = map[string]clusterCommand{
-	"dbsize": {run: (*Session).clusterDBSize}, "keys": {run: (*Session).clusterKeys}, "scan": {run: (*Session).clusterScan},
-	"flushall": {run: (*Session).clusterEveryMaster}, "flushdb": {run: (*Session).clusterEveryMaster},
-	"randomkey": {run: (*Session).clusterRandomKey}, "script": {run: (*Session).clusterScript},
-	"function": {run: (*Session).clusterFunction}, "wait": {run: (*Session).clusterWait},
-	"info": {run: (*Session).clusterInfo}, "config": {run: (*Session).clusterConfig},
-	"slowlog": {run: (*Session).clusterSlowlog}, "latency": {run: (*Session).clusterLatency},
-	"debug": {run: (*Session).clusterDebug}, "acl": {run: (*Session).clusterACL},
-	// Connection modes of cluster clients: they would change a shared
-	// connection, and redverb does the cluster's routing itself.
-	"readonly": {run: (*Session).clusterOK}, "readwrite": {run: (*Session).clusterOK}, "asking": {run: (*Session).clusterOK},
-	"mget": {split: &split{step: 1, merge: mergeArrays}}, "mset": {split: &split{step: 2, merge: mergeOK}},
-	"del": {split: &split{step: 1, merge: sumIntegers}}, "unlink": {split: &split{step: 1, merge: sumIntegers}},
-	"exists": {split: &split{step: 1, merge: sumIntegers}}, "touch": {split: &split{step: 1, merge: sumIntegers}},
-}
+// The command table (table.go) names them.
 
 // clusterCommand is a handler, or a split strategy.
 type clusterCommand struct {
 	run   func(*Session, [][]byte)
 	split *split
-}
-
-// clusterHandler returns how a cluster backend answers a command that one
-// server cannot: the whole-database commands, and the splitting commands
-// when their keys span slots (otherwise they go as they are, batched with
-// their neighbours). Nil for everything else.
-func (s *Session) clusterHandler(name []byte, args [][]byte) func(*Session, [][]byte) {
-	if !s.srv.Backend.topo.cluster() {
-		return nil
-	}
-	cc, ok := clusterWide[string(name)]
-	switch {
-	case !ok || cc.split == nil:
-		return cc.run
-	case len(args) > 1 && (len(args)-1)%cc.split.step != 0:
-		// MSET with a key and no value: Redis's own arity error. Its
-		// keys may span slots, which a cluster node would answer first.
-		return (*Session).arityErrorOf
-	case cc.split.spansSlots(args):
-		return cc.split.run
-	}
-	return nil
 }
 
 func (s *Session) arityErrorOf(args [][]byte) { s.arityError(string(lowerName(nil, args[0]))) }
@@ -69,10 +30,15 @@ type split struct {
 	merge func(s *Session, parts [][]byte, keysOf [][]int, nkeys int) []byte
 }
 
+// wellFormed reports whether a call names whole keys (MSET: pairs).
+func (sp split) wellFormed(args [][]byte) bool {
+	return len(args) < 2 || (len(args)-1)%sp.step == 0
+}
+
 // spansSlots reports whether a well-formed call has keys in several slots.
 // A malformed one goes to the backend as it is, for Redis's own error.
 func (sp split) spansSlots(args [][]byte) bool {
-	if len(args) < 2 || (len(args)-1)%sp.step != 0 {
+	if len(args) < 2 || !sp.wellFormed(args) {
 		return false
 	}
 	first := slotOf(args[1])
@@ -517,7 +483,7 @@ func (s *Session) clusterSlowlogEntries(name []byte) ([][]byte, bool) {
 			if f := resp.SplitArray(e); len(f) > 4 && s.srv.Backend.ownClient(resp.Text(f[4])) {
 				continue // go-redis reading the topology for redverb
 			}
-			if !broadcast[slowlogCommand(e)] {
+			if !broadcast[slowlogCommand(s.srv.commands(), e)] {
 				seg = append(seg, e)
 				continue
 			}
@@ -588,7 +554,7 @@ func (s *Session) slowlogMaxLen() int {
 
 // slowlogCommand is the command of a slow log entry as commandstats names
 // it: "get", or "config|set" for a container command.
-func slowlogCommand(entry []byte) string {
+func slowlogCommand(t *table, entry []byte) string {
 	f := resp.SplitArray(entry)
 	if len(f) < 4 {
 		return ""
@@ -600,7 +566,8 @@ func slowlogCommand(entry []byte) string {
 	if len(args) == 0 {
 		return ""
 	}
-	return commandName(lowerName(nil, args[0]), args)
+	c := t.lookup(args)
+	return c.lastName(nil)
 }
 
 // clusterDebug: subcommands about a key go to its master; those that

@@ -30,8 +30,8 @@ var invalidateChannel = []byte("__redis__:invalidate")
 // fansOut reports whether the other masters must see a streaming
 // command: MONITOR, a (P)SUBSCRIBE that can match a server's own channel,
 // and any subscribe-family command once they see subscriptions.
-func (sub *subscriber) fansOut(name []byte, args [][]byte) bool {
-	switch string(name) {
+func (sub *subscriber) fansOut(name string, args [][]byte) bool {
+	switch name {
 	case "monitor":
 		return true
 	case "unsubscribe", "punsubscribe":
@@ -77,7 +77,7 @@ func mayMatchServerChannel(channel []byte, pattern bool) bool {
 // and each channel of a (P)SUBSCRIBE): the client's own confirmation
 // comes after, and with it the promise that every master reports from
 // then on.
-func (sub *subscriber) sendOthers(name []byte, args [][]byte, raw []byte) {
+func (sub *subscriber) sendOthers(name string, args [][]byte, raw []byte) {
 	if sub.others == nil {
 		sub.others = []*conn{}
 		sub.acks = make(chan struct{}, 1024)

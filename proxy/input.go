@@ -46,6 +46,8 @@ func isProtocolError(err error) bool {
 type command struct {
 	raw  []byte
 	args [][]byte
+	spec *cmdSpec // its row of the command table (see table.classify)
+	kind kind     // how it runs: its row's, refined by its arguments
 }
 
 // input reads a client's commands. It checks Redis's input limits as bytes

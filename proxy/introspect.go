@@ -218,16 +218,7 @@ func mapAsArray(reply []byte) []byte {
 // where the backend lacks its command or some of its options, and then in
 // place of the backend's own entry.
 func (s *Session) verbInfos() []verb.Info {
-	if s.srv.Verbs == nil {
-		return nil
-	}
-	var verbs []verb.Info
-	for _, v := range s.srv.Verbs.List() {
-		if v.Emulates == nil || v.Emulates.Needed(v.Name, nil, s.srv.Backend) {
-			verbs = append(verbs, v)
-		}
-	}
-	return verbs
+	return s.srv.commands().verbs
 }
 
 // replaced reports whether the backend's entry for a command, raw, is one a
@@ -441,7 +432,7 @@ func (s *Session) cmdRedverb(args [][]byte) {
 			s.out = resp.AppendError(s.out, "ERR no verbs registry")
 			return
 		}
-		if err := s.srv.Verbs.Reload(); err != nil {
+		if err := s.srv.ReloadVerbs(); err != nil {
 			s.out = resp.AppendError(s.out, "ERR reload refused, previous verbs stay in force: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 			return
 		}

@@ -45,30 +45,25 @@ type keySpec struct {
 // slotOf is the cluster slot of key.
 func slotOf(key []byte) int { return keyslot.Slot(key) }
 
-// lookup returns the entry for a command (args[0] lower-cased in name).
-func (t *keyTable) lookup(b *Backend, name []byte, args [][]byte) *cmdKeys {
-	table := t.cmds.Load()
-	if table == nil {
-		t.mu.Lock()
-		if t.cmds.Load() == nil && time.Since(t.loadedAt) > time.Second {
-			t.loadedAt = time.Now()
-			if cmds := b.loadCommandTable(); cmds != nil {
-				t.cmds.Store(&cmds)
-			}
-		}
-		t.mu.Unlock()
-		if table = t.cmds.Load(); table == nil {
-			return nil // backend unreachable: route as keyless, redirects fix it
+// load returns the backend's commands by lower-case name (subcommands as
+// "name|sub"), reading COMMAND on first use; nil while the backend is
+// unreachable (asked again after a second).
+func (t *keyTable) load(b *Backend) map[string]*cmdKeys {
+	if table := t.cmds.Load(); table != nil {
+		return *table
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cmds.Load() == nil && time.Since(t.loadedAt) > time.Second {
+		t.loadedAt = time.Now()
+		if cmds := b.loadCommandTable(); cmds != nil {
+			t.cmds.Store(&cmds)
 		}
 	}
-	cmds := *table
-	ck := cmds[string(name)]
-	if ck != nil && ck.subs && len(args) > 1 {
-		sub := append(append(make([]byte, 0, 32), name...), '|')
-		sub = append(sub, lowerName(nil, args[1])...)
-		ck = cmds[string(sub)]
+	if table := t.cmds.Load(); table != nil {
+		return *table
 	}
-	return ck
+	return nil
 }
 
 // firstKey returns the index in args of the command's first key, or -1.

@@ -17,63 +17,18 @@ import (
 	"github.com/tidwall/redcon"
 )
 
-// localCommands are answered by the proxy because they concern the client's
-// own connection, which the proxy owns; forwarding them would change a
-// backend connection that other clients share.
-var localCommands map[string]func(*Session, [][]byte)
-
-// unsubscribeCommands are answered locally only for a client with no
-// subscriptions; a subscribed client's go to its pub/sub connection.
-var unsubscribeCommands = map[string]bool{"unsubscribe": true, "punsubscribe": true, "sunsubscribe": true}
-
-// noAuthCommands may run before a client has authenticated, as in Redis.
-var noAuthCommands = map[string]bool{"auth": true, "hello": true, "quit": true, "reset": true}
-
-func init() {
-	localCommands = map[string]func(*Session, [][]byte){
-		"auth":         (*Session).cmdAuth,
-		"hello":        (*Session).cmdHello,
-		"select":       (*Session).cmdSelect,
-		"quit":         (*Session).cmdQuit,
-		"reset":        (*Session).cmdReset,
-		"client":       (*Session).cmdClient,
-		"unsubscribe":  (*Session).cmdUnsubscribe,
-		"punsubscribe": (*Session).cmdUnsubscribe,
-		"sunsubscribe": (*Session).cmdUnsubscribe,
-		"command":      (*Session).cmdCommand,
-		"redverb":      (*Session).cmdRedverb,
-	}
-	for _, name := range refusedCommands {
-		localCommands[name] = (*Session).cmdRefused
-		runAtOnceInMulti[name] = true // they answer for themselves inside MULTI
-	}
-	for name := range localCommands {
-		routes[name] = routeLocal
-	}
-}
-
-// refusedCommands would hand a client the backend connection itself
-// (replication) or act on the whole backend in ways a proxy user should not
-// (SHUTDOWN, FAILOVER).
-var refusedCommands = []string{"shutdown", "sync", "psync", "replconf", "failover"}
-
-// runAtOnceInMulti are the proxy's own commands that run at once inside
-// MULTI, as in Redis, plus the refused ones (added in init), which answer
-// for themselves; Redis queues the others, so redverb runs them at EXEC
-// (see queueLocal).
-var runAtOnceInMulti = map[string]bool{"quit": true, "reset": true}
-
 // queueLocal queues one of the proxy's own commands inside MULTI: the
 // backend queues a PING in its place, and the command runs when EXEC
 // commits, its reply taking the PING's slot. Nothing runs if the
 // transaction is discarded or aborted.
-func (s *Session) queueLocal(args [][]byte) {
+func (s *Session) queueLocal(c *command) {
+	args := c.args
 	if refusal := queueTimeError(args); refusal != "" {
 		s.abortInMulti(refusal)
 		return
 	}
 	saved := cloneArgs(args) // args point into the input buffer, reused before EXEC
-	handler := localCommands[strings.ToLower(string(args[0]))]
+	handler := c.spec.local
 	s.queueForExec(func() []byte {
 		out := s.out
 		s.out = nil
@@ -423,77 +378,93 @@ func validClientName(name string) bool {
 	return true
 }
 
-// clientSubcommands are the CLIENT subcommands about the caller's own
-// connection. Others (PAUSE, UNPAUSE, UNBLOCK, ...) are forwarded.
-var clientSubcommands = map[string]func(*Session, [][]byte){
-	// NO-EVICT and NO-TOUCH are accepted and shown in CLIENT LIST, as
-	// Redis does. redverb's clients are never evicted by the backend, and
-	// commands on a shared connection touch keys as any client's do.
-	"no-evict":     func(s *Session, args [][]byte) { s.clientFlag(args, &s.noEvict) },
-	"tracking":     (*Session).clientTracking,
-	"getredir":     (*Session).clientGetRedir,
-	"trackinginfo": (*Session).clientTrackingInfo,
-	"caching":      (*Session).clientCaching,
-	"no-touch":     func(s *Session, args [][]byte) { s.clientFlag(args, &s.noTouch) },
-	"setname": func(s *Session, args [][]byte) {
-		if len(args) != 3 {
-			s.arityError("client|setname")
-			return
-		}
-		if !validClientName(string(args[2])) {
-			s.out = resp.AppendError(s.out, "ERR Client names cannot contain spaces, newlines or special characters.")
-			return
-		}
-		s.name = string(args[2])
-		s.out = append(s.out, "+OK\r\n"...)
-	},
-	"getname": func(s *Session, args [][]byte) {
-		if len(args) != 2 {
-			s.arityError("client|getname")
-			return
-		}
-		if s.name == "" {
-			s.out = s.appendNull(s.out)
-			return
-		}
-		s.out = redcon.AppendBulkString(s.out, s.name)
-	},
-	"id": func(s *Session, args [][]byte) {
-		if len(args) != 2 {
-			s.arityError("client|id")
-			return
-		}
-		s.out = redcon.AppendInt(s.out, int64(s.id))
-	},
-	"info": func(s *Session, args [][]byte) {
-		if len(args) != 2 {
-			s.arityError("client|info")
-			return
-		}
-		s.publishInfo()
-		s.publishMem(len(s.out))
-		s.out = s.appendText(s.out, s.describe(time.Now(), args))
-	},
-	"list":    (*Session).clientList,
-	"unblock": (*Session).clientUnblock,
-	"kill":    (*Session).clientKill,
-	"reply":   (*Session).clientReply,
-	"setinfo": func(s *Session, args [][]byte) {
-		if len(args) != 4 {
-			s.arityError("client|setinfo")
-			return
-		}
-		switch strings.ToLower(string(args[2])) {
-		case "lib-name":
-			s.libName = string(args[3])
-		case "lib-ver":
-			s.libVer = string(args[3])
-		default:
-			s.out = resp.AppendError(s.out, "ERR Unrecognized option '"+string(args[2])+"'")
-			return
-		}
-		s.out = append(s.out, "+OK\r\n"...)
-	},
+// clientRows are the CLIENT subcommands the proxy answers: those about the
+// caller's own connection, and PAUSE and UNPAUSE, which go out of band.
+// Others (HELP, ...) are forwarded.
+func clientRows() []row {
+	return []row{
+		// NO-EVICT and NO-TOUCH are accepted and shown in CLIENT LIST, as
+		// Redis does. redverb's clients are never evicted by the backend, and
+		// commands on a shared connection touch keys as any client's do.
+		{name: "no-evict", kind: kindLocal, local: func(s *Session, args [][]byte) { s.clientFlag(args, &s.noEvict) }},
+		{name: "tracking", kind: kindLocal, local: (*Session).clientTracking},
+		{name: "getredir", kind: kindLocal, local: (*Session).clientGetRedir},
+		{name: "trackinginfo", kind: kindLocal, local: (*Session).clientTrackingInfo},
+		{name: "caching", kind: kindLocal, local: (*Session).clientCaching},
+		{name: "no-touch", kind: kindLocal, local: func(s *Session, args [][]byte) { s.clientFlag(args, &s.noTouch) }},
+		{name: "setname", kind: kindLocal, local: func(s *Session, args [][]byte) {
+			if len(args) != 3 {
+				s.arityError("client|setname")
+				return
+			}
+			if !validClientName(string(args[2])) {
+				s.out = resp.AppendError(s.out, "ERR Client names cannot contain spaces, newlines or special characters.")
+				return
+			}
+			s.name = string(args[2])
+			s.out = append(s.out, "+OK\r\n"...)
+		}},
+		{name: "getname", kind: kindLocal, local: func(s *Session, args [][]byte) {
+			if len(args) != 2 {
+				s.arityError("client|getname")
+				return
+			}
+			if s.name == "" {
+				s.out = s.appendNull(s.out)
+				return
+			}
+			s.out = redcon.AppendBulkString(s.out, s.name)
+		}},
+		{name: "id", kind: kindLocal, local: func(s *Session, args [][]byte) {
+			if len(args) != 2 {
+				s.arityError("client|id")
+				return
+			}
+			s.out = redcon.AppendInt(s.out, int64(s.id))
+		}},
+		{name: "info", kind: kindLocal, local: func(s *Session, args [][]byte) {
+			if len(args) != 2 {
+				s.arityError("client|info")
+				return
+			}
+			s.publishInfo()
+			s.publishMem(len(s.out))
+			s.out = s.appendText(s.out, s.describe(time.Now(), args))
+		}},
+		{name: "pause", kind: kindLocal, local: (*Session).clientPause},
+		{name: "unpause", kind: kindLocal, local: (*Session).clientPause},
+		{name: "list", kind: kindLocal, local: (*Session).clientList},
+		{name: "unblock", kind: kindLocal, local: (*Session).clientUnblock},
+		{name: "kill", kind: kindLocal, local: (*Session).clientKill},
+		{name: "reply", kind: kindLocal, local: (*Session).clientReply},
+		{name: "setinfo", kind: kindLocal, local: func(s *Session, args [][]byte) {
+			if len(args) != 4 {
+				s.arityError("client|setinfo")
+				return
+			}
+			switch strings.ToLower(string(args[2])) {
+			case "lib-name":
+				s.libName = string(args[3])
+			case "lib-ver":
+				s.libVer = string(args[3])
+			default:
+				s.out = resp.AppendError(s.out, "ERR Unrecognized option '"+string(args[2])+"'")
+				return
+			}
+			s.out = append(s.out, "+OK\r\n"...)
+		}},
+	}
+}
+
+// clientPause runs CLIENT PAUSE or UNPAUSE out of band: a pause holds the
+// shared connection at its first write, so an UNPAUSE queued there would
+// never arrive.
+func (s *Session) clientPause(args [][]byte) {
+	start := len(s.out)
+	s.runOutOfBand(args...)
+	if string(s.out[start:]) == "+OK\r\n" {
+		s.srv.Backend.notePause(args)
+	}
 }
 
 // clientReply answers CLIENT REPLY ON|OFF|SKIP: OFF and SKIP have no
@@ -525,24 +496,9 @@ func (s *Session) cmdClient(args [][]byte) {
 		s.arityError("client")
 		return
 	}
-	sub := strings.ToLower(string(args[1]))
-	if h := clientSubcommands[sub]; h != nil {
-		h(s, args)
-		return
-	}
-	switch sub {
-	case "pause", "unpause":
-		// A pause holds the shared connection at its first write, so an
-		// UNPAUSE queued there would never arrive.
-		start := len(s.out)
-		s.runOutOfBand(args...)
-		if string(s.out[start:]) == "+OK\r\n" {
-			s.srv.Backend.notePause(args)
-		}
-	default:
-		// Server-wide subcommands (HELP, NO-EVICT, ...) go to the backend.
-		s.forward(args...)
-	}
+	// Server-wide subcommands (HELP, ...) go to the backend; the table
+	// gives the others their own handlers (clientRows).
+	s.forward(args...)
 }
 
 // appendText writes a bulk string, or a verbatim string in RESP3 as Redis
@@ -725,34 +681,16 @@ func (s *Session) publishMem(out int) {
 // setLastCmd records the command the client runs, as CLIENT LIST's cmd=
 // shows it (client|list for a subcommand); it allocates only when the
 // name changes.
-func (s *Session) setLastCmd(name []byte, args [][]byte) {
+func (s *Session) setLastCmd(c *command) {
 	cur := s.lastCmd.Load()
-	sub := len(args) > 1 && hasSubcommands[string(name)]
-	if cur != nil && !sub && *cur == string(name) {
+	if cur != nil && c.spec.flags&container == 0 && c.spec.name != "" && *cur == c.spec.name {
 		return
 	}
-	full := commandName(name, args)
+	full := c.lastName(s.nameBuf)
 	if cur != nil && *cur == full {
 		return
 	}
 	s.lastCmd.Store(&full)
-}
-
-// commandName is a command as Redis's statistics name it: the lower-case
-// name (given), or "client|list" for a container command's subcommand.
-func commandName(name []byte, args [][]byte) string {
-	if len(args) > 1 && hasSubcommands[string(name)] {
-		return string(name) + "|" + subcommand(args)
-	}
-	return string(name)
-}
-
-// hasSubcommands are Redis 7.0's container commands, whose cmd= names the
-// subcommand.
-var hasSubcommands = map[string]bool{
-	"acl": true, "client": true, "cluster": true, "command": true, "config": true, "function": true,
-	"latency": true, "memory": true, "module": true, "object": true, "pubsub": true, "script": true,
-	"slowlog": true, "xgroup": true, "xinfo": true,
 }
 
 // clientFlag sets a CLIENT NO-EVICT or NO-TOUCH flag from ON or OFF.

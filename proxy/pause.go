@@ -27,21 +27,9 @@ func (b *Backend) notePause(args [][]byte) {
 	b.pausedUntil.Store(time.Now().Add(time.Duration(ms) * time.Millisecond).UnixNano())
 }
 
-// pausedWrite reports whether a CLIENT PAUSE WRITE is in force and the
-// command is one it holds.
-func (b *Backend) pausedWrite(name []byte, args [][]byte) bool {
+// pausedWrite reports whether a CLIENT PAUSE WRITE is in force and holds
+// the command.
+func (b *Backend) pausedWrite(c *command) bool {
 	until := b.pausedUntil.Load()
-	if until == 0 || time.Now().UnixNano() > until {
-		return false
-	}
-	if mayReplicate[string(name)] {
-		return true
-	}
-	ck := b.keys.lookup(b, name, args)
-	return ck != nil && ck.write
+	return until != 0 && time.Now().UnixNano() <= until && c.spec.flags&heldByPause != 0
 }
-
-// mayReplicate are the commands Redis 7.0 holds under CLIENT PAUSE WRITE
-// without flagging them write in COMMAND (its internal may-replicate
-// flag); EVAL, EVALSHA and FCALL run on connections of their own anyway.
-var mayReplicate = map[string]bool{"pfcount": true, "publish": true, "spublish": true}

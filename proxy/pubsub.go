@@ -43,7 +43,7 @@ func (s *Session) startStreaming(cmds []command) int {
 			c.nc.Close()
 		}
 	}
-	if !s.ensureDedicated(s.pinTarget(cmds[0].args)) {
+	if !s.ensureDedicated(s.pinTarget(&cmds[0])) {
 		return 1
 	}
 	if s.flush() != nil {
@@ -83,17 +83,15 @@ func (s *Session) runStreaming(cmds []command) int {
 		}
 	}
 	for i, cmd := range cmds {
-		s.nameBuf = lowerName(s.nameBuf, cmd.args[0])
-		local := localCommands[string(s.nameBuf)]
-		if local == nil || unsubscribeCommands[string(s.nameBuf)] {
+		if cmd.kind != kindLocal || cmd.spec.flags&unsubscribes != 0 {
 			wbuf = append(wbuf, cmd.raw...)
-			if s.sub.fansOut(s.nameBuf, cmd.args) {
-				s.sub.sendOthers(s.nameBuf, cmd.args, cmd.raw)
+			if name := cmd.spec.name; s.sub.fansOut(name, cmd.args) {
+				s.sub.sendOthers(name, cmd.args, cmd.raw)
 			}
 			continue
 		}
 		send()
-		local(s, cmd.args)
+		cmd.spec.local(s, cmd.args)
 		if s.sub == nil { // RESET: the session is back to normal mode
 			return i + 1
 		}

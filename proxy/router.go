@@ -21,14 +21,13 @@ const (
 	readBit target = 1 << 16
 )
 
-// targetOf returns where a command goes. Only a cluster, or a Sentinel
+// targetOf returns where a command goes, given its keys (nil: none). Only a cluster, or a Sentinel
 // backend that reads from replicas, looks at the command; a standalone
 // backend has one server, and Sentinel one master.
-func (b *Backend) targetOf(name []byte, args [][]byte) target {
+func (b *Backend) targetOf(ck *cmdKeys, args [][]byte) target {
 	if !b.topo.cluster() && !(b.url.Kind == config.KindSentinel && b.opts.ReadFromReplicas) {
 		return noSlot
 	}
-	ck := b.keys.lookup(b, name, args)
 	i := ck.firstKey(args)
 	if i < 0 {
 		return noSlot

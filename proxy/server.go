@@ -52,6 +52,8 @@ type Server struct {
 
 	log      *zap.Logger
 	draining atomic.Bool
+	table    atomic.Pointer[table] // see commands
+	tableMu  sync.Mutex            // held to build it
 	nextID   atomic.Uint64
 	mu       sync.Mutex
 	sessions map[uint64]*Session

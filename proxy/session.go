@@ -166,6 +166,10 @@ func (s *Session) loop() (moved bool) {
 			return
 		}
 		s.lastSeen.Store(time.Now().UnixNano())
+		t := s.srv.commands()
+		for i := range cmds {
+			s.nameBuf = t.classify(&cmds[i], s.nameBuf)
+		}
 		s.run(cmds)
 		s.overLimit()
 		s.publishInfo()
@@ -231,19 +235,12 @@ func (s *Session) run(cmds []command) {
 
 // count adds commands that ran together, and took d, to the counters.
 func (s *Session) count(cmds []command, d time.Duration) {
-	for _, c := range cmds {
-		s.nameBuf = lowerName(s.nameBuf, c.args[0])
-		counters.command(s.nameBuf, s.knownCommand).observe(d)
+	for i := range cmds {
+		cmds[i].spec.counter().observe(d)
 	}
 	if len(cmds) > 1 {
-		s.setLastCmd(s.nameBuf, cmds[len(cmds)-1].args)
+		s.setLastCmd(&cmds[len(cmds)-1])
 	}
-}
-
-// knownCommand reports whether the command in s.nameBuf is one of the
-// backend's commands or a verb, which metrics count by name.
-func (s *Session) knownCommand() bool {
-	return (s.srv.Verbs != nil && s.srv.Verbs.IsVerb(s.nameBuf, nil, s.srv.Backend)) || s.srv.Backend.keys.lookup(s.srv.Backend, s.nameBuf, nil) != nil
 }
 
 // stepQuietly runs one command under CLIENT REPLY OFF or SKIP and drops its
@@ -265,75 +262,61 @@ func (s *Session) stepQuietly(cmd []command) int {
 // step runs the commands at the front of cmds that share a route and
 // returns how many it consumed.
 func (s *Session) step(cmds []command) int {
-	args := cmds[0].args
-	s.nameBuf = lowerName(s.nameBuf, args[0])
-	name := s.nameBuf
-	s.setLastCmd(name, args)
-	if !s.authed.Load() && !noAuthCommands[string(name)] {
+	c := &cmds[0]
+	args, r := c.args, c.kind
+	s.setLastCmd(c)
+	if !s.authed.Load() && c.spec.flags&beforeAuth == 0 {
 		s.out = resp.AppendError(s.out, "NOAUTH Authentication required.")
 		return 1
 	}
-	r := s.routeOf(name, args)
-	if s.tracking && r == routeSubscribe {
+	if s.tracking && r == kindSubscribe {
 		s.out = resp.AppendError(s.out, "ERR redverb does not run pub/sub on a client with CLIENT TRACKING on; subscribe on another connection")
 		return 1
 	}
-	if r != routeLocal && s.answerBusy(name, args) {
+	if r != kindLocal && s.answerBusy(c) {
 		return 1
 	}
-	if r == routeShared && s.ded == nil && s.srv.Backend.pausedWrite(name, args) {
+	if r == kindShared && s.ded == nil && s.srv.Backend.pausedWrite(c) {
 		// Paused, it would hold every other client's commands on the
 		// shared connection; on its own it waits alone, as on Redis.
 		s.runBlocking(cmds[0], waitBlocked)
 		return 1
 	}
-	if s.ded != nil && !s.inMulti && r == routeSubscribe {
+	if s.ded != nil && !s.inMulti && r == kindSubscribe {
 		return s.startStreaming(cmds)
 	}
-	if s.ded != nil && r != routeLocal && !s.wholeServerWhileTracking(r, name) {
+	if s.ded != nil && r != kindLocal && !s.wholeServerWhileTracking(c) {
 		return s.runDedicated(cmds)
 	}
 	switch r {
-	case routeLocal:
-		if s.ded != nil && string(name) == "select" {
+	case kindLocal:
+		if s.ded != nil && c.spec.name == "select" {
 			return s.runDedicated(cmds)
 		}
-		if s.inMulti && !runAtOnceInMulti[string(name)] {
-			s.queueLocal(args)
+		if s.inMulti && c.spec.flags&atOnceInMulti == 0 {
+			s.queueLocal(c)
 			return 1
 		}
-		localCommands[string(name)](s, args)
+		c.spec.local(s, args)
 		return 1
-	case routeTx:
+	case kindTx:
 		return s.runDedicated(cmds)
-	case routeSubscribe:
+	case kindSubscribe:
 		return s.startStreaming(cmds)
-	case routeBlocking:
+	case kindBlocking:
 		s.runBlocking(cmds[0], waitBlocked)
 		return 1
-	case routeUnbounded:
+	case kindUnbounded:
 		s.runBlocking(cmds[0], waitLong)
 		return 1
-	case routeOutOfBand:
+	case kindOutOfBand:
 		s.runOutOfBand(args...)
 		return 1
-	case routeClusterWide:
-		s.clusterHandler(name, args)(s, args)
+	case kindClusterWide:
+		c.wideHandler()(s, args)
 		return 1
 	}
 	return s.runShared(cmds)
-}
-
-// routeOf is routeOf with this server's verbs.
-func (s *Session) routeOf(name []byte, args [][]byte) route {
-	if s.clusterHandler(name, args) != nil {
-		return routeClusterWide
-	}
-	r := routeOf(name, args)
-	if r == routeShared && s.srv.Verbs != nil && s.srv.Verbs.IsVerb(name, args, s.srv.Backend) {
-		return routeVerb
-	}
-	return r
 }
 
 func (s *Session) key() connKey {
@@ -359,17 +342,15 @@ func (s *Session) runShared(cmds []command) int {
 	var call *verb.Call
 	var callErr error
 	for n < len(cmds) && !alone {
-		c := cmds[n]
-		s.nameBuf = lowerName(s.nameBuf, c.args[0])
-		r := s.routeOf(s.nameBuf, c.args)
-		if r != routeShared && r != routeVerb {
+		c := &cmds[n]
+		if c.kind != kindShared && c.kind != kindVerb {
 			break
 		}
-		t := s.srv.Backend.targetOf(s.nameBuf, c.args)
+		t := s.srv.Backend.targetOf(c.spec.keys, c.args)
 		raw := c.raw
-		if r == routeVerb {
+		if c.kind == kindVerb {
 			counters.VerbCalls.Add(1)
-			call, callErr = s.resolve(s.nameBuf, c.args, true)
+			call, callErr = s.resolve(c, true)
 			if s.asFunction(call, callErr) {
 				start := len(s.fcallBuf)
 				s.fcallBuf = call.AppendCompactEval(s.fcallBuf)
@@ -445,7 +426,7 @@ func (s *Session) sendShared() {
 // forward sends one command to the backend as it is, whatever its name.
 func (s *Session) forward(args ...[]byte) {
 	s.req.cmds = append(s.req.cmds[:0], resp.AppendCommand(nil, args...))
-	s.routing.targets = append(s.routing.targets[:0], s.srv.Backend.targetOf(lowerName(nil, args[0]), args))
+	s.routing.targets = append(s.routing.targets[:0], s.srv.Backend.targetOf(s.srv.commands().lookup(args).spec.keys, args))
 	s.sendShared()
 	clear(s.req.cmds)
 }
@@ -459,8 +440,8 @@ var errCrossSlot = errors.New("CROSSSLOT Keys in request don't hash to the same 
 
 // resolve prepares a verb call; on a cluster backend its keys must share a
 // slot, checked here so that nothing reaches the backend otherwise.
-func (s *Session) resolve(name []byte, args [][]byte, mayWait bool) (*verb.Call, error) {
-	call, err := s.srv.Verbs.Resolve(name, args, mayWait)
+func (s *Session) resolve(c *command, mayWait bool) (*verb.Call, error) {
+	call, err := c.spec.verb.Resolve(c.args, mayWait)
 	if err == nil && len(call.Keys) > 1 && !keyslot.SameSlot(call.Keys) && s.srv.Backend.IsCluster(context.Background()) {
 		return nil, errCrossSlot
 	}
@@ -482,7 +463,7 @@ func appendCommandError(dst []byte, err error) []byte {
 // that moves while the command waits unblocks it with a redirect.
 func (s *Session) runBlocking(cmd command, w wait) {
 	b := s.srv.Backend
-	t := b.targetOf(lowerName(nil, cmd.args[0]), cmd.args).master()
+	t := b.targetOf(cmd.spec.keys, cmd.args).master()
 	n, err := b.master(int(t))
 	start := len(s.out)
 	s.runBlockingOn(n, err, cmd, w, false)
@@ -545,10 +526,8 @@ func (s *Session) runBlockingAt(t target, cmd command, w wait) {
 // first ran.
 func (s *Session) runBlockingOn(n *node, err error, cmd command, w wait, retry bool) {
 	b := s.srv.Backend
-	if w == waitLong {
-		if name := lowerName(nil, cmd.args[0]); bytes.HasPrefix(name, []byte("eval")) || bytes.HasPrefix(name, []byte("fcall")) {
-			defer b.scriptStarted(name[0] == 'f')()
-		}
+	if w == waitLong && cmd.spec.flags&(runsScript|runsFunction) != 0 {
+		defer b.scriptStarted(cmd.spec.flags&runsFunction != 0)()
 	}
 	raws := [][]byte{cmd.raw}
 	start := len(s.out)
@@ -592,7 +571,7 @@ func (s *Session) runBlockingOn(n *node, err error, cmd command, w wait, retry b
 // taking one if needed, and follows MULTI/WATCH state through the replies.
 // The connection goes back to the pool as soon as no state is left on it.
 func (s *Session) runDedicated(cmds []command) int {
-	if !s.ensureDedicated(s.pinTarget(cmds[0].args)) {
+	if !s.ensureDedicated(s.pinTarget(&cmds[0])) {
 		return 1
 	}
 	n, w := 0, waitNone
@@ -601,15 +580,15 @@ func (s *Session) runDedicated(cmds []command) int {
 	names := make([]string, 0, len(cmds))
 	raws := make([][]byte, 0, len(cmds))
 	for n < len(cmds) {
-		name := lowerName(nil, cmds[n].args[0])
-		r := s.routeOf(name, cmds[n].args)
-		if n > 0 && string(name) != "select" && (r == routeLocal || r == routeSubscribe) {
+		c := &cmds[n]
+		name, r := c.spec.name, c.kind
+		if n > 0 && name != "select" && (r == kindLocal || r == kindSubscribe) {
 			break
 		}
 		// A transaction or a WATCH holds its master; a tracking client's
 		// other commands each go to their key's master.
-		holds := !s.tracking || s.inMulti || s.watching || string(name) == "watch"
-		if t := s.pinTarget(cmds[n].args); t != noSlot && !s.pinned && (holds || !s.onDedicatedNode(t)) {
+		holds := !s.tracking || s.inMulti || s.watching || name == "watch"
+		if t := s.pinTarget(c); t != noSlot && !s.pinned && (holds || !s.onDedicatedNode(t)) {
 			if n > 0 {
 				break // pin before this command, at the start of the next batch
 			}
@@ -619,8 +598,8 @@ func (s *Session) runDedicated(cmds []command) int {
 		}
 		var call *verb.Call
 		var callErr error
-		if r == routeVerb {
-			call, callErr = s.resolve(name, cmds[n].args, false)
+		if r == kindVerb {
+			call, callErr = s.resolve(c, false)
 			if callErr == nil && call.Then != nil && !s.inMulti {
 				if n == 0 {
 					steps, n = call, 1
@@ -628,15 +607,15 @@ func (s *Session) runDedicated(cmds []command) int {
 				break // after what precedes it, alone
 			}
 		}
-		if !s.inMulti && r == routeBlocking {
+		if !s.inMulti && r == kindBlocking {
 			w = waitBlocked
-		} else if !s.inMulti && r == routeUnbounded && w == waitNone {
+		} else if !s.inMulti && r == kindUnbounded && w == waitNone {
 			w = waitLong
 		}
-		names = append(names, string(name))
-		raw := cmds[n].raw
+		names = append(names, name)
+		raw := c.raw
 		var convert func([]byte) []byte
-		if r == routeVerb {
+		if r == kindVerb {
 			raw, convert = s.dedicatedVerb(call, callErr)
 		}
 		raws = append(raws, raw)

@@ -90,24 +90,15 @@ func (st *Stats) Commands() map[string]*CommandStats {
 	return out
 }
 
-// command returns the stats of a command by its lower-case name; known
-// says whether a name not seen yet is a real command (else it is counted
-// as other, so that the set of names stays bounded).
-func (st *Stats) command(name []byte, known func() bool) *CommandStats {
-	if m := st.commands.Load(); m != nil {
-		if c := (*m)[string(name)]; c != nil {
-			return c
-		}
-	}
-	if !known() {
-		return &st.other
-	}
+// named returns the stats of a command by its lower-case name, adding it.
+// The command table calls it once per command it counts.
+func (st *Stats) named(name string) *CommandStats {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	old := st.commands.Load()
 	next := map[string]*CommandStats{}
 	if old != nil {
-		if c := (*old)[string(name)]; c != nil {
+		if c := (*old)[name]; c != nil {
 			return c
 		}
 		for k, v := range *old {
@@ -115,7 +106,7 @@ func (st *Stats) command(name []byte, known func() bool) *CommandStats {
 		}
 	}
 	c := &CommandStats{}
-	next[string(name)] = c
+	next[name] = c
 	st.commands.Store(&next)
 	return c
 }

@@ -260,8 +260,8 @@ func (s *Session) clientTracking(args [][]byte) {
 // master as for any client, not on the tracked connection at hand. A
 // command split by slot stays there (and gets -CROSSSLOT): its reads would
 // not be tracked.
-func (s *Session) wholeServerWhileTracking(r route, name []byte) bool {
-	return r == routeClusterWide && s.tracking && !s.inMulti && !s.watching && clusterWide[string(name)].split == nil
+func (s *Session) wholeServerWhileTracking(c *command) bool {
+	return c.kind == kindClusterWide && s.tracking && !s.inMulti && !s.watching && c.spec.wide.split == nil
 }
 
 const errNoRedirect = "ERR The client ID you want redirect to does not exist"

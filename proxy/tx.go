@@ -18,12 +18,12 @@ import (
 
 // pinTarget is the master a dedicated connection must be on for args: on a
 // cluster the one serving its first key; noSlot if any will do.
-func (s *Session) pinTarget(args [][]byte) target {
+func (s *Session) pinTarget(c *command) target {
 	b := s.srv.Backend
 	if !b.topo.cluster() {
 		return noSlot
 	}
-	return b.targetOf(lowerName(nil, args[0]), args).master()
+	return b.targetOf(c.spec.keys, c.args).master()
 }
 
 // pin moves the session's dedicated connection to the master serving t,

@@ -15,20 +15,10 @@ import (
 // by SHA1 (EVALSHA), loads it when the backend has forgotten it, and applies
 // the call's reply conversion and retry policy.
 type Set interface {
-	// IsVerb reports whether a call runs as a verb (name is args[0] in
-	// lower case). A verb that stands in for a Redis command (see
-	// Emulation) claims only the calls the backend cannot answer itself,
-	// as native tells; args may be nil to ask about the name alone.
-	IsVerb(name []byte, args [][]byte, native Native) bool
-	// Resolve checks a verb's arguments (args[0] is the verb, name it in
-	// lower case) and returns the script call. An error is answered to the
-	// client as is; nothing reaches the backend. mayWait is false where
-	// the call cannot wait (inside MULTI), so verbs that wait must try
-	// once.
-	Resolve(name []byte, args [][]byte, mayWait bool) (*Call, error)
-	// List describes every verb, for COMMAND and REDVERB VERBS; stand-ins
-	// included, whether the backend needs them or not.
-	List() []Info
+	// Verbs are the verbs, stand-ins included whether the backend needs
+	// them or not, sorted by name. The proxy looks each up once per
+	// command table it builds, never per call.
+	Verbs() []Verb
 	// Reload rereads user-defined verbs; on error the previous set stays.
 	Reload() error
 	// Libraries are the verbs as Redis function libraries (one per verb,
@@ -36,6 +26,17 @@ type Set interface {
 	// connections so that verbs run with FCALL and pipeline like any
 	// command (see the proxy's verbcall.go).
 	Libraries() []Library
+}
+
+// Verb is one verb of a Set.
+type Verb interface {
+	// Info describes the verb, for COMMAND and REDVERB VERBS.
+	Info() Info
+	// Resolve checks a call's arguments (args[0] is the verb's name) and
+	// returns the script call. An error is answered to the client as is;
+	// nothing reaches the backend. mayWait is false where the call cannot
+	// wait (inside MULTI), so verbs that wait must try once.
+	Resolve(args [][]byte, mayWait bool) (*Call, error)
 }
 
 // Library is a Redis function library: FUNCTION LOAD takes Code.
@@ -151,18 +152,27 @@ type Emulation struct {
 	Options []string // upper case; if set, only calls using one of these need the verb
 }
 
-// Needed reports whether a call (args[0] is the command; nil args: any
-// call) needs the stand-in on a backend with native's commands.
-func (e *Emulation) Needed(name string, args [][]byte, native Native) bool {
+// Claims says which calls of the command name the stand-in takes on a
+// backend with native's commands and options: every call, or only those
+// using one of options (upper case), or none (every false, options nil).
+func (e *Emulation) Claims(name string, native Native) (every bool, options []string) {
 	if len(e.Options) == 0 {
-		return !native.HasCommand(name)
+		return !native.HasCommand(name), nil
 	}
 	for _, opt := range e.Options {
-		if args == nil && !native.HasOption(name, opt) {
-			return true
+		if !native.HasOption(name, opt) {
+			options = append(options, opt)
 		}
-		for _, a := range args[min(1, len(args)):] {
-			if len(a) == len(opt) && strings.EqualFold(string(a), opt) && !native.HasOption(name, opt) {
+	}
+	return false, options
+}
+
+// UsesOption reports whether a call (args[0] is the command) names one of
+// options, in any case.
+func UsesOption(args [][]byte, options []string) bool {
+	for _, a := range args[min(1, len(args)):] {
+		for _, opt := range options {
+			if len(a) == len(opt) && strings.EqualFold(string(a), opt) {
 				return true
 			}
 		}

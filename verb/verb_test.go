@@ -1,6 +1,10 @@
 package verb
 
-import "testing"
+import (
+	"bytes"
+	"slices"
+	"testing"
+)
 
 func TestCallEncodings(t *testing.T) {
 	c := &Call{SHA: "abc", Script: "return 1", Compact: "return 1 ", Function: "f", Keys: [][]byte{[]byte("k")}, Args: [][]byte{[]byte("a")}}
@@ -21,29 +25,27 @@ type native map[string]bool // commands and "command|OPTION"
 func (n native) HasCommand(name string) bool       { return n[name] }
 func (n native) HasOption(name, token string) bool { return n[name+"|"+token] }
 
-func TestEmulationNeeded(t *testing.T) {
+func TestEmulationClaims(t *testing.T) {
 	redis7 := native{"set": true, "set|EX": true}
 	for _, tc := range []struct {
-		e    Emulation
-		name string
-		args []string
-		want bool
+		e       Emulation
+		name    string
+		every   bool
+		options []string
 	}{
-		{Emulation{}, "delex", nil, true},
-		{Emulation{}, "set", nil, false},
-		{Emulation{Options: []string{"IFEQ"}}, "set", []string{"SET", "k", "v", "ifeq", "x"}, true},
-		{Emulation{Options: []string{"IFEQ"}}, "set", []string{"SET", "k", "v", "EX", "1"}, false},
-		{Emulation{Options: []string{"EX"}}, "set", []string{"SET", "k", "v", "EX", "1"}, false},
+		{Emulation{}, "delex", true, nil},
+		{Emulation{}, "set", false, nil},
+		{Emulation{Options: []string{"IFEQ", "EX"}}, "set", false, []string{"IFEQ"}},
+		{Emulation{Options: []string{"EX"}}, "set", false, nil},
 	} {
-		var args [][]byte
-		for _, a := range tc.args {
-			args = append(args, []byte(a))
+		every, options := tc.e.Claims(tc.name, redis7)
+		if every != tc.every || !slices.Equal(options, tc.options) {
+			t.Errorf("%v claims of %s: %v %v, want %v %v", tc.e, tc.name, every, options, tc.every, tc.options)
 		}
-		if tc.args == nil {
-			args = nil
-		}
-		if got := tc.e.Needed(tc.name, args, redis7); got != tc.want {
-			t.Errorf("%v needed for %v: %v, want %v", tc.e, tc.args, got, tc.want)
+	}
+	for args, want := range map[string]bool{"SET k v ifeq x": true, "SET k v EX 1": false, "IFEQ": false, "SET k IFEQX": false} {
+		if got := UsesOption(bytes.Fields([]byte(args)), []string{"IFEQ"}); got != want {
+			t.Errorf("UsesOption(%q): %v, want %v", args, got, want)
 		}
 	}
 }

@@ -149,7 +149,7 @@ func run(cfg config.Config, log *zap.Logger) error {
 		zap.String("backend", backend.Addr()),
 		zap.String("version", version),
 		zap.Bool("requirepass", cfg.RequirePass != ""),
-		zap.Int("verbs", len(verbs.List())),
+		zap.Int("verbs", len(verbs.Verbs())),
 		zap.Int("gomaxprocs", runtime.GOMAXPROCS(0)))
 
 	served := make(chan error, len(listeners))
@@ -174,10 +174,10 @@ func run(cfg config.Config, log *zap.Logger) error {
 			return err
 		case sig := <-signals:
 			if sig == syscall.SIGHUP {
-				if err := verbs.Reload(); err != nil {
+				if err := srv.ReloadVerbs(); err != nil {
 					log.Error("verbs reload refused; the previous verbs stay in force", zap.Error(err))
 				} else {
-					log.Info("verbs reloaded", zap.Int("verbs", len(verbs.List())))
+					log.Info("verbs reloaded", zap.Int("verbs", len(verbs.Verbs())))
 				}
 				if serverTLS != nil {
 					if err := serverTLS.Reload(); err != nil {
