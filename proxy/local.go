@@ -94,17 +94,11 @@ func queueTimeError(args [][]byte) string {
 	return ""
 }
 
-// noMultiCommands are refused by Redis inside MULTI, which aborts the
-// transaction; Redis queues the other refused commands and runs them at EXEC.
-var noMultiCommands = map[string]bool{"shutdown": true, "sync": true, "psync": true}
-
 func (s *Session) cmdRefused(args [][]byte) {
 	name := strings.ToLower(string(args[0]))
 	refusal := resp.AppendError(nil, fmt.Sprintf("ERR '%s' is not supported by redverb; run it against the backend directly", name))
 	switch {
-	case s.inMulti && noMultiCommands[name]:
-		s.abortInMulti("ERR Command not allowed inside a transaction")
-	case s.inMulti:
+	case s.inMulti: // Redis queues them (those it refuses in MULTI are refusedInMulti)
 		s.queueForExec(func() []byte { return refusal })
 	default:
 		s.out = append(s.out, refusal...)
@@ -679,15 +673,15 @@ func (s *Session) publishMem(out int) {
 }
 
 // setLastCmd records the command the client runs, as CLIENT LIST's cmd=
-// shows it (client|list for a subcommand); it allocates only when the
-// name changes.
+// shows it (client|list for a subcommand). A known command's name is its
+// table row's, which never changes: nothing is allocated.
 func (s *Session) setLastCmd(c *command) {
-	cur := s.lastCmd.Load()
-	if cur != nil && c.spec.flags&container == 0 && c.spec.name != "" && *cur == c.spec.name {
+	if c.spec.flags&container == 0 && c.spec.name != "" {
+		s.lastCmd.Store(&c.spec.name)
 		return
 	}
 	full := c.lastName(s.nameBuf)
-	if cur != nil && *cur == full {
+	if cur := s.lastCmd.Load(); cur != nil && *cur == full {
 		return
 	}
 	s.lastCmd.Store(&full)

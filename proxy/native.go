@@ -16,7 +16,7 @@ var _ verb.Native = (*Backend)(nil)
 
 // HasCommand implements verb.Native.
 func (b *Backend) HasCommand(name string) bool {
-	return b.keys.load(b)[name] != nil
+	return b.commandKeys()[name] != nil
 }
 
 // HasOption implements verb.Native.

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"sync"
 	"time"
 
@@ -55,7 +54,7 @@ func (s *Session) startStreaming(cmds []command) int {
 		s:       s,
 		c:       s.ded,
 		limit:   s.srv.subscriberBacklog(),
-		monitor: bytes.EqualFold(cmds[0].args[0], []byte("monitor")),
+		monitor: cmds[0].spec.name == "monitor",
 		wake:    make(chan struct{}, 1),
 		written: make(chan struct{}),
 	}

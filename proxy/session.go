@@ -293,6 +293,10 @@ func (s *Session) step(cmds []command) int {
 		if s.ded != nil && c.spec.name == "select" {
 			return s.runDedicated(cmds)
 		}
+		if s.inMulti && c.spec.flags&refusedInMulti != 0 {
+			s.abortInMulti("ERR Command not allowed inside a transaction")
+			return 1
+		}
 		if s.inMulti && c.spec.flags&atOnceInMulti == 0 {
 			s.queueLocal(c)
 			return 1
@@ -398,7 +402,7 @@ func (s *Session) runShared(cmds []command) int {
 	}
 	s.fcallBuf = s.fcallBuf[:0]
 	for i, c := range cmds[:len(req.cmds)] { // a refused verb, last, has no reply here
-		if !req.overflow && bytes.EqualFold(c.args[0], []byte("info")) {
+		if !req.overflow && c.spec.flags&addsProxyInfo != 0 {
 			s.finishInfo(i, c.args)
 		}
 	}

@@ -37,14 +37,16 @@ const (
 type flags uint16
 
 const (
-	beforeAuth    flags = 1 << iota // may run before AUTH, as in Redis
-	atOnceInMulti                   // a local command that runs at once inside MULTI (Redis queues the others)
-	allowedBusy                     // runs while a script is busy (Redis's allow_busy)
-	unsubscribes                    // local only for a client with no subscriptions
-	heldByPause                     // CLIENT PAUSE WRITE holds it (flag write, or may_replicate)
-	container                       // CLIENT LIST's cmd= names its subcommand (client|list)
-	runsScript                      // EVAL and friends: a user script
-	runsFunction                    // FCALL and FCALL_RO: a user function
+	beforeAuth     flags = 1 << iota // may run before AUTH, as in Redis
+	atOnceInMulti                    // a local command that runs at once inside MULTI (Redis queues the others)
+	allowedBusy                      // runs while a script is busy (Redis's allow_busy)
+	unsubscribes                     // local only for a client with no subscriptions
+	heldByPause                      // CLIENT PAUSE WRITE holds it (flag write, or may_replicate)
+	container                        // CLIENT LIST's cmd= names its subcommand (client|list)
+	runsScript                       // EVAL and friends: a user script
+	runsFunction                     // FCALL and FCALL_RO: a user function
+	refusedInMulti                   // Redis refuses it inside MULTI, aborting the transaction
+	addsProxyInfo                    // INFO: the proxy adds its own section to the reply
 )
 
 // cmdSpec is one row of the table.
@@ -96,9 +98,9 @@ func rows() []row {
 		// Refused: they would hand a client the backend connection itself
 		// (replication) or act on the whole backend in ways a proxy user
 		// should not. Inside MULTI they answer for themselves.
-		{name: "shutdown", kind: kindLocal, flags: atOnceInMulti | allowedBusy, local: (*Session).cmdRefused},
-		{name: "sync", kind: kindLocal, flags: atOnceInMulti, local: (*Session).cmdRefused},
-		{name: "psync", kind: kindLocal, flags: atOnceInMulti, local: (*Session).cmdRefused},
+		{name: "shutdown", kind: kindLocal, flags: atOnceInMulti | allowedBusy | refusedInMulti, local: (*Session).cmdRefused},
+		{name: "sync", kind: kindLocal, flags: atOnceInMulti | refusedInMulti, local: (*Session).cmdRefused},
+		{name: "psync", kind: kindLocal, flags: atOnceInMulti | refusedInMulti, local: (*Session).cmdRefused},
 		{name: "replconf", kind: kindLocal, flags: atOnceInMulti, local: (*Session).cmdRefused},
 		{name: "failover", kind: kindLocal, flags: atOnceInMulti, local: (*Session).cmdRefused},
 
@@ -161,7 +163,7 @@ func rows() []row {
 		{name: "flushall", cluster: clusterCommand{run: (*Session).clusterEveryMaster}},
 		{name: "flushdb", cluster: clusterCommand{run: (*Session).clusterEveryMaster}},
 		{name: "randomkey", cluster: clusterCommand{run: (*Session).clusterRandomKey}},
-		{name: "info", cluster: clusterCommand{run: (*Session).clusterInfo}},
+		{name: "info", flags: addsProxyInfo, cluster: clusterCommand{run: (*Session).clusterInfo}},
 		{name: "config", flags: container, cluster: clusterCommand{run: (*Session).clusterConfig}},
 		{name: "slowlog", flags: container, cluster: clusterCommand{run: (*Session).clusterSlowlog}},
 		{name: "latency", flags: container, cluster: clusterCommand{run: (*Session).clusterLatency}},
@@ -207,11 +209,23 @@ type table struct {
 
 const provisionalFor = time.Second
 
+// commandFacts is what the table reads from the backend.
+type commandFacts interface {
+	verb.Native
+	// commandKeys are the backend's commands by lower-case name
+	// (subcommands as "name|sub"); nil while it is unreachable.
+	commandKeys() map[string]*cmdKeys
+	// severalServers reports whether the backend is several servers a
+	// client must see as one (a cluster): whole-database commands, and
+	// multi-key commands whose keys span slots, are answered across them.
+	severalServers() bool
+}
+
 // buildTable makes the table for a backend and a set of verbs (nil: none).
-func buildTable(b *Backend, verbs verb.Set) *table {
+func buildTable(b commandFacts, verbs verb.Set) *table {
 	t := &table{byName: map[string]*cmdSpec{}, unknown: &cmdSpec{}, builtAt: time.Now()}
 	t.unknown.stats.Store(&counters.other)
-	facts := b.keys.load(b)
+	facts := b.commandKeys()
 	t.provisional = facts == nil
 	for name, ck := range facts {
 		var sp *cmdSpec
@@ -225,7 +239,7 @@ func buildTable(b *Backend, verbs verb.Set) *table {
 			sp.flags |= heldByPause
 		}
 	}
-	cluster := b.topo.cluster()
+	cluster := b.severalServers()
 	for _, r := range rows() {
 		sp := t.spec(r.name)
 		sp.kind, sp.flags, sp.local = r.kind, sp.flags|r.flags, r.local
