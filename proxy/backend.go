@@ -59,6 +59,7 @@ type Backend struct {
 	url    config.BackendURL
 	redis  *redis.Options // credentials, TLS and database, for every server
 	topo   topology
+	caps   capabilities
 	dialer net.Dialer
 	log    *zap.Logger
 	keys   keyTable
@@ -137,6 +138,7 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 	b.slowlogMaxLen.Store(-1)
 	switch u.Kind {
 	case config.KindCluster:
+		b.caps = capabilities{kind: "cluster", severalServers: true, redirects: true, routesByKey: true}
 		b.topo = newSlotMap(redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:           u.Addrs,
 			Username:        u.Username,
@@ -146,8 +148,9 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 			ReadOnly:        opts.ReadFromReplicas,
 			DisableIdentity: true,
 			Dialer:          b.topologyDialer(u.TLSConfig, opts.DialTimeout),
-		}), true)
+		}))
 	case config.KindSentinel:
+		b.caps = capabilities{kind: "sentinel", redirects: true, routesByKey: opts.ReadFromReplicas}
 		b.topo = newSlotMap(redis.NewFailoverClusterClient(&redis.FailoverOptions{
 			MasterName:       u.MasterName,
 			SentinelAddrs:    u.Addrs,
@@ -160,8 +163,9 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 			DialTimeout:      opts.DialTimeout,
 			ReplicaOnly:      opts.ReadFromReplicas,
 			DisableIdentity:  true,
-		}), false)
+		}))
 	default:
+		b.caps = capabilities{kind: "standalone"}
 		b.topo = standalone{addr: u.Addrs[0]}
 	}
 	if _, ok := b.topo.(standalone); !ok {
@@ -176,7 +180,7 @@ func (b *Backend) DB() int { return b.redis.DB }
 // Addr describes the backend for logs: its address, or for Cluster and
 // Sentinel its kind and seed addresses.
 func (b *Backend) Addr() string {
-	if b.url.Kind == config.KindStandalone {
+	if !b.caps.redirects {
 		return b.url.Addrs[0]
 	}
 	return b.url.Scheme + "://" + strings.Join(b.url.Addrs, ",")
@@ -399,11 +403,33 @@ func (b *Backend) Version(ctx context.Context) string {
 	return fallbackVersion
 }
 
-// IsCluster reports whether the backend runs in cluster mode, where one
-// call's keys must share a slot: a redis-cluster:// backend, or a
-// redis:// URL that names a cluster node.
-func (b *Backend) IsCluster(ctx context.Context) bool {
-	return b.topo.cluster() || b.info(ctx).cluster
+// capabilities are what the backend's kind means to the rest of redverb,
+// decided once when the backend is made: nothing else looks at the kind.
+// Adding a kind is a topology and its capabilities.
+type capabilities struct {
+	kind string // as INFO names it: standalone, cluster, sentinel
+	// severalServers: several masters that a client must see as one; a
+	// client's whole-database commands and keyless scripts reach each.
+	severalServers bool
+	// redirects: a server may answer MOVED or ASK (a cluster, or a
+	// Sentinel master that changed), which the backend follows.
+	redirects bool
+	// routesByKey: a command goes where its first key's slot is served
+	// (a cluster, or Sentinel reading from replicas).
+	routesByKey bool
+}
+
+// severalServers reports whether the backend is several masters a client
+// must see as one (a cluster).
+func (b *Backend) severalServers() bool { return b.caps.severalServers }
+
+// Kind names the backend's kind: standalone, cluster or sentinel.
+func (b *Backend) Kind() string { return b.caps.kind }
+
+// keysMustShareSlot reports whether one call's keys must share a slot: a
+// cluster, or a redis:// URL that names a cluster node.
+func (b *Backend) keysMustShareSlot(ctx context.Context) bool {
+	return b.caps.severalServers || b.info(ctx).cluster
 }
 
 type serverInfo struct {

@@ -39,7 +39,7 @@ var (
 // scriptStarted records a user script sent on a cluster, until done is
 // called. One server is busy by itself: nothing to record.
 func (b *Backend) scriptStarted(function bool) (done func()) {
-	if !b.topo.cluster() {
+	if !b.severalServers() {
 		return func() {}
 	}
 	bs := &b.scripts

@@ -23,7 +23,7 @@ type killFilter struct {
 // Redis's forms: CLIENT KILL ip:port (+OK or an error), and CLIENT KILL
 // <filter> <value> ... (the number killed). The backend's connections are
 // the proxy's, not the client's, so nothing is forwarded.
-func (s *Session) clientKill(args [][]byte) {
+func clientKill(s *Session, args [][]byte) {
 	if len(args) < 3 {
 		s.arityError("client|kill")
 		return

@@ -17,7 +17,7 @@ import (
 // master has it.
 
 // clusterInfo answers INFO from every master's.
-func (s *Session) clusterInfo(args [][]byte) {
+func clusterInfo(s *Session, args [][]byte) {
 	parts := s.onMasters(args)
 	if s.answeredError(parts) {
 		return
@@ -354,16 +354,16 @@ func (s *Session) clusterLatencyHistogram(args [][]byte) {
 			perMaster[m][name] = own
 		}
 	}
-	s.out = s.appendMapHeader(s.out, len(names))
+	s.out = s.proto.appendMapHeader(s.out, len(names))
 	for _, name := range names {
 		h := merged[name]
 		bounds := slices.Sorted(maps.Keys(h.buckets))
 		s.out = resp.AppendBulk(s.out, name)
-		s.out = s.appendMapHeader(s.out, 2)
+		s.out = s.proto.appendMapHeader(s.out, 2)
 		s.out = resp.AppendBulk(s.out, "calls")
 		s.out = resp.AppendHeader(s.out, ':', h.calls)
 		s.out = resp.AppendBulk(s.out, "histogram_usec")
-		s.out = s.appendMapHeader(s.out, len(bounds))
+		s.out = s.proto.appendMapHeader(s.out, len(bounds))
 		for _, bound := range bounds {
 			total := 0
 			for _, pm := range perMaster {

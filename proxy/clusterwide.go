@@ -22,7 +22,7 @@ type clusterCommand struct {
 	split *split
 }
 
-func (s *Session) arityErrorOf(args [][]byte) { s.arityError(string(lowerName(nil, args[0]))) }
+func arityErrorOf(s *Session, args [][]byte) { s.arityError(string(lowerName(nil, args[0]))) }
 
 // split cuts a multi-key command into one command per slot.
 type split struct {
@@ -94,7 +94,7 @@ func mergeArrays(s *Session, parts [][]byte, keysOf [][]int, nkeys int) []byte {
 	out := resp.AppendHeader(nil, '*', nkeys)
 	for _, v := range values {
 		if v == nil {
-			v = s.appendNull(nil)
+			v = s.proto.appendNull(nil)
 		}
 		out = append(out, v...)
 	}
@@ -164,7 +164,7 @@ func (s *Session) answeredError(parts [][]byte) bool {
 
 // clusterEveryMaster runs a command on every master (FLUSHALL, FLUSHDB):
 // the first error, or the first master's reply.
-func (s *Session) clusterEveryMaster(args [][]byte) {
+func clusterEveryMaster(s *Session, args [][]byte) {
 	parts := s.onMasters(args)
 	if s.answeredError(parts) {
 		return
@@ -173,7 +173,7 @@ func (s *Session) clusterEveryMaster(args [][]byte) {
 }
 
 // clusterDBSize adds up the masters' DBSIZE.
-func (s *Session) clusterDBSize(args [][]byte) {
+func clusterDBSize(s *Session, args [][]byte) {
 	parts := s.onMasters(args)
 	if s.answeredError(parts) {
 		return
@@ -182,7 +182,7 @@ func (s *Session) clusterDBSize(args [][]byte) {
 }
 
 // clusterKeys concatenates the masters' KEYS.
-func (s *Session) clusterKeys(args [][]byte) {
+func clusterKeys(s *Session, args [][]byte) {
 	parts := s.onMasters(args)
 	if s.answeredError(parts) {
 		return
@@ -199,7 +199,7 @@ func (s *Session) clusterKeys(args [][]byte) {
 
 // clusterRandomKey asks the masters in random order for a key until one
 // has one.
-func (s *Session) clusterRandomKey(args [][]byte) {
+func clusterRandomKey(s *Session, args [][]byte) {
 	masters, err := s.srv.Backend.masters()
 	if err != nil {
 		s.out = appendBackendError(s.out, err)
@@ -234,7 +234,7 @@ const scanNodeBits = 10
 
 // clusterScan scans the masters one after the other, with a cursor that
 // encodes the master, so a full iteration visits every key once.
-func (s *Session) clusterScan(args [][]byte) {
+func clusterScan(s *Session, args [][]byte) {
 	cursor, err := strconv.ParseUint(string(args[min(1, len(args)-1)]), 10, 64)
 	masters, merr := s.srv.Backend.masters()
 	if len(args) < 2 || err != nil || merr != nil || len(masters) >= 1<<scanNodeBits {
@@ -268,10 +268,10 @@ func (s *Session) clusterScan(args [][]byte) {
 // clusterScript runs SCRIPT LOAD, FLUSH and KILL on every master, so an
 // EVALSHA finds its script wherever its keys live; SCRIPT EXISTS says 1
 // only for scripts every master has.
-func (s *Session) clusterScript(args [][]byte) {
+func clusterScript(s *Session, args [][]byte) {
 	switch subcommand(args) {
 	case "load", "flush":
-		s.clusterEveryMaster(args)
+		clusterEveryMaster(s, args)
 	case "kill":
 		s.clusterKill(args)
 	case "exists":
@@ -295,10 +295,10 @@ func (s *Session) clusterScript(args [][]byte) {
 
 // clusterFunction runs the FUNCTION subcommands that change libraries on
 // every master; the others (LIST, DUMP, STATS) ask one.
-func (s *Session) clusterFunction(args [][]byte) {
+func clusterFunction(s *Session, args [][]byte) {
 	switch subcommand(args) {
 	case "load", "delete", "flush", "restore":
-		s.clusterEveryMaster(args)
+		clusterEveryMaster(s, args)
 	case "kill":
 		s.clusterKill(args)
 	case "stats":
@@ -336,13 +336,13 @@ func (s *Session) clusterKill(args [][]byte) {
 
 // clusterWait runs WAIT on the master of the client's last keyed command,
 // the one whose replicas hold that write.
-func (s *Session) clusterWait(args [][]byte) {
+func clusterWait(s *Session, args [][]byte) {
 	s.runBlockingAt(s.lastTarget.master(), command{args: args, raw: resp.AppendCommand(nil, args...)}, waitBlocked)
 }
 
 // clusterOK accepts READONLY, READWRITE and ASKING, which need no action
 // from a client of redverb.
-func (s *Session) clusterOK([][]byte) { s.out = append(s.out, "+OK\r\n"...) }
+func clusterOK(s *Session, _ [][]byte) { s.out = append(s.out, "+OK\r\n"...) }
 
 // subcommand is a command's lower-cased subcommand, "" if none.
 func subcommand(args [][]byte) string {
@@ -355,7 +355,7 @@ func subcommand(args [][]byte) string {
 // clusterConfig: a setting takes effect on every master and replica, as on
 // the one server a client believes it talks to; CONFIG GET answers from
 // one master.
-func (s *Session) clusterConfig(args [][]byte) {
+func clusterConfig(s *Session, args [][]byte) {
 	switch sub := subcommand(args); {
 	case sub == "set" && setsPerServer(args):
 		s.forward(args...) // where CONFIG GET reads
@@ -396,7 +396,7 @@ func setsPerServer(args [][]byte) bool {
 // clusterACL: the commands that change users on every master and replica,
 // since each server checks its own users (a client's AUTH, as redverb
 // dials it anywhere for the client, included); the rest from one master.
-func (s *Session) clusterACL(args [][]byte) {
+func clusterACL(s *Session, args [][]byte) {
 	switch subcommand(args) {
 	case "setuser", "deluser", "load", "save":
 		parts := s.onNodes(s.srv.Backend.servers, args)
@@ -410,7 +410,7 @@ func (s *Session) clusterACL(args [][]byte) {
 
 // clusterLatency: LATENCY RESET on every master (the events reset, summed),
 // LATENCY HISTOGRAM combined; the rest from one master.
-func (s *Session) clusterLatency(args [][]byte) {
+func clusterLatency(s *Session, args [][]byte) {
 	switch subcommand(args) {
 	case "histogram":
 		s.clusterLatencyHistogram(args)
@@ -431,10 +431,10 @@ func (s *Session) clusterLatency(args [][]byte) {
 
 // clusterSlowlog: RESET on every master, LEN summed, GET the newest
 // entries of all masters together.
-func (s *Session) clusterSlowlog(args [][]byte) {
+func clusterSlowlog(s *Session, args [][]byte) {
 	switch sub := subcommand(args); {
 	case sub == "reset":
-		s.clusterEveryMaster(args)
+		clusterEveryMaster(s, args)
 	case sub == "len" && len(args) == 2:
 		if entries, ok := s.clusterSlowlogEntries(args[0]); ok {
 			s.out = resp.AppendHeader(s.out, ':', len(entries))
@@ -574,13 +574,13 @@ func slowlogCommand(t *table, entry []byte) string {
 // change how a server behaves (SET-ACTIVE-EXPIRE, RELOAD, ...) go to every
 // master; the rest (SLEEP, ...) to one master, on a connection of their
 // own.
-func (s *Session) clusterDebug(args [][]byte) {
+func clusterDebug(s *Session, args [][]byte) {
 	switch sub := subcommand(args); {
 	case keyedDebug[sub] && len(args) > 2:
 		parts := s.sendEach([][]byte{resp.AppendCommand(nil, args...)}, []target{target(slotOf(args[2]))})
 		s.out = append(s.out, parts[0]...)
 	case serverDebug[sub]:
-		s.clusterEveryMaster(args)
+		clusterEveryMaster(s, args)
 	default:
 		s.runBlocking(command{args: args, raw: resp.AppendCommand(nil, args...)}, waitLong)
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redverb/redverb/config"
 	"github.com/redverb/redverb/internal/resp"
 )
 
@@ -69,7 +68,7 @@ func (s *Session) proxyInfo() []byte {
 	if err := b.Ping(500 * time.Millisecond); err != nil {
 		state = "down"
 	}
-	kind := map[config.BackendKind]string{config.KindStandalone: "standalone", config.KindCluster: "cluster", config.KindSentinel: "sentinel"}[b.url.Kind]
+	kind := b.Kind()
 	lines := []string{
 		"# Proxy",
 		"redverb_version:" + Version,

@@ -16,7 +16,7 @@ import (
 // backend's own answer plus the verbs, so that redis-cli shows hints and
 // cluster-aware clients find the verbs' keys. Other subcommands go to the
 // backend as they are.
-func (s *Session) cmdCommand(args [][]byte) {
+func cmdCommand(s *Session, args [][]byte) {
 	verbs := s.verbInfos()
 	sub := ""
 	if len(args) > 1 {
@@ -36,7 +36,7 @@ func (s *Session) cmdCommand(args [][]byte) {
 				s.out = append(s.out, e...)
 			}
 			for _, v := range verbs {
-				s.out = s.appendCommandInfo(s.out, v)
+				s.out = s.proto.appendCommandInfo(s.out, v)
 			}
 		}
 	case sub == "count" && len(args) == 2:
@@ -117,7 +117,7 @@ func (s *Session) mergeByName(args [][]byte, verbs []verb.Info, docs bool) {
 		next := 0
 		for _, n := range names {
 			if v, ok := byName[strings.ToLower(string(n))]; ok {
-				s.out = s.appendCommandInfo(s.out, v)
+				s.out = s.proto.appendCommandInfo(s.out, v)
 			} else if next < len(theirs) {
 				s.out = append(s.out, theirs[next]...)
 				next++
@@ -153,7 +153,7 @@ func (s *Session) mergeByName(args [][]byte, verbs []verb.Info, docs bool) {
 	}
 	for _, v := range mine {
 		s.out = redcon.AppendBulkString(s.out, v.Name)
-		s.out = s.appendDocs(s.out, v)
+		s.out = s.proto.appendDocs(s.out, v)
 	}
 }
 
@@ -194,7 +194,7 @@ func (s *Session) commandInfoFromTable(names [][]byte) [][]byte {
 	entries := make([][]byte, len(names))
 	for i, n := range names {
 		if entries[i] = byName[strings.ToLower(string(n))]; entries[i] == nil {
-			entries[i] = s.appendNull(nil)
+			entries[i] = s.proto.appendNull(nil)
 		}
 	}
 	return entries
@@ -234,175 +234,6 @@ func replaced(verbs []verb.Info, name []byte) bool {
 	return false
 }
 
-// appendSetHeader starts a RESP3 set, or an array in RESP2.
-func (s *Session) appendSetHeader(dst []byte, n int) []byte {
-	if s.proto == 3 {
-		return resp.AppendHeader(dst, '~', n)
-	}
-	return resp.AppendHeader(dst, '*', n)
-}
-
-// appendCommandInfo writes a verb as one entry of COMMAND's reply.
-func (s *Session) appendCommandInfo(dst []byte, v verb.Info) []byte {
-	dst = resp.AppendHeader(dst, '*', 10)
-	dst = redcon.AppendBulkString(dst, v.Name)
-	dst = redcon.AppendInt(dst, int64(v.Arity()))
-	flag := "write"
-	if v.ReadOnly {
-		flag = "readonly"
-	}
-	dst = s.appendSetHeader(dst, 1)
-	dst = redcon.AppendString(dst, flag)
-	first, last, step := 0, 0, 0
-	if v.Keys > 0 {
-		first, last, step = 1, v.Keys, 1
-	}
-	dst = redcon.AppendInt(dst, int64(first))
-	dst = redcon.AppendInt(dst, int64(last))
-	dst = redcon.AppendInt(dst, int64(step))
-	dst = s.appendSetHeader(dst, 1)
-	dst = redcon.AppendString(dst, "@scripting")
-	dst = resp.AppendHeader(dst, '*', 0) // tips
-	if v.Keys == 0 {
-		dst = resp.AppendHeader(dst, '*', 0)
-	} else { // one key spec: keys are the arguments 1..Keys
-		dst = resp.AppendHeader(dst, '*', 1)
-		dst = s.appendMapHeader(dst, 3)
-		dst = redcon.AppendBulkString(dst, "flags")
-		dst = s.appendSetHeader(dst, 1)
-		if v.ReadOnly {
-			dst = redcon.AppendString(dst, "RO")
-		} else {
-			dst = redcon.AppendString(dst, "RW")
-		}
-		dst = redcon.AppendBulkString(dst, "begin_search")
-		dst = s.appendMapHeader(dst, 2)
-		dst = redcon.AppendBulkString(dst, "type")
-		dst = redcon.AppendBulkString(dst, "index")
-		dst = redcon.AppendBulkString(dst, "spec")
-		dst = s.appendMapHeader(dst, 1)
-		dst = redcon.AppendBulkString(dst, "index")
-		dst = redcon.AppendInt(dst, 1)
-		dst = redcon.AppendBulkString(dst, "find_keys")
-		dst = s.appendMapHeader(dst, 2)
-		dst = redcon.AppendBulkString(dst, "type")
-		dst = redcon.AppendBulkString(dst, "range")
-		dst = redcon.AppendBulkString(dst, "spec")
-		dst = s.appendMapHeader(dst, 3)
-		dst = redcon.AppendBulkString(dst, "lastkey")
-		dst = redcon.AppendInt(dst, int64(v.Keys-1))
-		dst = redcon.AppendBulkString(dst, "keystep")
-		dst = redcon.AppendInt(dst, 1)
-		dst = redcon.AppendBulkString(dst, "limit")
-		dst = redcon.AppendInt(dst, 0)
-	}
-	return resp.AppendHeader(dst, '*', 0) // subcommands
-}
-
-func (s *Session) appendMapHeader(dst []byte, pairs int) []byte {
-	if s.proto == 3 {
-		return resp.AppendHeader(dst, '%', pairs)
-	}
-	return resp.AppendHeader(dst, '*', 2*pairs)
-}
-
-// appendDocs writes a verb's COMMAND DOCS entry: summary and arguments,
-// which redis-cli turns into hints.
-func (s *Session) appendDocs(dst []byte, v verb.Info) []byte {
-	dst = s.appendMapHeader(dst, 5)
-	dst = redcon.AppendBulkString(dst, "summary")
-	dst = redcon.AppendBulkString(dst, v.Summary)
-	dst = redcon.AppendBulkString(dst, "since")
-	dst = redcon.AppendBulkString(dst, "redverb")
-	dst = redcon.AppendBulkString(dst, "group")
-	dst = redcon.AppendBulkString(dst, "scripting")
-	dst = redcon.AppendBulkString(dst, "complexity")
-	dst = redcon.AppendBulkString(dst, "O(1)")
-	dst = redcon.AppendBulkString(dst, "arguments")
-	if v.Args != nil {
-		return s.appendArgDocs(dst, v.Args)
-	}
-	optional := v.MaxArgs != v.MinArgs
-	dst = resp.AppendHeader(dst, '*', v.Keys+v.MinArgs+btoi(optional))
-	for i := 0; i < v.Keys; i++ {
-		dst = s.appendArgDoc(dst, "key"+strconv.Itoa(i+1), "key", "")
-	}
-	for i := 0; i < v.MinArgs; i++ {
-		dst = s.appendArgDoc(dst, "arg"+strconv.Itoa(i+1), "string", "")
-	}
-	if optional {
-		dst = s.appendArgDoc(dst, "option", "string", "optional")
-	}
-	return dst
-}
-
-func (s *Session) appendArgDoc(dst []byte, name, typ, flag string) []byte {
-	pairs := 3
-	if flag != "" {
-		pairs++
-	}
-	dst = s.appendMapHeader(dst, pairs)
-	dst = redcon.AppendBulkString(dst, "name")
-	dst = redcon.AppendBulkString(dst, name)
-	dst = redcon.AppendBulkString(dst, "type")
-	dst = redcon.AppendBulkString(dst, typ)
-	dst = redcon.AppendBulkString(dst, "display_text")
-	dst = redcon.AppendBulkString(dst, name)
-	if flag != "" {
-		dst = redcon.AppendBulkString(dst, "flags")
-		dst = s.appendSetHeader(dst, 1)
-		dst = redcon.AppendString(dst, flag)
-	}
-	return dst
-}
-
-// appendArgDocs writes named arguments as Redis's own COMMAND DOCS does:
-// name, type, the key spec of a key, token, flags, and the arguments of a
-// choice or group; display_text for a value, which newer redis-cli shows.
-func (s *Session) appendArgDocs(dst []byte, args []verb.ArgDoc) []byte {
-	dst = resp.AppendHeader(dst, '*', len(args))
-	for _, a := range args {
-		var flags []string
-		if a.Optional {
-			flags = append(flags, "optional")
-		}
-		if a.Multiple {
-			flags = append(flags, "multiple")
-		}
-		value := a.Type != "pure-token" && a.Type != "oneof" && a.Type != "block"
-		pairs := 2 + btoi(a.Type == "key") + btoi(value) + btoi(a.Token != "") + btoi(len(flags) > 0) + btoi(len(a.Args) > 0)
-		dst = s.appendMapHeader(dst, pairs)
-		dst = redcon.AppendBulkString(dst, "name")
-		dst = redcon.AppendBulkString(dst, a.Name)
-		dst = redcon.AppendBulkString(dst, "type")
-		dst = redcon.AppendBulkString(dst, a.Type)
-		if a.Type == "key" {
-			dst = redcon.AppendBulkString(dst, "key_spec_index")
-			dst = redcon.AppendInt(dst, 0)
-		}
-		if value {
-			dst = redcon.AppendBulkString(dst, "display_text")
-			dst = redcon.AppendBulkString(dst, a.Name)
-		}
-		if a.Token != "" {
-			dst = redcon.AppendBulkString(dst, "token")
-			dst = redcon.AppendBulkString(dst, a.Token)
-		}
-		if len(flags) > 0 {
-			dst = redcon.AppendBulkString(dst, "flags")
-			dst = s.appendSetHeader(dst, len(flags))
-			for _, f := range flags {
-				dst = redcon.AppendString(dst, f)
-			}
-		}
-		if len(a.Args) > 0 {
-			dst = redcon.AppendBulkString(dst, "arguments")
-			dst = s.appendArgDocs(dst, a.Args)
-		}
-	}
-	return dst
-}
-
 func btoi(b bool) int {
 	if b {
 		return 1
@@ -411,7 +242,7 @@ func btoi(b bool) int {
 }
 
 // cmdRedverb answers REDVERB VERBS and REDVERB RELOAD.
-func (s *Session) cmdRedverb(args [][]byte) {
+func cmdRedverb(s *Session, args [][]byte) {
 	if len(args) != 2 {
 		s.arityError("redverb")
 		return

@@ -47,8 +47,6 @@ func slotOf(key []byte) int { return keyslot.Slot(key) }
 
 func (b *Backend) commandKeys() map[string]*cmdKeys { return b.keys.load(b) }
 
-func (b *Backend) severalServers() bool { return b.topo.cluster() }
-
 // load returns the backend's commands by lower-case name (subcommands as
 // "name|sub"), reading COMMAND on first use; nil while the backend is
 // unreachable (asked again after a second).

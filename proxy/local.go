@@ -94,7 +94,7 @@ func queueTimeError(args [][]byte) string {
 	return ""
 }
 
-func (s *Session) cmdRefused(args [][]byte) {
+func cmdRefused(s *Session, args [][]byte) {
 	name := strings.ToLower(string(args[0]))
 	refusal := resp.AppendError(nil, fmt.Sprintf("ERR '%s' is not supported by redverb; run it against the backend directly", name))
 	switch {
@@ -109,12 +109,12 @@ func (s *Session) arityError(name string) {
 	s.out = resp.AppendError(s.out, "ERR wrong number of arguments for '"+name+"' command")
 }
 
-func (s *Session) cmdQuit([][]byte) {
+func cmdQuit(s *Session, _ [][]byte) {
 	s.out = append(s.out, "+OK\r\n"...)
 	s.quit = true
 }
 
-func (s *Session) cmdReset([][]byte) {
+func cmdReset(s *Session, _ [][]byte) {
 	s.releaseDedicated()
 	s.db, s.proto, s.name, s.replies = s.srv.Backend.DB(), 2, "", repliesOn
 	s.user, s.pass = "", ""
@@ -147,7 +147,7 @@ func (s *Session) checkPassword(user, pass []byte) bool {
 	return good
 }
 
-func (s *Session) cmdAuth(args [][]byte) {
+func cmdAuth(s *Session, args [][]byte) {
 	var user, pass []byte
 	switch len(args) {
 	case 2:
@@ -168,7 +168,7 @@ func (s *Session) cmdAuth(args [][]byte) {
 	}
 }
 
-func (s *Session) cmdHello(args [][]byte) {
+func cmdHello(s *Session, args [][]byte) {
 	proto := s.proto
 	if len(args) > 1 {
 		v, err := strconv.ParseInt(string(args[1]), 10, 64)
@@ -180,7 +180,7 @@ func (s *Session) cmdHello(args [][]byte) {
 			s.out = resp.AppendError(s.out, "NOPROTO unsupported protocol version")
 			return
 		}
-		proto = int(v)
+		proto = protocol(v)
 	}
 	var user, pass []byte
 	var name *string
@@ -212,7 +212,7 @@ func (s *Session) cmdHello(args [][]byte) {
 		// which changes protocol with it (where invalidations then go:
 		// pushes in RESP3, the REDIRECT client in RESP2).
 		start := len(s.out)
-		hello := [][]byte{[]byte("HELLO"), []byte(strconv.Itoa(proto))}
+		hello := [][]byte{[]byte("HELLO"), []byte(strconv.Itoa(int(proto)))}
 		s.inDedicated(hello...)
 		if s.ded == nil || resp.IsError(s.out[start:]) {
 			return // the connection failed, or the backend refused: its error
@@ -226,7 +226,7 @@ func (s *Session) cmdHello(args [][]byte) {
 					return
 				}
 			}
-			c.key.proto = proto
+			c.key.proto = int(proto)
 		}
 	}
 	if name != nil && !validClientName(*name) {
@@ -264,7 +264,7 @@ func (s *Session) appendHello() {
 	s.out = redcon.AppendArray(s.out, 0)
 }
 
-func (s *Session) cmdSelect(args [][]byte) {
+func cmdSelect(s *Session, args [][]byte) {
 	if len(args) != 2 {
 		s.arityError("select")
 		return
@@ -332,7 +332,7 @@ func (s *Session) selectRefused(db int) []byte {
 // subscriptions (a subscribed client's go to its pub/sub connection). Redis
 // replies once per named channel, which would desynchronise a shared
 // connection, so the proxy answers as Redis would.
-func (s *Session) cmdUnsubscribe(args [][]byte) {
+func cmdUnsubscribe(s *Session, args [][]byte) {
 	kind := strings.ToLower(string(args[0]))
 	push := func(channel []byte) {
 		if s.proto == 3 {
@@ -342,7 +342,7 @@ func (s *Session) cmdUnsubscribe(args [][]byte) {
 		}
 		s.out = redcon.AppendBulkString(s.out, kind)
 		if channel == nil {
-			s.out = s.appendNull(s.out)
+			s.out = s.proto.appendNull(s.out)
 		} else {
 			s.out = redcon.AppendBulk(s.out, channel)
 		}
@@ -354,13 +354,6 @@ func (s *Session) cmdUnsubscribe(args [][]byte) {
 	for _, ch := range args[1:] {
 		push(ch)
 	}
-}
-
-func (s *Session) appendNull(dst []byte) []byte {
-	if s.proto == 3 {
-		return append(dst, "_\r\n"...)
-	}
-	return append(dst, "$-1\r\n"...)
 }
 
 func validClientName(name string) bool {
@@ -381,10 +374,10 @@ func clientRows() []row {
 		// Redis does. redverb's clients are never evicted by the backend, and
 		// commands on a shared connection touch keys as any client's do.
 		{name: "no-evict", kind: kindLocal, local: func(s *Session, args [][]byte) { s.clientFlag(args, &s.noEvict) }},
-		{name: "tracking", kind: kindLocal, local: (*Session).clientTracking},
-		{name: "getredir", kind: kindLocal, local: (*Session).clientGetRedir},
-		{name: "trackinginfo", kind: kindLocal, local: (*Session).clientTrackingInfo},
-		{name: "caching", kind: kindLocal, local: (*Session).clientCaching},
+		{name: "tracking", kind: kindLocal, local: clientTracking},
+		{name: "getredir", kind: kindLocal, local: clientGetRedir},
+		{name: "trackinginfo", kind: kindLocal, local: clientTrackingInfo},
+		{name: "caching", kind: kindLocal, local: clientCaching},
 		{name: "no-touch", kind: kindLocal, local: func(s *Session, args [][]byte) { s.clientFlag(args, &s.noTouch) }},
 		{name: "setname", kind: kindLocal, local: func(s *Session, args [][]byte) {
 			if len(args) != 3 {
@@ -404,7 +397,7 @@ func clientRows() []row {
 				return
 			}
 			if s.name == "" {
-				s.out = s.appendNull(s.out)
+				s.out = s.proto.appendNull(s.out)
 				return
 			}
 			s.out = redcon.AppendBulkString(s.out, s.name)
@@ -423,14 +416,14 @@ func clientRows() []row {
 			}
 			s.publishInfo()
 			s.publishMem(len(s.out))
-			s.out = s.appendText(s.out, s.describe(time.Now(), args))
+			s.out = s.proto.appendText(s.out, s.describe(time.Now(), args))
 		}},
-		{name: "pause", kind: kindLocal, local: (*Session).clientPause},
-		{name: "unpause", kind: kindLocal, local: (*Session).clientPause},
-		{name: "list", kind: kindLocal, local: (*Session).clientList},
-		{name: "unblock", kind: kindLocal, local: (*Session).clientUnblock},
-		{name: "kill", kind: kindLocal, local: (*Session).clientKill},
-		{name: "reply", kind: kindLocal, local: (*Session).clientReply},
+		{name: "pause", kind: kindLocal, local: clientPause},
+		{name: "unpause", kind: kindLocal, local: clientPause},
+		{name: "list", kind: kindLocal, local: clientList},
+		{name: "unblock", kind: kindLocal, local: clientUnblock},
+		{name: "kill", kind: kindLocal, local: clientKill},
+		{name: "reply", kind: kindLocal, local: clientReply},
 		{name: "setinfo", kind: kindLocal, local: func(s *Session, args [][]byte) {
 			if len(args) != 4 {
 				s.arityError("client|setinfo")
@@ -453,7 +446,7 @@ func clientRows() []row {
 // clientPause runs CLIENT PAUSE or UNPAUSE out of band: a pause holds the
 // shared connection at its first write, so an UNPAUSE queued there would
 // never arrive.
-func (s *Session) clientPause(args [][]byte) {
+func clientPause(s *Session, args [][]byte) {
 	start := len(s.out)
 	s.runOutOfBand(args...)
 	if string(s.out[start:]) == "+OK\r\n" {
@@ -463,7 +456,7 @@ func (s *Session) clientPause(args [][]byte) {
 
 // clientReply answers CLIENT REPLY ON|OFF|SKIP: OFF and SKIP have no
 // reply of their own; SKIP while OFF changes nothing, as in Redis.
-func (s *Session) clientReply(args [][]byte) {
+func clientReply(s *Session, args [][]byte) {
 	if len(args) != 3 {
 		s.arityError("client|reply")
 		return
@@ -485,7 +478,7 @@ func (s *Session) clientReply(args [][]byte) {
 	s.replyChosen = true
 }
 
-func (s *Session) cmdClient(args [][]byte) {
+func cmdClient(s *Session, args [][]byte) {
 	if len(args) < 2 {
 		s.arityError("client")
 		return
@@ -493,18 +486,6 @@ func (s *Session) cmdClient(args [][]byte) {
 	// Server-wide subcommands (HELP, ...) go to the backend; the table
 	// gives the others their own handlers (clientRows).
 	s.forward(args...)
-}
-
-// appendText writes a bulk string, or a verbatim string in RESP3 as Redis
-// does for CLIENT INFO and CLIENT LIST.
-func (s *Session) appendText(dst []byte, text string) []byte {
-	if s.proto == 3 {
-		dst = resp.AppendHeader(dst, '=', len(text)+4)
-		dst = append(dst, "txt:"...)
-		dst = append(dst, text...)
-		return append(dst, '\r', '\n')
-	}
-	return redcon.AppendBulkString(dst, text)
 }
 
 // clientInfo is what CLIENT LIST shows of a session. Other sessions read it
@@ -520,7 +501,7 @@ type clientInfo struct {
 }
 
 func (s *Session) snapshot() clientInfo {
-	ci := clientInfo{name: s.name, libName: s.libName, libVer: s.libVer, db: s.db, proto: s.proto, flags: "N", multi: -1, user: s.user, key: s.key()}
+	ci := clientInfo{name: s.name, libName: s.libName, libVer: s.libVer, db: s.db, proto: int(s.proto), flags: "N", multi: -1, user: s.user, key: s.key()}
 	if ci.user == "" {
 		ci.user = "default"
 	}
@@ -600,7 +581,7 @@ func (s *Session) describe(now time.Time, argv [][]byte) string {
 
 // clientList answers CLIENT LIST [TYPE normal|master|replica|pubsub] and
 // CLIENT LIST ID id [id ...] as Redis 7.0 does.
-func (s *Session) clientList(args [][]byte) {
+func clientList(s *Session, args [][]byte) {
 	s.publishInfo()
 	s.publishMem(len(s.out))
 	sessions := s.srv.sessionsSnapshot()
@@ -644,7 +625,7 @@ func (s *Session) clientList(args [][]byte) {
 			b.WriteString(other.describe(now, argv))
 		}
 	}
-	s.out = s.appendText(s.out, b.String())
+	s.out = s.proto.appendText(s.out, b.String())
 }
 
 // sessionSize is what a Session takes before its buffers, for tot-mem.

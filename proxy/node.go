@@ -120,7 +120,7 @@ func (n *node) dial(ctx context.Context, key connKey) (*conn, error) {
 	nc = cc
 	// A cluster replica serves reads only after READONLY; on a master the
 	// command is harmless, and a replica may be promoted at any time.
-	readonly := b.topo.cluster() && b.opts.ReadFromReplicas
+	readonly := b.severalServers() && b.opts.ReadFromReplicas
 	deadline := time.Now().Add(b.opts.DialTimeout)
 	user, pass := b.redis.Username, b.redis.Password
 	if key.asClient && (key.user != "" || key.pass != "") {

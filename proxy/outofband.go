@@ -28,7 +28,7 @@ func (s *Session) runOutOfBand(args ...[]byte) {
 		s.out = appendBackendError(s.out, err)
 		return
 	}
-	if !s.srv.Backend.topo.cluster() {
+	if !s.srv.Backend.severalServers() {
 		nodes = nodes[:1]
 	}
 	start := len(s.out)
@@ -46,7 +46,7 @@ func (s *Session) runOutOfBand(args ...[]byte) {
 
 // runOutOfBandOn is runOutOfBand on a given server.
 func (s *Session) runOutOfBandOn(n *node, args ...[]byte) {
-	key := connKey{db: 0, proto: s.proto}
+	key := connKey{db: 0, proto: int(s.proto)}
 	reply, err := n.clientOutOfBand(key, args...)
 	if err == nil && len(args) == 2 && bytes.EqualFold(args[1], []byte("kill")) && verbRunning(reply) {
 		// A verb runs as a function, which the client that sent SCRIPT
@@ -150,7 +150,7 @@ func (c *conn) backendID() int64 {
 // proxy's clients: the backend connection serving that client's blocking
 // command is unblocked, and the client gets Redis's own null reply or
 // -UNBLOCKED error from it.
-func (s *Session) clientUnblock(args [][]byte) {
+func clientUnblock(s *Session, args [][]byte) {
 	if len(args) != 3 && len(args) != 4 {
 		s.out = resp.AppendError(s.out, "ERR unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP.")
 		return

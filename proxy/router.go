@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redverb/redverb/config"
-
 	"github.com/redverb/redverb/internal/resp"
 )
 
@@ -25,7 +23,7 @@ const (
 // backend that reads from replicas, looks at the command; a standalone
 // backend has one server, and Sentinel one master.
 func (b *Backend) targetOf(ck *cmdKeys, args [][]byte) target {
-	if !b.topo.cluster() && !(b.url.Kind == config.KindSentinel && b.opts.ReadFromReplicas) {
+	if !b.caps.routesByKey {
 		return noSlot
 	}
 	i := ck.firstKey(args)
@@ -107,7 +105,7 @@ func (b *Backend) do(key connKey, session uint64, req *request, rt *routing) {
 	} else {
 		b.scatter(key, session, req, rt)
 	}
-	if b.url.Kind != config.KindStandalone {
+	if b.caps.redirects {
 		b.followRedirects(key, session, req, rt)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redverb/redverb/config"
 	"github.com/redverb/redverb/verb"
 
 	"github.com/redverb/redverb/internal/keyslot"
@@ -41,7 +40,7 @@ type Session struct {
 	callBuf    []byte // the verb call being sent (EVALSHA ...)
 
 	db       int
-	proto    int
+	proto    protocol
 	authed   atomic.Bool
 	name     string
 	libName  string
@@ -324,7 +323,7 @@ func (s *Session) step(cmds []command) int {
 }
 
 func (s *Session) key() connKey {
-	return connKey{db: s.db, proto: s.proto, asClient: s.srv.Backend.opts.AuthClients, user: s.user, pass: s.pass}
+	return connKey{db: s.db, proto: int(s.proto), asClient: s.srv.Backend.opts.AuthClients, user: s.user, pass: s.pass}
 }
 
 // runShared sends the leading run of ordinary commands as one batch on the
@@ -446,7 +445,7 @@ var errCrossSlot = errors.New("CROSSSLOT Keys in request don't hash to the same 
 // slot, checked here so that nothing reaches the backend otherwise.
 func (s *Session) resolve(c *command, mayWait bool) (*verb.Call, error) {
 	call, err := c.spec.verb.Resolve(c.args, mayWait)
-	if err == nil && len(call.Keys) > 1 && !keyslot.SameSlot(call.Keys) && s.srv.Backend.IsCluster(context.Background()) {
+	if err == nil && len(call.Keys) > 1 && !keyslot.SameSlot(call.Keys) && s.srv.Backend.keysMustShareSlot(context.Background()) {
 		return nil, errCrossSlot
 	}
 	return call, err
@@ -471,7 +470,7 @@ func (s *Session) runBlocking(cmd command, w wait) {
 	n, err := b.master(int(t))
 	start := len(s.out)
 	s.runBlockingOn(n, err, cmd, w, false)
-	if t == noSlot && w == waitLong && b.topo.cluster() && ranElsewhere(s.out[start:]) {
+	if t == noSlot && w == waitLong && b.severalServers() && ranElsewhere(s.out[start:]) {
 		s.runOnOtherMasters(n, cmd, start)
 	}
 }
@@ -557,7 +556,7 @@ func (s *Session) runBlockingOn(n *node, err error, cmd command, w wait, retry b
 			reply = reply[len("+OK\r\n"):]
 		}
 		kind, slot, addr := parseRedirect(reply)
-		if b.url.Kind == config.KindStandalone || try == maxRedirects || (kind != movedTo && kind != askAt) {
+		if !b.caps.redirects || try == maxRedirects || (kind != movedTo && kind != askAt) {
 			s.out = append(s.out[:start], reply...)
 			return
 		}
@@ -683,19 +682,11 @@ func (s *Session) runSteps(call *verb.Call) error {
 		}
 		next, final := call.Then(s.out[start:])
 		if next == nil {
-			s.out = append(s.out[:start], s.asProto(final)...)
+			s.out = append(s.out[:start], s.proto.asProto(final)...)
 			return nil
 		}
 		s.out, call = s.out[:start], next
 	}
-}
-
-// asProto turns a RESP2 null into this client's null.
-func (s *Session) asProto(reply []byte) []byte {
-	if string(reply) == "$-1\r\n" || string(reply) == "*-1\r\n" {
-		return s.appendNull(nil)
-	}
-	return reply
 }
 
 // queueInMulti sends raw inside MULTI in place of a command the proxy does

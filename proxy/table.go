@@ -84,25 +84,25 @@ func rows() []row {
 		// Answered by the proxy: they concern the client's own connection,
 		// which the proxy owns; forwarding them would change a backend
 		// connection that other clients share.
-		{name: "auth", kind: kindLocal, flags: beforeAuth | allowedBusy, local: (*Session).cmdAuth},
-		{name: "hello", kind: kindLocal, flags: beforeAuth | allowedBusy, local: (*Session).cmdHello},
-		{name: "quit", kind: kindLocal, flags: beforeAuth | allowedBusy | atOnceInMulti, local: (*Session).cmdQuit},
-		{name: "reset", kind: kindLocal, flags: beforeAuth | allowedBusy | atOnceInMulti, local: (*Session).cmdReset},
-		{name: "select", kind: kindLocal, local: (*Session).cmdSelect},
-		{name: "client", kind: kindLocal, flags: container, local: (*Session).cmdClient, subs: clientRows()},
-		{name: "unsubscribe", kind: kindLocal, flags: unsubscribes, local: (*Session).cmdUnsubscribe},
-		{name: "punsubscribe", kind: kindLocal, flags: unsubscribes, local: (*Session).cmdUnsubscribe},
-		{name: "sunsubscribe", kind: kindLocal, flags: unsubscribes, local: (*Session).cmdUnsubscribe},
-		{name: "command", kind: kindLocal, flags: container, local: (*Session).cmdCommand},
-		{name: "redverb", kind: kindLocal, local: (*Session).cmdRedverb},
+		{name: "auth", kind: kindLocal, flags: beforeAuth | allowedBusy, local: cmdAuth},
+		{name: "hello", kind: kindLocal, flags: beforeAuth | allowedBusy, local: cmdHello},
+		{name: "quit", kind: kindLocal, flags: beforeAuth | allowedBusy | atOnceInMulti, local: cmdQuit},
+		{name: "reset", kind: kindLocal, flags: beforeAuth | allowedBusy | atOnceInMulti, local: cmdReset},
+		{name: "select", kind: kindLocal, local: cmdSelect},
+		{name: "client", kind: kindLocal, flags: container, local: cmdClient, subs: clientRows()},
+		{name: "unsubscribe", kind: kindLocal, flags: unsubscribes, local: cmdUnsubscribe},
+		{name: "punsubscribe", kind: kindLocal, flags: unsubscribes, local: cmdUnsubscribe},
+		{name: "sunsubscribe", kind: kindLocal, flags: unsubscribes, local: cmdUnsubscribe},
+		{name: "command", kind: kindLocal, flags: container, local: cmdCommand},
+		{name: "redverb", kind: kindLocal, local: cmdRedverb},
 		// Refused: they would hand a client the backend connection itself
 		// (replication) or act on the whole backend in ways a proxy user
 		// should not. Inside MULTI they answer for themselves.
-		{name: "shutdown", kind: kindLocal, flags: atOnceInMulti | allowedBusy | refusedInMulti, local: (*Session).cmdRefused},
-		{name: "sync", kind: kindLocal, flags: atOnceInMulti | refusedInMulti, local: (*Session).cmdRefused},
-		{name: "psync", kind: kindLocal, flags: atOnceInMulti | refusedInMulti, local: (*Session).cmdRefused},
-		{name: "replconf", kind: kindLocal, flags: atOnceInMulti, local: (*Session).cmdRefused},
-		{name: "failover", kind: kindLocal, flags: atOnceInMulti, local: (*Session).cmdRefused},
+		{name: "shutdown", kind: kindLocal, flags: atOnceInMulti | allowedBusy | refusedInMulti, local: cmdRefused},
+		{name: "sync", kind: kindLocal, flags: atOnceInMulti | refusedInMulti, local: cmdRefused},
+		{name: "psync", kind: kindLocal, flags: atOnceInMulti | refusedInMulti, local: cmdRefused},
+		{name: "replconf", kind: kindLocal, flags: atOnceInMulti, local: cmdRefused},
+		{name: "failover", kind: kindLocal, flags: atOnceInMulti, local: cmdRefused},
 
 		{name: "multi", kind: kindTx, flags: allowedBusy},
 		{name: "watch", kind: kindTx, flags: allowedBusy},
@@ -121,7 +121,7 @@ func rows() []row {
 		{name: "bzpopmin", kind: kindBlocking},
 		{name: "bzpopmax", kind: kindBlocking},
 		{name: "bzmpop", kind: kindBlocking},
-		{name: "wait", kind: kindBlocking, cluster: clusterCommand{run: (*Session).clusterWait}},
+		{name: "wait", kind: kindBlocking, cluster: clusterCommand{run: clusterWait}},
 		{name: "waitaof", kind: kindBlocking},
 		{name: "xread", kind: kindMaybeBlocking},
 		{name: "xreadgroup", kind: kindMaybeBlocking},
@@ -136,15 +136,15 @@ func rows() []row {
 		{name: "evalsha_ro", kind: kindUnbounded, flags: runsScript},
 		{name: "fcall", kind: kindUnbounded, flags: runsFunction},
 		{name: "fcall_ro", kind: kindUnbounded, flags: runsFunction},
-		{name: "debug", kind: kindUnbounded, cluster: clusterCommand{run: (*Session).clusterDebug}},
+		{name: "debug", kind: kindUnbounded, cluster: clusterCommand{run: clusterDebug}},
 
 		// Out of band: a runaway script holds its connection, and everything
 		// queued behind it there, until SCRIPT KILL or FUNCTION KILL arrives
 		// on another connection. Redis runs exactly these while a script is
 		// busy (allow_busy).
-		{name: "script", flags: container, cluster: clusterCommand{run: (*Session).clusterScript}, subs: []row{
+		{name: "script", flags: container, cluster: clusterCommand{run: clusterScript}, subs: []row{
 			{name: "kill", kind: kindOutOfBand, flags: allowedBusy}}},
-		{name: "function", flags: container, cluster: clusterCommand{run: (*Session).clusterFunction}, subs: []row{
+		{name: "function", flags: container, cluster: clusterCommand{run: clusterFunction}, subs: []row{
 			{name: "kill", kind: kindOutOfBand, flags: allowedBusy},
 			{name: "stats", kind: kindOutOfBand, flags: allowedBusy}}},
 
@@ -157,22 +157,22 @@ func rows() []row {
 		// Whole-database commands, answered on a cluster by asking every
 		// master (or the right one) and combining the replies as one Redis
 		// would (see clusterwide.go).
-		{name: "dbsize", cluster: clusterCommand{run: (*Session).clusterDBSize}},
-		{name: "keys", cluster: clusterCommand{run: (*Session).clusterKeys}},
-		{name: "scan", cluster: clusterCommand{run: (*Session).clusterScan}},
-		{name: "flushall", cluster: clusterCommand{run: (*Session).clusterEveryMaster}},
-		{name: "flushdb", cluster: clusterCommand{run: (*Session).clusterEveryMaster}},
-		{name: "randomkey", cluster: clusterCommand{run: (*Session).clusterRandomKey}},
-		{name: "info", flags: addsProxyInfo, cluster: clusterCommand{run: (*Session).clusterInfo}},
-		{name: "config", flags: container, cluster: clusterCommand{run: (*Session).clusterConfig}},
-		{name: "slowlog", flags: container, cluster: clusterCommand{run: (*Session).clusterSlowlog}},
-		{name: "latency", flags: container, cluster: clusterCommand{run: (*Session).clusterLatency}},
-		{name: "acl", flags: container, cluster: clusterCommand{run: (*Session).clusterACL}},
+		{name: "dbsize", cluster: clusterCommand{run: clusterDBSize}},
+		{name: "keys", cluster: clusterCommand{run: clusterKeys}},
+		{name: "scan", cluster: clusterCommand{run: clusterScan}},
+		{name: "flushall", cluster: clusterCommand{run: clusterEveryMaster}},
+		{name: "flushdb", cluster: clusterCommand{run: clusterEveryMaster}},
+		{name: "randomkey", cluster: clusterCommand{run: clusterRandomKey}},
+		{name: "info", flags: addsProxyInfo, cluster: clusterCommand{run: clusterInfo}},
+		{name: "config", flags: container, cluster: clusterCommand{run: clusterConfig}},
+		{name: "slowlog", flags: container, cluster: clusterCommand{run: clusterSlowlog}},
+		{name: "latency", flags: container, cluster: clusterCommand{run: clusterLatency}},
+		{name: "acl", flags: container, cluster: clusterCommand{run: clusterACL}},
 		// Connection modes of cluster clients: they would change a shared
 		// connection, and redverb does the cluster's routing itself.
-		{name: "readonly", cluster: clusterCommand{run: (*Session).clusterOK}},
-		{name: "readwrite", cluster: clusterCommand{run: (*Session).clusterOK}},
-		{name: "asking", cluster: clusterCommand{run: (*Session).clusterOK}},
+		{name: "readonly", cluster: clusterCommand{run: clusterOK}},
+		{name: "readwrite", cluster: clusterCommand{run: clusterOK}},
+		{name: "asking", cluster: clusterCommand{run: clusterOK}},
 		// Multi-key commands, split per slot when their keys span slots.
 		{name: "mget", cluster: clusterCommand{split: &split{step: 1, merge: mergeArrays}}},
 		{name: "mset", cluster: clusterCommand{split: &split{step: 2, merge: mergeOK}}},
@@ -385,7 +385,7 @@ func (c *command) wideHandler() func(*Session, [][]byte) {
 	case !w.split.wellFormed(c.args):
 		// MSET with a key and no value: Redis's own arity error. Its
 		// keys may span slots, which a cluster node would answer first.
-		return (*Session).arityErrorOf
+		return arityErrorOf
 	}
 	return w.split.run
 }

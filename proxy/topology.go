@@ -29,9 +29,6 @@ type topology interface {
 	// moved records a MOVED redirect, or with addr empty, a reply that
 	// shows the map is stale (a demoted master's -READONLY).
 	moved(slot int, addr string)
-	// cluster reports Redis Cluster rules: one call's keys share a slot,
-	// only database 0.
-	cluster() bool
 	close()
 }
 
@@ -43,7 +40,6 @@ func (t standalone) replica(int) (string, error) { return t.addr, nil }
 func (t standalone) masters() ([]string, error)  { return []string{t.addr}, nil }
 func (t standalone) servers() ([]string, error)  { return []string{t.addr}, nil }
 func (t standalone) moved(int, string)           {}
-func (t standalone) cluster() bool               { return false }
 func (t standalone) close()                      {}
 
 // movedFor is how long a MOVED redirect overrides go-redis's slot map:
@@ -55,8 +51,7 @@ const movedFor = 2 * time.Second
 // its own client, for Sentinel its failover client (one shard holding
 // every slot, whose master moves on +switch-master).
 type slotMap struct {
-	cc        *redis.ClusterClient
-	isCluster bool
+	cc *redis.ClusterClient
 
 	mu        sync.Mutex
 	redirect  map[int]redirect
@@ -82,8 +77,8 @@ var slotKeys = func() (keys [16384]string) {
 	return keys
 }()
 
-func newSlotMap(cc *redis.ClusterClient, isCluster bool) *slotMap {
-	return &slotMap{cc: cc, isCluster: isCluster, redirect: map[int]redirect{}}
+func newSlotMap(cc *redis.ClusterClient) *slotMap {
+	return &slotMap{cc: cc, redirect: map[int]redirect{}}
 }
 
 func (t *slotMap) master(slot int) (string, error) { return t.serving(slot, t.cc.MasterForKey) }
@@ -147,5 +142,4 @@ func (t *slotMap) moved(slot int, addr string) {
 	t.cc.ReloadState(context.Background())
 }
 
-func (t *slotMap) cluster() bool { return t.isCluster }
-func (t *slotMap) close()        { t.cc.Close() }
+func (t *slotMap) close() { t.cc.Close() }

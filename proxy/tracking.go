@@ -159,7 +159,7 @@ func (c *conn) readReply(dst []byte) ([]byte, error) {
 // the keys read on it, so tracking is turned on on a connection to every
 // master (one on standalone and Sentinel), and each command of the client
 // runs on the one where its key lives.
-func (s *Session) clientTracking(args [][]byte) {
+func clientTracking(s *Session, args [][]byte) {
 	if len(args) < 3 {
 		s.arityError("client|tracking")
 		return
@@ -389,7 +389,7 @@ func (s *Session) inDedicated(args ...[]byte) {
 
 // clientGetRedir answers CLIENT GETREDIR: the redverb client that gets this
 // client's invalidations, 0 if none (RESP3 pushes), -1 if not tracking.
-func (s *Session) clientGetRedir(args [][]byte) {
+func clientGetRedir(s *Session, args [][]byte) {
 	switch {
 	case len(args) != 2:
 		s.arityError("client|getredir")
@@ -403,7 +403,7 @@ func (s *Session) clientGetRedir(args [][]byte) {
 
 // clientTrackingInfo answers CLIENT TRACKINGINFO from the backend
 // connection, with the redirect given as the redverb client's id.
-func (s *Session) clientTrackingInfo(args [][]byte) {
+func clientTrackingInfo(s *Session, args [][]byte) {
 	if !s.tracking {
 		s.forward(args...) // a connection that does not track answers "off"
 		return
@@ -431,7 +431,7 @@ func (s *Session) clientTrackingInfo(args [][]byte) {
 // clientCaching sends CLIENT CACHING YES|NO on the tracking connection, for
 // the client's next command there; without tracking, the backend refuses
 // it as it refuses any connection that does not track.
-func (s *Session) clientCaching(args [][]byte) {
+func clientCaching(s *Session, args [][]byte) {
 	if !s.tracking {
 		s.forward(args...)
 		return

@@ -20,7 +20,7 @@ import (
 // cluster the one serving its first key; noSlot if any will do.
 func (s *Session) pinTarget(c *command) target {
 	b := s.srv.Backend
-	if !b.topo.cluster() {
+	if !b.severalServers() {
 		return noSlot
 	}
 	return b.targetOf(c.spec.keys, c.args).master()
@@ -97,7 +97,7 @@ var multiCmd = resp.AppendCommand(nil, []byte("MULTI"))
 // get -CROSSSLOT; any other command (a read between WATCH and MULTI) is
 // sent where it belongs on the shared path.
 func (s *Session) crossNode(name string, args [][]byte, start int) {
-	if !s.srv.Backend.topo.cluster() {
+	if !s.srv.Backend.severalServers() {
 		return
 	}
 	if kind := redirectOf(s.out[start:]); kind != movedTo && kind != askAt {
@@ -114,7 +114,7 @@ func (s *Session) crossNode(name string, args [][]byte, start int) {
 // recordUnpinned keeps a command queued before the transaction is pinned,
 // to queue it again if the transaction moves.
 func (s *Session) recordUnpinned(name string, raw []byte) {
-	if s.inMulti && !s.pinned && name != "multi" && s.srv.Backend.topo.cluster() {
+	if s.inMulti && !s.pinned && name != "multi" && s.srv.Backend.severalServers() {
 		s.unpinned = append(s.unpinned, bytes.Clone(raw))
 	}
 }

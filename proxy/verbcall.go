@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redverb/redverb/config"
 	"github.com/redverb/redverb/verb"
 
 	"go.uber.org/zap"
@@ -55,7 +54,7 @@ func isNoScript(reply []byte) bool { return bytes.HasPrefix(reply, []byte("-NOSC
 // callTarget is where a call runs: the master serving its keys' slot
 // (any server outside a cluster, where hashing the key would be wasted).
 func (b *Backend) callTarget(c *verb.Call) target {
-	if len(c.Keys) == 0 || !b.topo.cluster() {
+	if len(c.Keys) == 0 || !b.severalServers() {
 		return noSlot
 	}
 	return target(slotOf(c.Keys[0]))
@@ -94,7 +93,7 @@ func (s *Session) finishVerb(call *verb.Call, start int, woken chan struct{}) {
 			// in one batch so that a SCRIPT FLUSH can hardly come
 			// between, the call's own server and the call.
 			load := resp.AppendCommand(nil, []byte("SCRIPT"), []byte("LOAD"), []byte(call.Script))
-			if s.srv.Backend.url.Kind != config.KindStandalone {
+			if s.srv.Backend.caps.redirects {
 				s.onMasters([][]byte{[]byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)})
 			}
 			s.out = s.out[:start]
@@ -144,7 +143,7 @@ func (s *Session) finishVerb(call *verb.Call, start int, woken chan struct{}) {
 	for call.Then != nil && !s.req.overflow {
 		next, final := call.Then(reply())
 		if next == nil {
-			s.out = append(s.out[:start], s.asProto(final)...)
+			s.out = append(s.out[:start], s.proto.asProto(final)...)
 			clear(s.req.cmds)
 			return
 		}
