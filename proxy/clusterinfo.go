@@ -338,7 +338,7 @@ func (s *Session) clusterLatencyHistogram(args [][]byte) {
 			for j := 0; j+1 < len(fields); j += 2 {
 				switch string(resp.Text(fields[j])) {
 				case "calls":
-					if n := intBody(fields[j+1]); broadcast[name] {
+					if n := resp.Int(fields[j+1]); broadcast[name] {
 						h.calls = max(h.calls, n)
 					} else {
 						h.calls += n
@@ -346,8 +346,8 @@ func (s *Session) clusterLatencyHistogram(args [][]byte) {
 				case "histogram_usec":
 					b := resp.SplitArray(mapAsArray(fields[j+1]))
 					for k := 0; k+1 < len(b); k += 2 {
-						own[intBody(b[k])] = intBody(b[k+1])
-						h.buckets[intBody(b[k])] = 0
+						own[resp.Int(b[k])] = resp.Int(b[k+1])
+						h.buckets[resp.Int(b[k])] = 0
 					}
 				}
 			}

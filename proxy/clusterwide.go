@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/redverb/redverb/internal/keyslot"
 	"github.com/redverb/redverb/internal/resp"
 )
 
@@ -41,9 +42,9 @@ func (sp split) spansSlots(args [][]byte) bool {
 	if len(args) < 2 || !sp.wellFormed(args) {
 		return false
 	}
-	first := slotOf(args[1])
+	first := keyslot.Slot(args[1])
 	for i := 1 + sp.step; i < len(args); i += sp.step {
-		if slotOf(args[i]) != first {
+		if keyslot.Slot(args[i]) != first {
 			return true
 		}
 	}
@@ -55,7 +56,7 @@ func (sp split) run(s *Session, args [][]byte) {
 	var keysOf [][]int // per slot, the indexes of its keys in the call
 	var cmds [][][]byte
 	for k, i := 0, 1; i < len(args); k, i = k+1, i+sp.step {
-		slot := slotOf(args[i])
+		slot := keyslot.Slot(args[i])
 		j := 0
 		for j < len(slots) && slots[j] != slot {
 			j++
@@ -108,7 +109,7 @@ func mergeOK(*Session, [][]byte, [][]int, int) []byte { return []byte("+OK\r\n")
 func sumIntegers(_ *Session, parts [][]byte, _ [][]int, _ int) []byte {
 	total := 0
 	for _, p := range parts {
-		total += intBody(p)
+		total += resp.Int(p)
 	}
 	return append(strconv.AppendInt([]byte{':'}, int64(total), 10), '\r', '\n')
 }
@@ -282,7 +283,7 @@ func clusterScript(s *Session, args [][]byte) {
 		all := resp.SplitArray(parts[0])
 		for _, p := range parts[1:] {
 			for i, v := range resp.SplitArray(p) {
-				if i < len(all) && intBody(v) == 0 {
+				if i < len(all) && resp.Int(v) == 0 {
 					all[i] = v
 				}
 			}
@@ -527,7 +528,7 @@ func mergeNewestFirst(dst [][]byte, lists [][][]byte) [][]byte {
 			f := resp.SplitArray(l[0])
 			t := 0
 			if len(f) > 1 {
-				t = intBody(f[1])
+				t = resp.Int(f[1])
 			}
 			if best < 0 || t > bestTime {
 				best, bestTime = i, t
@@ -577,7 +578,7 @@ func slowlogCommand(t *table, entry []byte) string {
 func clusterDebug(s *Session, args [][]byte) {
 	switch sub := subcommand(args); {
 	case keyedDebug[sub] && len(args) > 2:
-		parts := s.sendEach([][]byte{resp.AppendCommand(nil, args...)}, []target{target(slotOf(args[2]))})
+		parts := s.sendEach([][]byte{resp.AppendCommand(nil, args...)}, []target{target(keyslot.Slot(args[2]))})
 		s.out = append(s.out, parts[0]...)
 	case serverDebug[sub]:
 		clusterEveryMaster(s, args)
@@ -637,10 +638,10 @@ func (s *Session) clusterLatencyLatest(args [][]byte) {
 			if !seen {
 				names = append(names, name)
 			}
-			if t := intBody(f[1]); t >= cur[1] {
-				cur[1], cur[2] = t, intBody(f[2])
+			if t := resp.Int(f[1]); t >= cur[1] {
+				cur[1], cur[2] = t, resp.Int(f[2])
 			}
-			cur[3] = max(cur[3], intBody(f[3]))
+			cur[3] = max(cur[3], resp.Int(f[3]))
 			events[name] = cur
 		}
 	}

@@ -141,7 +141,7 @@ func (c *conn) backendID() int64 {
 		return c.id
 	}
 	if reply, err := c.roundTrip([]byte("CLIENT"), []byte("ID")); err == nil {
-		c.id = int64(intBody(reply))
+		c.id = int64(resp.Int(reply))
 	}
 	return c.id
 }

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redverb/redverb/internal/keyslot"
+	"github.com/redverb/redverb/internal/keyspec"
 	"github.com/redverb/redverb/internal/resp"
 )
 
@@ -22,16 +24,16 @@ const (
 // targetOf returns where a command goes, given its keys (nil: none). Only a cluster, or a Sentinel
 // backend that reads from replicas, looks at the command; a standalone
 // backend has one server, and Sentinel one master.
-func (b *Backend) targetOf(ck *cmdKeys, args [][]byte) target {
+func (b *Backend) targetOf(ck *keyspec.Command, args [][]byte) target {
 	if !b.caps.routesByKey {
 		return noSlot
 	}
-	i := ck.firstKey(args)
+	i := ck.FirstKey(args)
 	if i < 0 {
 		return noSlot
 	}
-	t := target(slotOf(args[i]))
-	if b.opts.ReadFromReplicas && ck.readonly {
+	t := target(keyslot.Slot(args[i]))
+	if b.opts.ReadFromReplicas && ck.ReadOnly {
 		t |= readBit
 	}
 	return t

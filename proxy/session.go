@@ -851,7 +851,7 @@ func (s *Session) exchange(c *conn, raws [][]byte, w wait, each func(i, start in
 			s.failReplies(len(raws), err)
 			return err
 		}
-		c.id = int64(intBody(reply))
+		c.id = int64(resp.Int(reply))
 		s.blocked.set(c)
 	}
 	read := func() (int, error) {

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redverb/redverb/internal/keyspec"
 	"github.com/redverb/redverb/verb"
 )
 
@@ -56,7 +57,7 @@ type cmdSpec struct {
 	flags flags
 	local func(*Session, [][]byte) // kindLocal
 	wide  clusterCommand           // kindClusterWide: a handler or a split strategy
-	keys  *cmdKeys                 // from the backend's COMMAND; nil if it has none
+	keys  *keyspec.Command         // from the backend's COMMAND; nil if it has none
 	verb  verb.Verb                // kindVerb, or a stand-in for some calls
 	// standIn are the options whose calls the verb takes (upper case); if
 	// nil, it takes every call of a kindVerb row.
@@ -214,7 +215,7 @@ type commandFacts interface {
 	verb.Native
 	// commandKeys are the backend's commands by lower-case name
 	// (subcommands as "name|sub"); nil while it is unreachable.
-	commandKeys() map[string]*cmdKeys
+	commandKeys() map[string]*keyspec.Command
 	// severalServers reports whether the backend is several servers a
 	// client must see as one (a cluster): whole-database commands, and
 	// multi-key commands whose keys span slots, are answered across them.
@@ -235,7 +236,7 @@ func buildTable(b commandFacts, verbs verb.Set) *table {
 			sp = t.spec(name)
 		}
 		sp.keys = ck
-		if ck.write {
+		if ck.Write {
 			sp.flags |= heldByPause
 		}
 	}

@@ -4,20 +4,22 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redverb/redverb/internal/keyspec"
+	"github.com/redverb/redverb/internal/resp"
 	"github.com/redverb/redverb/verb"
 )
 
 // facts is a backend as the command table sees it.
 type facts struct {
-	cmds    map[string]*cmdKeys
+	cmds    map[string]*keyspec.Command
 	options map[string]bool // "set|IFEQ"
 	cluster bool
 }
 
-func (f facts) commandKeys() map[string]*cmdKeys  { return f.cmds }
-func (f facts) severalServers() bool              { return f.cluster }
-func (f facts) HasCommand(name string) bool       { return f.cmds[name] != nil }
-func (f facts) HasOption(name, token string) bool { return f.options[name+"|"+token] }
+func (f facts) commandKeys() map[string]*keyspec.Command { return f.cmds }
+func (f facts) severalServers() bool                     { return f.cluster }
+func (f facts) HasCommand(name string) bool              { return f.cmds[name] != nil }
+func (f facts) HasOption(name, token string) bool        { return f.options[name+"|"+token] }
 
 type verbs []verb.Verb
 
@@ -30,12 +32,26 @@ type fakeVerb verb.Info
 func (v fakeVerb) Info() verb.Info                          { return verb.Info(v) }
 func (fakeVerb) Resolve([][]byte, bool) (*verb.Call, error) { return &verb.Call{}, nil }
 
+// backendCommand is a backend command as COMMAND shows it before key specs:
+// its name, flags, and first key's index (0: none); "name|sub" for a
+// subcommand, and container marks a command with subcommands.
+func backendCommand(name string, firstKey int, flags ...string) *keyspec.Command {
+	reply := "*1\r\n*6\r\n" + string(resp.AppendBulk(nil, name)) + ":-1\r\n" + string(resp.AppendHeader(nil, '*', len(flags)))
+	for _, f := range flags {
+		reply += "+" + f + "\r\n"
+	}
+	reply += string(resp.AppendHeader(nil, ':', firstKey)) + ":1\r\n:1\r\n"
+	return keyspec.Parse([]byte(reply))[name]
+}
+
 func redis7Facts(cluster bool) facts {
-	key := []keySpec{{index: 1, keystep: 1}}
-	return facts{cluster: cluster, options: map[string]bool{"set|EX": true}, cmds: map[string]*cmdKeys{
-		"get": {specs: key, readonly: true}, "set": {specs: key, write: true}, "mget": {specs: key, readonly: true},
-		"xread": {}, "ping": {}, "client": {subs: true}, "client|list": {}, "client|help": {},
-		"script": {subs: true}, "script|kill": {}, "script|load": {}, "eval": {},
+	client, script := backendCommand("client", 0), backendCommand("script", 0)
+	client.Subs, script.Subs = true, true
+	return facts{cluster: cluster, options: map[string]bool{"set|EX": true}, cmds: map[string]*keyspec.Command{
+		"get": backendCommand("get", 1, "readonly"), "set": backendCommand("set", 1, "write"), "mget": backendCommand("mget", 1, "readonly"),
+		"xread": backendCommand("xread", 0), "ping": backendCommand("ping", 0), "client": client, "client|list": backendCommand("client|list", 0),
+		"client|help": backendCommand("client|help", 0), "script": script, "script|kill": backendCommand("script|kill", 0),
+		"script|load": backendCommand("script|load", 0), "eval": backendCommand("eval", 0),
 	}}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redverb/redverb/internal/keyslot"
 )
 
 // A topology says which server serves a slot. A standalone backend is one
@@ -69,7 +70,7 @@ var slotKeys = func() (keys [16384]string) {
 	missing := len(keys)
 	for i := 0; missing > 0; i++ {
 		k := strconv.Itoa(i)
-		if s := slotOf([]byte(k)); keys[s] == "" {
+		if s := keyslot.Slot([]byte(k)); keys[s] == "" {
 			keys[s] = k
 			missing--
 		}

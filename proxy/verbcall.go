@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/redverb/redverb/internal/keyslot"
 	"github.com/redverb/redverb/internal/resp"
 )
 
@@ -57,7 +58,7 @@ func (b *Backend) callTarget(c *verb.Call) target {
 	if len(c.Keys) == 0 || !b.severalServers() {
 		return noSlot
 	}
-	return target(slotOf(c.Keys[0]))
+	return target(keyslot.Slot(c.Keys[0]))
 }
 
 // finishVerb completes a verb whose first reply sits at s.out[start:]: it

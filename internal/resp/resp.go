@@ -148,6 +148,15 @@ func Text(reply []byte) []byte {
 	return payload
 }
 
+// Int reads an integer reply; 0 if it is not one.
+func Int(reply []byte) int {
+	if len(reply) < 4 || reply[0] != ':' {
+		return 0
+	}
+	n, _ := strconv.Atoi(string(reply[1 : len(reply)-2]))
+	return n
+}
+
 func AppendHeader(dst []byte, kind byte, n int) []byte {
 	dst = append(dst, kind)
 	dst = strconv.AppendInt(dst, int64(n), 10)

@@ -120,3 +120,11 @@ func TestText(t *testing.T) {
 		}
 	}
 }
+
+func TestInt(t *testing.T) {
+	for reply, want := range map[string]int{":42\r\n": 42, ":-1\r\n": -1, "+42\r\n": 0, "": 0} {
+		if got := Int([]byte(reply)); got != want {
+			t.Errorf("Int(%q) = %d, want %d", reply, got, want)
+		}
+	}
+}
