@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/redverb/redverb/internal/stats"
 	"github.com/redverb/redverb/proxy"
 )
 
@@ -83,7 +84,7 @@ type collector struct {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	st := proxy.Counters()
+	st := stats.Process()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -97,16 +98,16 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(dropped, st.SubscribersDropped.Load())
 	for name, cs := range st.Commands() {
 		counter(commands, cs.Calls.Load(), name)
-		buckets := make(map[float64]uint64, len(proxy.LatencyBuckets))
+		buckets := make(map[float64]uint64, len(stats.LatencyBuckets))
 		cumulative := uint64(0)
-		for i, le := range proxy.LatencyBuckets {
+		for i, le := range stats.LatencyBuckets {
 			cumulative += uint64(cs.Buckets[i].Load())
 			buckets[le] = cumulative
 		}
-		count := cumulative + uint64(cs.Buckets[len(proxy.LatencyBuckets)].Load())
+		count := cumulative + uint64(cs.Buckets[len(stats.LatencyBuckets)].Load())
 		ch <- prometheus.MustNewConstHistogram(latency, count, time.Duration(cs.Nanos.Load()).Seconds(), buckets, name)
 	}
-	for i, kind := range proxy.ErrorKinds {
+	for i, kind := range stats.ErrorKinds {
 		counter(errorsDesc, st.Errors[i].Load(), kind)
 	}
 	counter(reloads, st.ScriptReloads.Load())

@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/redverb/redverb/internal/stats"
 )
 
 // A goroutine's stack grows while it runs commands, to 4 KiB or more, and
@@ -109,7 +111,7 @@ func (srv *Server) shedIdleClients(stop <-chan struct{}) {
 				if srv.Timeout > 0 && idle > srv.Timeout && s.in.shed.waiting() && !s.isStreaming() {
 					// Redis's timeout: an idle client is closed, one
 					// blocked in a command or subscribed is not.
-					counters.count(ErrTimeout)
+					counters.Count(stats.ErrTimeout)
 					s.killed.Store(true)
 					s.nc.Close()
 					continue

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redverb/redverb/internal/resp"
+	"github.com/redverb/redverb/internal/stats"
 	"go.uber.org/zap"
 )
 
@@ -280,7 +281,7 @@ func (req *request) failRest(err error) {
 		line = re.reply
 	} else {
 		line = resp.AppendError(nil, "ERR "+err.Error())
-		counters.Errors[ErrBackend].Add(int64(len(req.cmds) - len(req.ends)))
+		counters.Errors[stats.ErrBackend].Add(int64(len(req.cmds) - len(req.ends)))
 	}
 	for len(req.ends) < len(req.cmds) {
 		req.out = append(req.out, line...)

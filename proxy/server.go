@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redverb/redverb/internal/stats"
 	"github.com/redverb/redverb/verb"
 	"go.uber.org/zap"
 )
@@ -63,6 +64,9 @@ type Server struct {
 	janitor  sync.Once
 	stop     chan struct{} // closed by Shutdown; ends the janitor
 }
+
+// counters are this process's (see package stats).
+var counters = stats.Process()
 
 // clientOutputLimit is ClientOutputLimit with its default; 0 means none.
 func (srv *Server) clientOutputLimit() int { return max(srv.ClientOutputLimit, 0) }
@@ -131,7 +135,7 @@ func (srv *Server) Serve(ln net.Listener) error {
 		}
 		if len(srv.sessions) >= srv.maxClients() {
 			srv.mu.Unlock()
-			counters.count(ErrMaxClients)
+			counters.Count(stats.ErrMaxClients)
 			go refuse(nc, "-ERR max number of clients reached\r\n")
 			continue
 		}

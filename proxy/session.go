@@ -16,6 +16,7 @@ import (
 
 	"github.com/redverb/redverb/internal/keyslot"
 	"github.com/redverb/redverb/internal/resp"
+	"github.com/redverb/redverb/internal/stats"
 	"go.uber.org/zap"
 )
 
@@ -155,11 +156,11 @@ func (s *Session) loop() (moved bool) {
 		if err != nil {
 			switch {
 			case isProtocolError(err):
-				counters.count(ErrProtocol)
+				counters.Count(stats.ErrProtocol)
 				s.out = resp.AppendError(s.out, "ERR "+err.Error())
 				s.flush()
 			case err == errQueryBuffer:
-				counters.count(ErrQueryBuffer)
+				counters.Count(stats.ErrQueryBuffer)
 				s.srv.log.Warn("Closing client that reached max query buffer length: " + strings.TrimSpace(s.describe(time.Now(), nil)))
 			}
 			return
@@ -190,7 +191,7 @@ func (s *Session) overLimit() bool {
 	if !s.req.overflow && (s.req.limit == 0 || len(s.out) <= s.req.limit) {
 		return false
 	}
-	counters.count(ErrOutputLimit)
+	counters.Count(stats.ErrOutputLimit)
 	s.srv.log.Warn("Client " + strings.TrimSpace(s.describe(time.Now(), nil)) +
 		" scheduled to be closed ASAP for overcoming of output buffer limits.")
 	s.out, s.quit, s.req.overflow = nil, true, false
@@ -235,7 +236,7 @@ func (s *Session) run(cmds []command) {
 // count adds commands that ran together, and took d, to the counters.
 func (s *Session) count(cmds []command, d time.Duration) {
 	for i := range cmds {
-		cmds[i].spec.counter().observe(d)
+		cmds[i].spec.counter().Observe(d)
 	}
 	if len(cmds) > 1 {
 		s.setLastCmd(&cmds[len(cmds)-1])
@@ -453,7 +454,7 @@ func (s *Session) resolve(c *command, mayWait bool) (*verb.Call, error) {
 
 // appendCommandError answers a command the proxy refused before sending it.
 func appendCommandError(dst []byte, err error) []byte {
-	counters.count(ErrVerbRefused)
+	counters.Count(stats.ErrVerbRefused)
 	if errors.Is(err, errCrossSlot) {
 		return resp.AppendError(dst, err.Error())
 	}
@@ -914,7 +915,7 @@ func appendBackendError(dst []byte, err error) []byte {
 	if errors.As(err, &re) {
 		return append(dst, re.reply...)
 	}
-	counters.count(ErrBackend)
+	counters.Count(stats.ErrBackend)
 	var be errBackend
 	if !errors.As(err, &be) {
 		err = errBackend{err}

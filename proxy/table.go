@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redverb/redverb/internal/keyspec"
+	"github.com/redverb/redverb/internal/stats"
 	"github.com/redverb/redverb/verb"
 )
 
@@ -63,7 +64,7 @@ type cmdSpec struct {
 	// nil, it takes every call of a kindVerb row.
 	standIn []string
 	subs    map[string]*cmdSpec // by lower-case subcommand
-	stats   atomic.Pointer[CommandStats]
+	stats   atomic.Pointer[stats.CommandStats]
 }
 
 // row is one command the proxy decides about itself; every other command
@@ -225,7 +226,7 @@ type commandFacts interface {
 // buildTable makes the table for a backend and a set of verbs (nil: none).
 func buildTable(b commandFacts, verbs verb.Set) *table {
 	t := &table{byName: map[string]*cmdSpec{}, unknown: &cmdSpec{}, builtAt: time.Now()}
-	t.unknown.stats.Store(&counters.other)
+	t.unknown.stats.Store(counters.Other())
 	facts := b.commandKeys()
 	t.provisional = facts == nil
 	for name, ck := range facts {
@@ -392,11 +393,11 @@ func (c *command) wideHandler() func(*Session, [][]byte) {
 }
 
 // counter is the row's statistics, made on first use.
-func (sp *cmdSpec) counter() *CommandStats {
+func (sp *cmdSpec) counter() *stats.CommandStats {
 	if c := sp.stats.Load(); c != nil {
 		return c
 	}
-	c := counters.named(sp.name)
+	c := counters.Named(sp.name)
 	sp.stats.Store(c)
 	return c
 }

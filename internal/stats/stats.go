@@ -1,4 +1,7 @@
-package proxy
+// Package stats counts what this redverb process does, for metrics and
+// INFO: errors by kind, connections, verbs, and each command's calls and
+// latency.
+package stats
 
 import (
 	"sync"
@@ -31,12 +34,17 @@ type Stats struct {
 	other    CommandStats
 }
 
-var counters = Stats{Started: time.Now()}
+var process = Stats{Started: time.Now()}
 
-// Counters returns this process's counters.
-func Counters() *Stats { return &counters }
+// Process returns this process's counters.
+func Process() *Stats { return &process }
 
-func (st *Stats) count(kind ErrorKind) { st.Errors[kind].Add(1) }
+// Count counts an error of a kind.
+func (st *Stats) Count(kind ErrorKind) { st.Errors[kind].Add(1) }
+
+// Other counts the commands that are neither the backend's nor the
+// proxy's, under one name, so that the set of names stays bounded.
+func (st *Stats) Other() *CommandStats { return &st.other }
 
 // ErrorKind names a kind of error reply or disconnection.
 type ErrorKind int
@@ -67,7 +75,8 @@ type CommandStats struct {
 	Nanos   atomic.Int64     // sum of latencies
 }
 
-func (c *CommandStats) observe(d time.Duration) {
+// Observe counts a call that took d.
+func (c *CommandStats) Observe(d time.Duration) {
 	c.Calls.Add(1)
 	c.Nanos.Add(int64(d))
 	s := d.Seconds()
@@ -90,9 +99,9 @@ func (st *Stats) Commands() map[string]*CommandStats {
 	return out
 }
 
-// named returns the stats of a command by its lower-case name, adding it.
-// The command table calls it once per command it counts.
-func (st *Stats) named(name string) *CommandStats {
+// Named returns the stats of a command by its lower-case name, adding it.
+// The proxy's command table calls it once per command it counts.
+func (st *Stats) Named(name string) *CommandStats {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	old := st.commands.Load()
