@@ -11,13 +11,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/internal/stats"
 	"github.com/redverb/redverb/proxy"
 )
 
 // Handler serves /metrics (Prometheus), /healthz (the process is up) and
 // /readyz (the backend answers; 503 while it does not).
-func Handler(srv *proxy.Server, backend *proxy.Backend) http.Handler {
+func Handler(srv *proxy.Server, backend *backend.Backend) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&collector{srv: srv, backend: backend})
@@ -32,7 +33,7 @@ func Handler(srv *proxy.Server, backend *proxy.Backend) http.Handler {
 // readiness asks the backend at most once a second, however often a
 // load balancer probes.
 type readiness struct {
-	backend *proxy.Backend
+	backend *backend.Backend
 	mu      sync.Mutex
 	at      time.Time
 	err     error
@@ -78,7 +79,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 // adds to atomic counters.
 type collector struct {
 	srv     *proxy.Server
-	backend *proxy.Backend
+	backend *backend.Backend
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }

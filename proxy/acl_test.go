@@ -9,8 +9,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/internal/redistest"
-	"github.com/redverb/redverb/proxy"
 )
 
 // --auth backend: clients log in as the backend's ACL users and each runs
@@ -24,7 +24,7 @@ func TestACLUsersThroughProxy(t *testing.T) {
 	expect(t, admin.Do("ACL", "SETUSER", "bob", "on", ">bobpw", "~bob:*", "+@all", "-get"), "+OK\r\n")
 	core, logs := observer.New(zap.DebugLevel)
 	p := redistest.StartProxy(t, r.URL(), redistest.WithVerbs(t, ""), redistest.WithLogger(zap.New(core)),
-		redistest.WithBackend(func(bo *proxy.BackendOptions) { bo.AuthClients = true }))
+		redistest.WithBackend(func(bo *backend.BackendOptions) { bo.AuthClients = true }))
 	defer func() {
 		for _, e := range logs.All() {
 			if line := fmt.Sprint(e.Message, e.ContextMap()); strings.Contains(line, "pw") || strings.Contains(line, "wrong") {

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/internal/keyslot"
 	"github.com/redverb/redverb/internal/redistest"
-	"github.com/redverb/redverb/proxy"
 )
 
 // The cluster tests share one cluster of 3 masters, each with a replica:
@@ -304,7 +304,7 @@ func TestClusterWatchAndCrossSlotTransactions(t *testing.T) {
 // READONLY mode) and writes to masters.
 func TestClusterReadFromReplicas(t *testing.T) {
 	cl := sharedCluster(t)
-	p := redistest.StartProxy(t, cl.URL(), redistest.WithBackend(func(bo *proxy.BackendOptions) { bo.ReadFromReplicas = true }))
+	p := redistest.StartProxy(t, cl.URL(), redistest.WithBackend(func(bo *backend.BackendOptions) { bo.ReadFromReplicas = true }))
 	c := redistest.Dial(t, p.Addr())
 	expect(t, c.Do("SET", "replicated", "v"), "+OK\r\n")
 	masterGets, replicaGets := 0, 0
@@ -355,7 +355,7 @@ func TestClusterOverTLS(t *testing.T) {
 	}
 	defer cl.Close()
 	p := redistest.StartProxy(t, cl.TLSURL(), redistest.WithVerbs(t, ""),
-		redistest.WithBackend(func(bo *proxy.BackendOptions) { bo.TLSConfig = files.Config }))
+		redistest.WithBackend(func(bo *backend.BackendOptions) { bo.TLSConfig = files.Config }))
 	c := redistest.Dial(t, p.Addr())
 	expect(t, c.Do("MSET", "a", "1", "c", "2", "d", "3"), "+OK\r\n")
 	expect(t, c.Do("MGET", "a", "c", "d"), "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n")

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/internal/keyslot"
 	"github.com/redverb/redverb/internal/resp"
 )
@@ -70,10 +71,10 @@ func (sp split) run(s *Session, args [][]byte) {
 		cmds[j] = append(cmds[j], args[i:i+sp.step]...)
 	}
 	raws := make([][]byte, len(cmds))
-	targets := make([]target, len(cmds))
+	targets := make([]backend.Target, len(cmds))
 	for i, c := range cmds {
 		raws[i] = resp.AppendCommand(nil, c...)
-		targets[i] = target(slots[i])
+		targets[i] = backend.Target(slots[i])
 	}
 	parts := s.sendEach(raws, targets)
 	if s.answeredError(parts) {
@@ -116,37 +117,37 @@ func sumIntegers(_ *Session, parts [][]byte, _ [][]int, _ int) []byte {
 
 // sendEach sends commands to their targets as one scattered batch and
 // returns the replies in order.
-func (s *Session) sendEach(raws [][]byte, targets []target) [][]byte {
-	req := &request{cmds: raws, done: make(chan struct{}, 1), limit: s.req.limit}
-	rt := &routing{targets: targets}
-	s.srv.Backend.do(s.key(), s.id, req, rt)
+func (s *Session) sendEach(raws [][]byte, targets []backend.Target) [][]byte {
+	req := &backend.Request{Cmds: raws, Done: make(chan struct{}, 1), Limit: s.req.Limit}
+	rt := &backend.Routing{Targets: targets}
+	s.srv.Backend.Do(s.key(), s.id, req, rt)
 	parts := make([][]byte, len(raws))
 	for i := range parts {
-		parts[i] = req.reply(i)
+		parts[i] = req.Reply(i)
 	}
 	return parts
 }
 
 // onMasters sends one command to every master at once and returns the
 // replies in the masters' order.
-func (s *Session) onMasters(args [][]byte) [][]byte { return s.onNodes(s.srv.Backend.masters, args) }
+func (s *Session) onMasters(args [][]byte) [][]byte { return s.onNodes(s.srv.Backend.Masters, args) }
 
 // onNodes sends one command to every node list gives, at once, and returns
 // the replies in its order.
-func (s *Session) onNodes(list func() ([]*node, error), args [][]byte) [][]byte {
+func (s *Session) onNodes(list func() ([]*backend.Node, error), args [][]byte) [][]byte {
 	masters, err := list()
 	if err != nil {
 		return [][]byte{appendBackendError(nil, err)}
 	}
 	raw := resp.AppendCommand(nil, args...)
-	req := &request{limit: s.req.limit}
+	req := &backend.Request{Limit: s.req.Limit}
 	for range masters {
-		req.cmds = append(req.cmds, raw)
+		req.Cmds = append(req.Cmds, raw)
 	}
-	s.srv.Backend.scatter(s.key(), s.id, req, &routing{nodes: masters})
+	s.srv.Backend.Scatter(s.key(), s.id, req, &backend.Routing{Nodes: masters})
 	parts := make([][]byte, len(masters))
 	for i := range parts {
-		parts[i] = req.reply(i)
+		parts[i] = req.Reply(i)
 	}
 	return parts
 }
@@ -201,7 +202,7 @@ func clusterKeys(s *Session, args [][]byte) {
 // clusterRandomKey asks the masters in random order for a key until one
 // has one.
 func clusterRandomKey(s *Session, args [][]byte) {
-	masters, err := s.srv.Backend.masters()
+	masters, err := s.srv.Backend.Masters()
 	if err != nil {
 		s.out = appendBackendError(s.out, err)
 		return
@@ -217,15 +218,15 @@ func clusterRandomKey(s *Session, args [][]byte) {
 }
 
 // onNode sends one command to one server and returns its reply.
-func (s *Session) onNode(n *node, args [][]byte) []byte {
-	req := &request{cmds: [][]byte{resp.AppendCommand(nil, args...)}, done: make(chan struct{}, 1)}
-	p, err := n.pipeFor(s.key(), s.id)
+func (s *Session) onNode(n *backend.Node, args [][]byte) []byte {
+	req := &backend.Request{Cmds: [][]byte{resp.AppendCommand(nil, args...)}, Done: make(chan struct{}, 1)}
+	p, err := n.PipeFor(s.key(), s.id)
 	if err != nil {
-		req.failRest(err)
+		req.FailRest(err)
 	} else {
-		p.do(req)
+		p.Do(req)
 	}
-	return req.reply(0)
+	return req.Reply(0)
 }
 
 // scanNodeBits is how many low bits of a cluster SCAN cursor name the
@@ -237,7 +238,7 @@ const scanNodeBits = 10
 // encodes the master, so a full iteration visits every key once.
 func clusterScan(s *Session, args [][]byte) {
 	cursor, err := strconv.ParseUint(string(args[min(1, len(args)-1)]), 10, 64)
-	masters, merr := s.srv.Backend.masters()
+	masters, merr := s.srv.Backend.Masters()
 	if len(args) < 2 || err != nil || merr != nil || len(masters) >= 1<<scanNodeBits {
 		s.forward(args...) // Redis's own error for a bad call
 		return
@@ -313,7 +314,7 @@ func clusterFunction(s *Session, args [][]byte) {
 // band: OK if one of them was running a script, else the first refusal
 // (NOTBUSY).
 func (s *Session) clusterKill(args [][]byte) {
-	masters, err := s.srv.Backend.masters()
+	masters, err := s.srv.Backend.Masters()
 	if err != nil {
 		s.out = appendBackendError(s.out, err)
 		return
@@ -338,7 +339,7 @@ func (s *Session) clusterKill(args [][]byte) {
 // clusterWait runs WAIT on the master of the client's last keyed command,
 // the one whose replicas hold that write.
 func clusterWait(s *Session, args [][]byte) {
-	s.runBlockingAt(s.lastTarget.master(), command{args: args, raw: resp.AppendCommand(nil, args...)}, waitBlocked)
+	s.runBlockingAt(s.lastTarget.Master(), command{args: args, raw: resp.AppendCommand(nil, args...)}, waitBlocked)
 }
 
 // clusterOK accepts READONLY, READWRITE and ASKING, which need no action
@@ -363,8 +364,8 @@ func clusterConfig(s *Session, args [][]byte) {
 	case sub == "set" || sub == "resetstat" || sub == "rewrite":
 		// Replicas too: they encode what they replicate by their own
 		// settings, and serve reads with --read-from replicas.
-		s.srv.Backend.noteConfigSet(args)
-		parts := s.onNodes(s.srv.Backend.servers, args)
+		s.srv.Backend.NoteConfigSet(args)
+		parts := s.onNodes(s.srv.Backend.Servers, args)
 		if !s.answeredError(parts) {
 			s.out = append(s.out, parts[0]...)
 		}
@@ -400,7 +401,7 @@ func setsPerServer(args [][]byte) bool {
 func clusterACL(s *Session, args [][]byte) {
 	switch subcommand(args) {
 	case "setuser", "deluser", "load", "save":
-		parts := s.onNodes(s.srv.Backend.servers, args)
+		parts := s.onNodes(s.srv.Backend.Servers, args)
 		if !s.answeredError(parts) {
 			s.out = append(s.out, parts[0]...)
 		}
@@ -481,7 +482,7 @@ func (s *Session) clusterSlowlogEntries(name []byte) ([][]byte, bool) {
 	for i, p := range parts {
 		seg := [][]byte{}
 		for _, e := range resp.SplitArray(p) {
-			if f := resp.SplitArray(e); len(f) > 4 && s.srv.Backend.ownClient(resp.Text(f[4])) {
+			if f := resp.SplitArray(e); len(f) > 4 && s.srv.Backend.OwnClient(resp.Text(f[4])) {
 				continue // go-redis reading the topology for redverb
 			}
 			if !broadcast[slowlogCommand(s.srv.commands(), e)] {
@@ -547,10 +548,10 @@ func mergeNewestFirst(dst [][]byte, lists [][][]byte) [][]byte {
 // step by CONFIG SET through redverb.
 func (s *Session) slowlogMaxLen() int {
 	b := s.srv.Backend
-	if b.slowlogMaxLen.Load() < 0 {
-		b.slowlogMaxLen.CompareAndSwap(-1, b.readConfigInt("slowlog-max-len", -1))
+	if b.SlowlogMaxLen.Load() < 0 {
+		b.SlowlogMaxLen.CompareAndSwap(-1, b.ReadConfigInt("slowlog-max-len", -1))
 	}
-	return int(b.slowlogMaxLen.Load())
+	return int(b.SlowlogMaxLen.Load())
 }
 
 // slowlogCommand is the command of a slow log entry as commandstats names
@@ -578,7 +579,7 @@ func slowlogCommand(t *table, entry []byte) string {
 func clusterDebug(s *Session, args [][]byte) {
 	switch sub := subcommand(args); {
 	case keyedDebug[sub] && len(args) > 2:
-		parts := s.sendEach([][]byte{resp.AppendCommand(nil, args...)}, []target{target(keyslot.Slot(args[2]))})
+		parts := s.sendEach([][]byte{resp.AppendCommand(nil, args...)}, []backend.Target{backend.Target(keyslot.Slot(args[2]))})
 		s.out = append(s.out, parts[0]...)
 	case serverDebug[sub]:
 		clusterEveryMaster(s, args)

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/internal/resp"
 )
 
@@ -79,23 +80,23 @@ func mayMatchServerChannel(channel []byte, pattern bool) bool {
 // then on.
 func (sub *subscriber) sendOthers(name string, args [][]byte, raw []byte) {
 	if sub.others == nil {
-		sub.others = []*conn{}
+		sub.others = []*backend.Conn{}
 		sub.acks = make(chan struct{}, 1024)
-		masters, err := sub.s.srv.Backend.masters()
+		masters, err := sub.s.srv.Backend.Masters()
 		if err != nil {
 			sub.push(appendBackendError(nil, err))
 			return
 		}
 		for _, n := range masters {
-			if n == sub.c.node {
+			if n == sub.c.Node {
 				continue
 			}
-			c, err := n.take(context.Background(), sub.s.key())
+			c, err := n.Take(context.Background(), sub.s.key())
 			if err != nil {
 				sub.push(appendBackendError(nil, err))
 				continue
 			}
-			if id := c.backendID(); id != 0 { // before readOther owns reading c
+			if id := c.BackendID(); id != 0 { // before readOther owns reading c
 				ids := maps.Clone(*sub.s.streamIDs.Load())
 				ids[n] = id
 				sub.s.streamIDs.Store(&ids)
@@ -107,15 +108,15 @@ func (sub *subscriber) sendOthers(name string, args [][]byte, raw []byte) {
 			}
 			sub.mu.Unlock()
 			if stopped {
-				c.nc.Close()
+				c.Net.Close()
 				return
 			}
 			go sub.readOther(c)
 		}
 	}
 	for _, c := range sub.others {
-		c.noteOwn(raw) // the client's MONITOR sees the command once, from its own master
-		if _, err := c.nc.Write(raw); err != nil {
+		c.NoteOwn(raw) // the client's MONITOR sees the command once, from its own master
+		if _, err := c.Net.Write(raw); err != nil {
 			sub.push(appendBackendError(nil, err))
 		}
 	}
@@ -152,11 +153,11 @@ func confirmsSubscription(frame []byte) bool {
 // readOther passes on what one other master streams that the subscriber's
 // own master cannot: its MONITOR lines, keyspace notifications and
 // invalidations.
-func (sub *subscriber) readOther(c *conn) {
+func (sub *subscriber) readOther(c *backend.Conn) {
 	var frame []byte
 	for {
 		var err error
-		frame, err = resp.ReadReply(c.r, frame[:0])
+		frame, err = resp.ReadReply(c.In, frame[:0])
 		if err != nil {
 			sub.lost(err)
 			return
@@ -170,7 +171,7 @@ func (sub *subscriber) readOther(c *conn) {
 		}
 		var pass bool
 		if sub.feed != nil {
-			pass = frame[0] == '+' && !sub.feed.hides(frame)
+			pass = frame[0] == '+' && !sub.feed.Hides(frame)
 		} else {
 			pass = isServerMessage(frame)
 		}

@@ -92,7 +92,7 @@ func (s *Session) proxyInfo() []byte {
 // asked for.
 func (s *Session) finishInfo(i int, args [][]byte) {
 	req := &s.req
-	start, end := req.start(i), req.ends[i]
+	start, end := req.Start(i), req.Ends[i]
 	backend := bytes.Clone(s.out[start:end])
 	if resp.IsError(backend) && len(args) == 2 && strings.EqualFold(string(args[1]), "proxy") {
 		// INFO proxy alone: a backend that refuses the unknown section
@@ -106,8 +106,8 @@ func (s *Session) finishInfo(i int, args [][]byte) {
 	rest := bytes.Clone(s.out[end:])
 	s.out = append(append(s.out[:start], reply...), rest...)
 	grow := len(reply) - (end - start)
-	for j := i; j < len(req.ends); j++ {
-		req.ends[j] += grow
+	for j := i; j < len(req.Ends); j++ {
+		req.Ends[j] += grow
 	}
 }
 

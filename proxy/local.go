@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/internal/resp"
 	"github.com/tidwall/redcon"
 )
@@ -126,14 +127,14 @@ func cmdReset(s *Session, _ [][]byte) {
 // requirepass, or with --auth backend against the backend's users, with
 // Redis's error replies. On success the session takes the identity.
 func (s *Session) checkPassword(user, pass []byte) bool {
-	if s.srv.Backend.opts.AuthClients {
+	if s.srv.Backend.Opts.AuthClients {
 		key := s.key()
-		key.user, key.pass = string(user), string(pass)
-		if err := s.srv.Backend.checkCredentials(key); err != nil {
+		key.User, key.Pass = string(user), string(pass)
+		if err := s.srv.Backend.CheckCredentials(key); err != nil {
 			s.out = appendBackendError(s.out, err)
 			return false
 		}
-		s.user, s.pass = key.user, key.pass
+		s.user, s.pass = key.User, key.Pass
 		return true
 	}
 	if s.srv.RequirePass == "" && (user == nil || string(user) == "default") {
@@ -152,7 +153,7 @@ func cmdAuth(s *Session, args [][]byte) {
 	switch len(args) {
 	case 2:
 		pass = args[1]
-		if s.srv.RequirePass == "" && !s.srv.Backend.opts.AuthClients {
+		if s.srv.RequirePass == "" && !s.srv.Backend.Opts.AuthClients {
 			s.out = resp.AppendError(s.out, "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 			return
 		}
@@ -226,7 +227,7 @@ func cmdHello(s *Session, args [][]byte) {
 					return
 				}
 			}
-			c.key.proto = int(proto)
+			c.Key.Proto = int(proto)
 		}
 	}
 	if name != nil && !validClientName(*name) {
@@ -283,12 +284,12 @@ func cmdSelect(s *Session, args [][]byte) {
 		return
 	}
 	key := s.key()
-	key.db = int(db)
+	key.DB = int(db)
 	if refusal := s.selectRefused(int(db)); refusal != nil {
 		s.out = append(s.out, refusal...)
 		return
 	}
-	if err := s.srv.Backend.prepare(context.Background(), key); err != nil {
+	if err := s.srv.Backend.Prepare(context.Background(), key); err != nil {
 		s.out = appendBackendError(s.out, err)
 		return
 	}
@@ -303,27 +304,27 @@ func cmdSelect(s *Session, args [][]byte) {
 // back at once.
 func (s *Session) selectRefused(db int) []byte {
 	key := s.key()
-	if !key.asClient || (key.user == "" && key.pass == "") {
+	if !key.AsClient || (key.User == "" && key.Pass == "") {
 		return nil
 	}
-	c, err := s.srv.Backend.take(context.Background(), key, int(noSlot))
+	c, err := s.srv.Backend.Take(context.Background(), key, int(backend.NoSlot))
 	if err != nil {
 		return appendBackendError(nil, err)
 	}
-	replies, err := c.pipeline([][]byte{
+	replies, err := c.Pipeline([][]byte{
 		resp.AppendCommand(nil, []byte("SELECT"), []byte(strconv.Itoa(db))),
-		resp.AppendCommand(nil, []byte("SELECT"), []byte(strconv.Itoa(key.db)))}, time.Time{})
+		resp.AppendCommand(nil, []byte("SELECT"), []byte(strconv.Itoa(key.DB)))}, time.Time{})
 	switch {
 	case err != nil:
-		c.nc.Close()
+		c.Net.Close()
 		return appendBackendError(nil, err)
 	case resp.IsError(replies[0]):
-		c.give() // still in its database
+		c.Give() // still in its database
 		return replies[0]
 	case resp.IsError(replies[1]):
-		c.nc.Close() // in db, and may not go back
+		c.Net.Close() // in db, and may not go back
 	default:
-		c.give()
+		c.Give()
 	}
 	return nil
 }
@@ -450,7 +451,7 @@ func clientPause(s *Session, args [][]byte) {
 	start := len(s.out)
 	s.runOutOfBand(args...)
 	if string(s.out[start:]) == "+OK\r\n" {
-		s.srv.Backend.notePause(args)
+		s.srv.Backend.NotePause(args)
 	}
 }
 
@@ -496,8 +497,8 @@ type clientInfo struct {
 	db, proto             int
 	flags                 string
 	multi                 int
-	redir                 int64   // CLIENT TRACKING's REDIRECT, -1 when not tracking
-	key                   connKey // the backend connection state the client needs
+	redir                 int64           // CLIENT TRACKING's REDIRECT, -1 when not tracking
+	key                   backend.ConnKey // the backend connection state the client needs
 }
 
 func (s *Session) snapshot() clientInfo {

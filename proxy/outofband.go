@@ -2,11 +2,11 @@ package proxy
 
 import (
 	"bytes"
-	"context"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/internal/resp"
 )
 
@@ -23,12 +23,12 @@ import (
 // On a cluster it runs on every master (a CLIENT PAUSE must pause them
 // all) and answers with the first error, or the first master's reply.
 func (s *Session) runOutOfBand(args ...[]byte) {
-	nodes, err := s.srv.Backend.masters()
+	nodes, err := s.srv.Backend.Masters()
 	if err != nil {
 		s.out = appendBackendError(s.out, err)
 		return
 	}
-	if !s.srv.Backend.severalServers() {
+	if !s.srv.Backend.SeveralServers() {
 		nodes = nodes[:1]
 	}
 	start := len(s.out)
@@ -45,15 +45,15 @@ func (s *Session) runOutOfBand(args ...[]byte) {
 }
 
 // runOutOfBandOn is runOutOfBand on a given server.
-func (s *Session) runOutOfBandOn(n *node, args ...[]byte) {
-	key := connKey{db: 0, proto: int(s.proto)}
-	reply, err := n.clientOutOfBand(key, args...)
+func (s *Session) runOutOfBandOn(n *backend.Node, args ...[]byte) {
+	key := backend.ConnKey{DB: 0, Proto: int(s.proto)}
+	reply, err := n.ClientOutOfBand(key, args...)
 	if err == nil && len(args) == 2 && bytes.EqualFold(args[1], []byte("kill")) && verbRunning(reply) {
 		// A verb runs as a function, which the client that sent SCRIPT
 		// KILL knows as a script: kill it as Redis asks.
 		var stats []byte
-		if stats, err = n.outOfBand(key, []byte("FUNCTION"), []byte("STATS")); err == nil && bytes.Contains(stats, []byte("\r\nrv_")) {
-			reply, err = n.clientOutOfBand(key, []byte("FUNCTION"), []byte("KILL"))
+		if stats, err = n.OutOfBand(key, []byte("FUNCTION"), []byte("STATS")); err == nil && bytes.Contains(stats, []byte("\r\nrv_")) {
+			reply, err = n.ClientOutOfBand(key, []byte("FUNCTION"), []byte("KILL"))
 		}
 	}
 	if err != nil {
@@ -69,49 +69,19 @@ func verbRunning(reply []byte) bool {
 	return bytes.HasPrefix(reply, []byte("-BUSY")) && bytes.Contains(reply, []byte("FUNCTION KILL"))
 }
 
-// outOfBand sends one command of redverb's own on a pooled connection and
-// returns its reply.
-func (n *node) outOfBand(key connKey, args ...[]byte) ([]byte, error) {
-	return n.oneCommand(key, true, args...)
-}
-
-// clientOutOfBand is outOfBand for a client's command, which MONITOR shows.
-func (n *node) clientOutOfBand(key connKey, args ...[]byte) ([]byte, error) {
-	return n.oneCommand(key, false, args...)
-}
-
-func (n *node) oneCommand(key connKey, own bool, args ...[]byte) ([]byte, error) {
-	c, err := n.take(context.Background(), key)
-	if err != nil {
-		return nil, err
-	}
-	var reply []byte
-	if own {
-		reply, err = c.roundTrip(args...)
-	} else {
-		reply, err = c.send(resp.AppendCommand(nil, args...))
-	}
-	if err != nil {
-		c.nc.Close()
-		return nil, errBackend{err}
-	}
-	c.give()
-	return reply, nil
-}
-
 // blockState records the backend connection a session's blocking command
 // waits on, so CLIENT UNBLOCK from another client can reach it. mu is held
 // across an unblock, so the connection cannot go back to the pool (and
 // block for someone else) while it is being unblocked.
 type blockState struct {
 	mu      sync.Mutex
-	on      *conn
+	on      *backend.Conn
 	unblock chan string // set while a verb waits in the proxy (LOCK ... WAIT)
 }
 
 // set records the backend connection a blocking command waits on; nil
 // ends any wait.
-func (b *blockState) set(c *conn) {
+func (b *blockState) set(c *backend.Conn) {
 	b.mu.Lock()
 	b.on, b.unblock = c, nil
 	b.mu.Unlock()
@@ -132,18 +102,6 @@ func (b *blockState) waitInProxy() <-chan string {
 	b.unblock = ch
 	b.mu.Unlock()
 	return ch
-}
-
-// backendID returns the backend's CLIENT ID for c, asking once per
-// connection. Zero means the backend would not say.
-func (c *conn) backendID() int64 {
-	if c.id != 0 || c.tracker != nil { // a tracker owns reading the connection
-		return c.id
-	}
-	if reply, err := c.roundTrip([]byte("CLIENT"), []byte("ID")); err == nil {
-		c.id = int64(resp.Int(reply))
-	}
-	return c.id
 }
 
 // clientUnblock answers CLIENT UNBLOCK id [TIMEOUT|ERROR] for one of the
@@ -186,10 +144,10 @@ func clientUnblock(s *Session, args [][]byte) {
 		}
 		return
 	}
-	if target.blocked.on == nil || target.blocked.on.id == 0 {
+	if target.blocked.on == nil || target.blocked.on.ID == 0 {
 		s.out = append(s.out, ":0\r\n"...)
 		return
 	}
-	cmd := [][]byte{[]byte("CLIENT"), []byte("UNBLOCK"), strconv.AppendInt(nil, target.blocked.on.id, 10)}
-	s.runOutOfBandOn(target.blocked.on.node, append(cmd, args[3:]...)...)
+	cmd := [][]byte{[]byte("CLIENT"), []byte("UNBLOCK"), strconv.AppendInt(nil, target.blocked.on.ID, 10)}
+	s.runOutOfBandOn(target.blocked.on.Node, append(cmd, args[3:]...)...)
 }

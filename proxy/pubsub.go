@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/internal/resp"
 	"go.uber.org/zap"
 )
@@ -16,12 +17,12 @@ import (
 // client-output-buffer-limit, instead of growing the proxy's memory.
 type subscriber struct {
 	s       *Session
-	c       *conn
+	c       *backend.Conn
 	limit   int
 	monitor bool // a MONITOR feed rather than subscriptions
-	feed    *monitorFeed
-	others  []*conn       // to a cluster's other masters, once needed (see fanout.go)
-	acks    chan struct{} // their confirmations
+	feed    *backend.MonitorFeed
+	others  []*backend.Conn // to a cluster's other masters, once needed (see fanout.go)
+	acks    chan struct{}   // their confirmations
 
 	mu      sync.Mutex
 	buf     []byte
@@ -36,10 +37,10 @@ type subscriber struct {
 func (s *Session) startStreaming(cmds []command) int {
 	if c := s.takeReserved(); c != nil {
 		// Another client's invalidations are redirected to this connection.
-		if s.ded == nil && c.key == s.key() {
+		if s.ded == nil && c.Key == s.key() {
 			s.ded = c
 		} else {
-			c.nc.Close()
+			c.Net.Close()
 		}
 	}
 	if !s.ensureDedicated(s.pinTarget(&cmds[0])) {
@@ -49,7 +50,7 @@ func (s *Session) startStreaming(cmds []command) int {
 		s.quit = true
 		return len(cmds)
 	}
-	s.streamIDs.Store(&map[*node]int64{s.ded.node: s.ded.backendID()}) // for CLIENT TRACKING REDIRECT; asked before streaming starts
+	s.streamIDs.Store(&map[*backend.Node]int64{s.ded.Node: s.ded.BackendID()}) // for CLIENT TRACKING REDIRECT; asked before streaming starts
 	sub := &subscriber{
 		s:       s,
 		c:       s.ded,
@@ -59,7 +60,7 @@ func (s *Session) startStreaming(cmds []command) int {
 		written: make(chan struct{}),
 	}
 	if sub.monitor {
-		sub.feed = s.srv.Backend.monitor.startFeed()
+		sub.feed = s.srv.Backend.Monitor.StartFeed()
 	}
 	s.sub = sub
 	s.publishInfo() // before any reply: CLIENT KILL TYPE pubsub must see it
@@ -75,7 +76,7 @@ func (s *Session) runStreaming(cmds []command) int {
 	var wbuf []byte
 	send := func() {
 		if len(wbuf) > 0 {
-			if _, err := s.ded.nc.Write(wbuf); err != nil {
+			if _, err := s.ded.Net.Write(wbuf); err != nil {
 				s.sub.push(appendBackendError(nil, err))
 			}
 			wbuf = wbuf[:0]
@@ -106,17 +107,17 @@ func (s *Session) runStreaming(cmds []command) int {
 
 func (sub *subscriber) readLoop() {
 	if sub.feed != nil {
-		defer sub.feed.stop()
+		defer sub.feed.Stop()
 	}
 	var frame []byte
 	for {
 		var err error
-		frame, err = resp.ReadReply(sub.c.r, frame[:0])
+		frame, err = resp.ReadReply(sub.c.In, frame[:0])
 		if err != nil {
 			sub.lost(err)
 			return
 		}
-		if sub.feed != nil && sub.feed.hides(frame) {
+		if sub.feed != nil && sub.feed.Hides(frame) {
 			continue // one of redverb's own commands
 		}
 		if !sub.push(frame) {
@@ -124,7 +125,7 @@ func (sub *subscriber) readLoop() {
 			sub.s.srv.log.Warn("disconnecting subscriber over its backlog limit",
 				zap.Uint64("client", sub.s.id), zap.Int("limit", sub.limit))
 			sub.s.nc.Close()
-			sub.c.nc.Close()
+			sub.c.Net.Close()
 			return
 		}
 	}
@@ -194,10 +195,10 @@ func (sub *subscriber) stop() {
 	sub.mu.Lock()
 	sub.stopped = true
 	for _, c := range sub.others {
-		c.nc.Close()
+		c.Net.Close()
 	}
 	sub.mu.Unlock()
-	sub.c.nc.Close()
+	sub.c.Net.Close()
 	select {
 	case sub.wake <- struct{}{}:
 	default:

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/internal/redistest"
 	"github.com/redverb/redverb/proxy"
 )
@@ -176,6 +177,6 @@ func TestProtectedMode(t *testing.T) {
 	}
 	withPass := listen(redistest.WithPassword("pw"))
 	expect(t, redistest.Dial(t, withPass.Addr()).Do("PING"), "-NOAUTH Authentication required.\r\n")
-	unprotected := listen(func(s *proxy.Server, _ *proxy.BackendOptions) { s.ProtectedMode = false })
+	unprotected := listen(func(s *proxy.Server, _ *backend.BackendOptions) { s.ProtectedMode = false })
 	expect(t, redistest.Dial(t, unprotected.Addr()).Do("PING"), "+PONG\r\n")
 }

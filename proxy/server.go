@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/internal/stats"
 	"github.com/redverb/redverb/verb"
 	"go.uber.org/zap"
@@ -19,7 +20,7 @@ import (
 // Server accepts client connections. Its zero value is not usable: Backend
 // is required; every other field has a working default.
 type Server struct {
-	Backend *Backend
+	Backend *backend.Backend
 	// RequirePass, if set, makes clients AUTH before any other command.
 	RequirePass string
 	// ProtectedMode refuses clients from non-loopback addresses when the

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/verb"
 
 	"github.com/redverb/redverb/internal/keyslot"
@@ -30,14 +31,14 @@ type Session struct {
 	in       *input
 	out      []byte // replies not yet written to the client
 	nameBuf  []byte
-	req      request
-	routing  routing
+	req      backend.Request
+	routing  backend.Routing
 	inBatch  []batchVerb // verbs sent as FCALL in the batch being run
 	fcallBuf []byte      // their encoded calls
 	rebuf    []byte      // spare output buffer, for rewriting a batch's replies
 	// lastTarget is where the client's last keyed command went: on a
 	// cluster, WAIT asks that master about its replicas.
-	lastTarget target
+	lastTarget backend.Target
 	callBuf    []byte // the verb call being sent (EVALSHA ...)
 
 	db       int
@@ -52,9 +53,9 @@ type Session struct {
 	lastCmd  atomic.Pointer[string] // CLIENT LIST's cmd=
 	mem      sessionMem
 
-	ded        *conn    // dedicated backend connection, while the client needs one
-	pinned     bool     // ded is on the server of the transaction's keys (see tx.go)
-	unpinned   [][]byte // commands queued in MULTI before the first key pinned it
+	ded        *backend.Conn // dedicated backend connection, while the client needs one
+	pinned     bool          // ded is on the server of the transaction's keys (see tx.go)
+	unpinned   [][]byte      // commands queued in MULTI before the first key pinned it
 	inMulti    bool
 	watching   bool
 	multiDB    int                   // database a SELECT queued inside MULTI switches to; -1 if none
@@ -72,14 +73,14 @@ type Session struct {
 	trackRedirect int64
 	// tracked are the connections CLIENT TRACKING is on, one per master
 	// (ded is one of them): each master tracks the keys read there.
-	tracked []*conn
+	tracked []*backend.Conn
 	// trackArgs is the client's CLIENT TRACKING for a master's connection.
-	trackArgs func(*node) ([][]byte, error)
+	trackArgs func(*backend.Node) ([][]byte, error)
 	caching   *pendingCaching // CLIENT CACHING, for the next command
 	// streamIDs are the backend's CLIENT IDs of a subscribed session's
 	// connections, per master, for other clients' CLIENT TRACKING
 	// REDIRECT; nil when not streaming.
-	streamIDs atomic.Pointer[map[*node]int64]
+	streamIDs atomic.Pointer[map[*backend.Node]int64]
 	reserved  reservedStream // see reserveStream
 	// writeMu keeps a reply and a push relayed from a reserved connection
 	// (relayPushes) from interleaving on the client's socket.
@@ -113,13 +114,13 @@ func newSession(srv *Server, id uint64, nc net.Conn) *Session {
 		created:    time.Now(),
 		multiDB:    -1,
 		nameBuf:    make([]byte, 0, 32),
-		lastTarget: noSlot,
+		lastTarget: backend.NoSlot,
 	}
 	s.authed.Store(srv.RequirePass == "")
 	s.in = newInput(nc, func() bool { return !s.authed.Load() })
 	s.in.queryLimit = srv.queryBufferLimit()
-	s.req.done = make(chan struct{}, 1)
-	s.req.limit = srv.clientOutputLimit()
+	s.req.Done = make(chan struct{}, 1)
+	s.req.Limit = srv.clientOutputLimit()
 	s.lastSeen.Store(time.Now().UnixNano())
 	return s
 }
@@ -151,7 +152,7 @@ func (s *Session) loop() (moved bool) {
 			return true
 		}
 		for _, c := range s.tracked {
-			c.tracker.begin() // until its replies are written, pushes wait behind them
+			trackerOf(c).begin() // until its replies are written, pushes wait behind them
 		}
 		if err != nil {
 			switch {
@@ -179,7 +180,7 @@ func (s *Session) loop() (moved bool) {
 		}
 		s.mem.out.Store(0)
 		for _, c := range s.tracked {
-			c.tracker.end()
+			trackerOf(c).end()
 		}
 	}
 	return false
@@ -188,13 +189,13 @@ func (s *Session) loop() (moved bool) {
 // overLimit reports whether the replies waiting for the client passed the
 // output limit; if so it logs Redis's message and the client is dropped.
 func (s *Session) overLimit() bool {
-	if !s.req.overflow && (s.req.limit == 0 || len(s.out) <= s.req.limit) {
+	if !s.req.Overflow && (s.req.Limit == 0 || len(s.out) <= s.req.Limit) {
 		return false
 	}
 	counters.Count(stats.ErrOutputLimit)
 	s.srv.log.Warn("Client " + strings.TrimSpace(s.describe(time.Now(), nil)) +
 		" scheduled to be closed ASAP for overcoming of output buffer limits.")
-	s.out, s.quit, s.req.overflow = nil, true, false
+	s.out, s.quit, s.req.Overflow = nil, true, false
 	return true
 }
 
@@ -276,7 +277,7 @@ func (s *Session) step(cmds []command) int {
 	if r != kindLocal && s.answerBusy(c) {
 		return 1
 	}
-	if r == kindShared && s.ded == nil && s.srv.Backend.pausedWrite(c) {
+	if r == kindShared && s.ded == nil && c.spec.flags&heldByPause != 0 && s.srv.Backend.WritesPaused() {
 		// Paused, it would hold every other client's commands on the
 		// shared connection; on its own it waits alone, as on Redis.
 		s.runBlocking(cmds[0], waitBlocked)
@@ -323,8 +324,8 @@ func (s *Session) step(cmds []command) int {
 	return s.runShared(cmds)
 }
 
-func (s *Session) key() connKey {
-	return connKey{db: s.db, proto: int(s.proto), asClient: s.srv.Backend.opts.AuthClients, user: s.user, pass: s.pass}
+func (s *Session) key() backend.ConnKey {
+	return backend.ConnKey{DB: s.db, Proto: int(s.proto), AsClient: s.srv.Backend.Opts.AuthClients, User: s.user, Pass: s.pass}
 }
 
 // runShared sends the leading run of ordinary commands as one batch on the
@@ -340,7 +341,7 @@ func (s *Session) key() connKey {
 // steps) ends the batch, so that what follows it waits for its result.
 func (s *Session) runShared(cmds []command) int {
 	req, rt := &s.req, &s.routing
-	req.cmds, rt.targets = req.cmds[:0], rt.targets[:0]
+	req.Cmds, rt.Targets = req.Cmds[:0], rt.Targets[:0]
 	s.inBatch = s.inBatch[:0]
 	n, alone := 0, false
 	var call *verb.Call
@@ -350,7 +351,7 @@ func (s *Session) runShared(cmds []command) int {
 		if c.kind != kindShared && c.kind != kindVerb {
 			break
 		}
-		t := s.srv.Backend.targetOf(c.spec.keys, c.args)
+		t := s.srv.Backend.TargetOf(c.spec.keys, c.args)
 		raw := c.raw
 		if c.kind == kindVerb {
 			counters.VerbCalls.Add(1)
@@ -359,13 +360,13 @@ func (s *Session) runShared(cmds []command) int {
 				start := len(s.fcallBuf)
 				s.fcallBuf = call.AppendCompactEval(s.fcallBuf)
 				s.inBatch = append(s.inBatch, batchVerb{index: n, call: call, start: start, end: len(s.fcallBuf)})
-				raw, t, call = nil, s.srv.Backend.callTarget(call), nil // raw is set once fcallBuf stops growing
+				raw, t, call = nil, s.srv.Backend.CallTarget(call), nil // raw is set once fcallBuf stops growing
 			} else {
 				alone = true
 			}
 		}
-		req.cmds, rt.targets = append(req.cmds, raw), append(rt.targets, t)
-		if t != noSlot {
+		req.Cmds, rt.Targets = append(req.Cmds, raw), append(rt.Targets, t)
+		if t != backend.NoSlot {
 			s.lastTarget = t
 		}
 		n++
@@ -379,15 +380,15 @@ func (s *Session) runShared(cmds []command) int {
 		v.end, v.fcall = len(s.fcallBuf), true
 	}
 	for _, v := range s.inBatch {
-		req.cmds[v.index] = s.fcallBuf[v.start:v.end]
+		req.Cmds[v.index] = s.fcallBuf[v.start:v.end]
 	}
 	if alone {
 		if callErr != nil {
-			req.cmds = req.cmds[:n-1] // refused: it never reaches the backend
+			req.Cmds = req.Cmds[:n-1] // refused: it never reaches the backend
 		} else {
 			s.callBuf = call.AppendCall(s.callBuf[:0], false)
-			req.cmds[n-1] = s.callBuf
-			rt.targets[n-1] = s.srv.Backend.callTarget(call)
+			req.Cmds[n-1] = s.callBuf
+			rt.Targets[n-1] = s.srv.Backend.CallTarget(call)
 		}
 	}
 	var woken chan struct{}
@@ -397,22 +398,22 @@ func (s *Session) runShared(cmds []command) int {
 		defer done()
 	}
 	s.sendShared()
-	if len(s.inBatch) > 0 && !req.overflow {
+	if len(s.inBatch) > 0 && !req.Overflow {
 		s.finishFunctions()
 	}
 	s.fcallBuf = s.fcallBuf[:0]
-	for i, c := range cmds[:len(req.cmds)] { // a refused verb, last, has no reply here
-		if !req.overflow && c.spec.flags&addsProxyInfo != 0 {
+	for i, c := range cmds[:len(req.Cmds)] { // a refused verb, last, has no reply here
+		if !req.Overflow && c.spec.flags&addsProxyInfo != 0 {
 			s.finishInfo(i, c.args)
 		}
 	}
 	switch {
 	case callErr != nil:
 		s.out = appendCommandError(s.out, callErr)
-	case call != nil && !req.overflow:
-		s.finishVerb(call, req.start(len(req.cmds)-1), woken)
+	case call != nil && !req.Overflow:
+		s.finishVerb(call, req.Start(len(req.Cmds)-1), woken)
 	}
-	clear(req.cmds)
+	clear(req.Cmds)
 	return n
 }
 
@@ -420,19 +421,19 @@ func (s *Session) runShared(cmds []command) int {
 // and appends the replies to s.out (error replies if the backend is down).
 func (s *Session) sendShared() {
 	req := &s.req
-	req.out = s.out
-	if len(req.cmds) > 0 {
-		s.srv.Backend.do(s.key(), s.id, req, &s.routing)
+	req.Out = s.out
+	if len(req.Cmds) > 0 {
+		s.srv.Backend.Do(s.key(), s.id, req, &s.routing)
 	}
-	s.out = req.out
+	s.out = req.Out
 }
 
 // forward sends one command to the backend as it is, whatever its name.
 func (s *Session) forward(args ...[]byte) {
-	s.req.cmds = append(s.req.cmds[:0], resp.AppendCommand(nil, args...))
-	s.routing.targets = append(s.routing.targets[:0], s.srv.Backend.targetOf(s.srv.commands().lookup(args).spec.keys, args))
+	s.req.Cmds = append(s.req.Cmds[:0], resp.AppendCommand(nil, args...))
+	s.routing.Targets = append(s.routing.Targets[:0], s.srv.Backend.TargetOf(s.srv.commands().lookup(args).spec.keys, args))
 	s.sendShared()
-	clear(s.req.cmds)
+	clear(s.req.Cmds)
 }
 
 // errTakesSteps refuses, inside MULTI, a call that takes more than one
@@ -446,7 +447,7 @@ var errCrossSlot = errors.New("CROSSSLOT Keys in request don't hash to the same 
 // slot, checked here so that nothing reaches the backend otherwise.
 func (s *Session) resolve(c *command, mayWait bool) (*verb.Call, error) {
 	call, err := c.spec.verb.Resolve(c.args, mayWait)
-	if err == nil && len(call.Keys) > 1 && !keyslot.SameSlot(call.Keys) && s.srv.Backend.keysMustShareSlot(context.Background()) {
+	if err == nil && len(call.Keys) > 1 && !keyslot.SameSlot(call.Keys) && s.srv.Backend.KeysMustShareSlot(context.Background()) {
 		return nil, errCrossSlot
 	}
 	return call, err
@@ -467,11 +468,11 @@ func appendCommandError(dst []byte, err error) []byte {
 // that moves while the command waits unblocks it with a redirect.
 func (s *Session) runBlocking(cmd command, w wait) {
 	b := s.srv.Backend
-	t := b.targetOf(cmd.spec.keys, cmd.args).master()
-	n, err := b.master(int(t))
+	t := b.TargetOf(cmd.spec.keys, cmd.args).Master()
+	n, err := b.Master(int(t))
 	start := len(s.out)
 	s.runBlockingOn(n, err, cmd, w, false)
-	if t == noSlot && w == waitLong && b.severalServers() && ranElsewhere(s.out[start:]) {
+	if t == backend.NoSlot && w == waitLong && b.SeveralServers() && ranElsewhere(s.out[start:]) {
 		s.runOnOtherMasters(n, cmd, start)
 	}
 }
@@ -496,9 +497,9 @@ func ranElsewhere(reply []byte) bool {
 // runOnOtherMasters runs cmd, which first answered s.out[start:] on tried,
 // on each other master until one answers otherwise. If none does, the
 // client gets the first errNonLocal answer, else the first one.
-func (s *Session) runOnOtherMasters(tried *node, cmd command, start int) {
+func (s *Session) runOnOtherMasters(tried *backend.Node, cmd command, start int) {
 	first := bytes.Clone(s.out[start:])
-	masters, err := s.srv.Backend.masters()
+	masters, err := s.srv.Backend.Masters()
 	if err != nil {
 		return
 	}
@@ -520,54 +521,54 @@ func (s *Session) runOnOtherMasters(tried *node, cmd command, start int) {
 }
 
 // runBlockingAt is runBlocking on the master serving t.
-func (s *Session) runBlockingAt(t target, cmd command, w wait) {
-	n, err := s.srv.Backend.master(int(t))
+func (s *Session) runBlockingAt(t backend.Target, cmd command, w wait) {
+	n, err := s.srv.Backend.Master(int(t))
 	s.runBlockingOn(n, err, cmd, w, false)
 }
 
 // runBlockingOn is runBlocking on node n (or err, when finding it failed).
 // A retry is hidden from MONITOR, which showed the command where it
 // first ran.
-func (s *Session) runBlockingOn(n *node, err error, cmd command, w wait, retry bool) {
+func (s *Session) runBlockingOn(n *backend.Node, err error, cmd command, w wait, retry bool) {
 	b := s.srv.Backend
 	if w == waitLong && cmd.spec.flags&(runsScript|runsFunction) != 0 {
-		defer b.scriptStarted(cmd.spec.flags&runsFunction != 0)()
+		defer b.ScriptStarted(cmd.spec.flags&runsFunction != 0)()
 	}
 	raws := [][]byte{cmd.raw}
 	start := len(s.out)
 	for try := 0; ; try++ {
-		var c *conn
+		var c *backend.Conn
 		if err == nil {
-			c, err = n.take(context.Background(), s.key())
+			c, err = n.Take(context.Background(), s.key())
 		}
 		if err != nil {
 			s.out = appendBackendError(s.out[:start], err)
 			return
 		}
 		if retry {
-			c.noteOwn(raws...)
+			c.NoteOwn(raws...)
 		}
 		if err := s.exchange(c, raws, w, nil); err != nil {
-			c.nc.Close()
+			c.Net.Close()
 			return
 		}
-		c.give()
+		c.Give()
 		reply := s.out[start:]
 		if len(raws) == 2 { // ASKING's +OK comes first
 			reply = reply[len("+OK\r\n"):]
 		}
-		kind, slot, addr := parseRedirect(reply)
-		if !b.caps.redirects || try == maxRedirects || (kind != movedTo && kind != askAt) {
+		kind, slot, addr := backend.ParseRedirect(reply)
+		if !b.Caps.Redirects || try == backend.MaxRedirects || (kind != backend.MovedTo && kind != backend.AskAt) {
 			s.out = append(s.out[:start], reply...)
 			return
 		}
 		s.out, raws = s.out[:start], [][]byte{cmd.raw}
-		if kind == askAt {
-			raws = [][]byte{askingCmd, cmd.raw}
+		if kind == backend.AskAt {
+			raws = [][]byte{backend.AskingCmd, cmd.raw}
 		} else {
-			b.moved(slot, addr)
+			b.Moved(slot, addr)
 		}
-		n, err = b.nodeAt(addr)
+		n, err = b.NodeAt(addr)
 	}
 }
 
@@ -592,7 +593,7 @@ func (s *Session) runDedicated(cmds []command) int {
 		// A transaction or a WATCH holds its master; a tracking client's
 		// other commands each go to their key's master.
 		holds := !s.tracking || s.inMulti || s.watching || name == "watch"
-		if t := s.pinTarget(c); t != noSlot && !s.pinned && (holds || !s.onDedicatedNode(t)) {
+		if t := s.pinTarget(c); t != backend.NoSlot && !s.pinned && (holds || !s.onDedicatedNode(t)) {
 			if n > 0 {
 				break // pin before this command, at the start of the next batch
 			}
@@ -647,7 +648,7 @@ func (s *Session) runDedicated(cmds []command) int {
 	case s.tracking:
 		s.pinned = false // the next command picks its master's tracked connection
 	default:
-		s.ded.give()
+		s.ded.Give()
 		s.ded, s.pinned, s.unpinned = nil, false, nil
 	}
 	return n
@@ -760,7 +761,7 @@ func (s *Session) trackTx(name string, args [][]byte, reply []byte) {
 		if s.inMulti {
 			committed := ok && (reply[0] == '*') && !bytes.HasPrefix(reply, []byte("*-1"))
 			if committed && s.multiDB >= 0 {
-				s.db, s.ded.key.db = s.multiDB, s.multiDB
+				s.db, s.ded.Key.DB = s.multiDB, s.multiDB
 			}
 			s.inMulti, s.watching, s.multiDB = false, false, -1
 		}
@@ -769,7 +770,7 @@ func (s *Session) trackTx(name string, args [][]byte, reply []byte) {
 		if queued {
 			s.multiDB = db
 		} else if ok {
-			s.db, s.ded.key.db = db, db
+			s.db, s.ded.Key.DB = db, db
 		}
 	}
 }
@@ -779,7 +780,7 @@ func (s *Session) trackTx(name string, args [][]byte, reply []byte) {
 // for a client whose connection drops.
 func (s *Session) dropDedicated() {
 	if s.ded != nil {
-		s.ded.nc.Close()
+		s.ded.Net.Close()
 		s.ded = nil
 	}
 	s.closeTracked()
@@ -802,10 +803,10 @@ const quickReply = 2 * time.Millisecond
 // writes a script's reply only once the script has ended, so the rest of
 // the reply follows at once. Nothing is consumed: a late reply is read
 // later as usual.
-func repliesWithin(c *conn, d time.Duration) bool {
-	c.nc.SetReadDeadline(time.Now().Add(d))
-	_, err := c.r.Peek(1)
-	c.nc.SetReadDeadline(time.Time{})
+func repliesWithin(c *backend.Conn, d time.Duration) bool {
+	c.Net.SetReadDeadline(time.Now().Add(d))
+	_, err := c.In.Peek(1)
+	c.Net.SetReadDeadline(time.Time{})
 	return err == nil
 }
 
@@ -823,16 +824,16 @@ const (
 // When the commands may wait, it also watches the client: if the client
 // disconnects meanwhile, the backend connection is closed so the waiting
 // command is abandoned, not leaked.
-func (s *Session) exchange(c *conn, raws [][]byte, w wait, each func(i, start int)) error {
+func (s *Session) exchange(c *backend.Conn, raws [][]byte, w wait, each func(i, start int)) error {
 	// CLIENT UNBLOCK needs the backend's id of a blocking command's
 	// connection: asked in the same write as the command, which so reaches
 	// Redis without waiting a round trip (another client's command sent
 	// just after it must not overtake it).
 	var wbuf []byte
-	askID := w == waitBlocked && c.id == 0 && c.tracker == nil
+	askID := w == waitBlocked && c.ID == 0 && c.Tracker == nil
 	if askID {
 		wbuf = append(wbuf, clientIDCmd...)
-		c.noteOwn(clientIDCmd)
+		c.NoteOwn(clientIDCmd)
 	} else if w == waitBlocked {
 		s.blocked.set(c)
 	}
@@ -842,24 +843,24 @@ func (s *Session) exchange(c *conn, raws [][]byte, w wait, each func(i, start in
 	for _, r := range raws {
 		wbuf = append(wbuf, r...)
 	}
-	if _, err := c.nc.Write(wbuf); err != nil {
+	if _, err := c.Net.Write(wbuf); err != nil {
 		s.failReplies(len(raws), err)
 		return err
 	}
 	if askID {
-		reply, err := c.readReply(nil)
+		reply, err := c.ReadReply(nil)
 		if err != nil {
 			s.failReplies(len(raws), err)
 			return err
 		}
-		c.id = int64(resp.Int(reply))
+		c.ID = int64(resp.Int(reply))
 		s.blocked.set(c)
 	}
 	read := func() (int, error) {
 		for i := range raws {
 			start := len(s.out)
 			var err error
-			if s.out, err = c.readReply(s.out); err != nil {
+			if s.out, err = c.ReadReply(s.out); err != nil {
 				s.out = s.out[:start]
 				return i, err
 			}
@@ -869,7 +870,7 @@ func (s *Session) exchange(c *conn, raws [][]byte, w wait, each func(i, start in
 		}
 		return len(raws), nil
 	}
-	if w == waitNone || w == waitLong && len(raws) == 1 && c.tracker == nil && repliesWithin(c, quickReply) {
+	if w == waitNone || w == waitLong && len(raws) == 1 && c.Tracker == nil && repliesWithin(c, quickReply) {
 		got, err := read()
 		if err != nil {
 			s.failReplies(len(raws)-got, err)
@@ -894,7 +895,7 @@ func (s *Session) exchange(c *conn, raws [][]byte, w wait, each func(i, start in
 		}
 		return r.err
 	case <-gone:
-		c.nc.Close()
+		c.Net.Close()
 		<-done
 		s.quit = true
 		return errClientGone
@@ -906,19 +907,19 @@ func (s *Session) failReplies(n int, err error) {
 		err = errors.New("connection closed")
 	}
 	for i := 0; i < n; i++ {
-		s.out = appendBackendError(s.out, errBackend{err})
+		s.out = appendBackendError(s.out, backend.ErrBackend{Err: err})
 	}
 }
 
 func appendBackendError(dst []byte, err error) []byte {
-	var re replyError
+	var re backend.ReplyError
 	if errors.As(err, &re) {
-		return append(dst, re.reply...)
+		return append(dst, re.Reply...)
 	}
 	counters.Count(stats.ErrBackend)
-	var be errBackend
+	var be backend.ErrBackend
 	if !errors.As(err, &be) {
-		err = errBackend{err}
+		err = backend.ErrBackend{Err: err}
 	}
 	return resp.AppendError(dst, "ERR "+err.Error())
 }
@@ -926,16 +927,16 @@ func appendBackendError(dst []byte, err error) []byte {
 // ensureDedicated gives the session a backend connection of its own, on
 // the master serving t. If none can be had, it answers the command with the
 // error and reports false.
-func (s *Session) ensureDedicated(t target) bool {
+func (s *Session) ensureDedicated(t backend.Target) bool {
 	if s.ded != nil {
 		return true
 	}
-	c, err := s.srv.Backend.take(context.Background(), s.key(), int(t))
+	c, err := s.srv.Backend.Take(context.Background(), s.key(), int(t))
 	if err != nil {
 		s.out = appendBackendError(s.out, err)
 		return false
 	}
-	s.ded, s.pinned = c, t != noSlot
+	s.ded, s.pinned = c, t != backend.NoSlot
 	return true
 }
 
@@ -948,9 +949,9 @@ func (s *Session) releaseDedicated() {
 	}
 	if s.ded != nil {
 		if s.inMulti || s.watching || s.tracking {
-			s.ded.nc.Close()
+			s.ded.Net.Close()
 		} else {
-			s.ded.give()
+			s.ded.Give()
 		}
 		s.ded = nil
 	}
@@ -963,7 +964,7 @@ func (s *Session) releaseDedicated() {
 // close releases everything the session holds.
 func (s *Session) close() {
 	if c := s.takeReserved(); c != nil {
-		c.nc.Close()
+		c.Net.Close()
 	}
 	s.releaseDedicated()
 	s.nc.Close()

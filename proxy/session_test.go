@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/internal/redistest"
 	"github.com/redverb/redverb/proxy"
 )
@@ -210,7 +211,7 @@ func TestPubSub(t *testing.T) {
 // A subscriber that stops reading is cut off at a bounded backlog.
 func TestSlowSubscriberIsDisconnected(t *testing.T) {
 	r := redistest.StartRedis(t)
-	p := redistest.StartProxy(t, r.URL(), func(s *proxy.Server, _ *proxy.BackendOptions) {
+	p := redistest.StartProxy(t, r.URL(), func(s *proxy.Server, _ *backend.BackendOptions) {
 		s.SubscriberBacklog = 1 << 20
 	})
 	slow := redistest.Dial(t, p.Addr())

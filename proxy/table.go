@@ -214,20 +214,20 @@ const provisionalFor = time.Second
 // commandFacts is what the table reads from the backend.
 type commandFacts interface {
 	verb.Native
-	// commandKeys are the backend's commands by lower-case name
+	// CommandKeys are the backend's commands by lower-case name
 	// (subcommands as "name|sub"); nil while it is unreachable.
-	commandKeys() map[string]*keyspec.Command
-	// severalServers reports whether the backend is several servers a
+	CommandKeys() map[string]*keyspec.Command
+	// SeveralServers reports whether the backend is several servers a
 	// client must see as one (a cluster): whole-database commands, and
 	// multi-key commands whose keys span slots, are answered across them.
-	severalServers() bool
+	SeveralServers() bool
 }
 
 // buildTable makes the table for a backend and a set of verbs (nil: none).
 func buildTable(b commandFacts, verbs verb.Set) *table {
 	t := &table{byName: map[string]*cmdSpec{}, unknown: &cmdSpec{}, builtAt: time.Now()}
 	t.unknown.stats.Store(counters.Other())
-	facts := b.commandKeys()
+	facts := b.CommandKeys()
 	t.provisional = facts == nil
 	for name, ck := range facts {
 		var sp *cmdSpec
@@ -241,7 +241,7 @@ func buildTable(b commandFacts, verbs verb.Set) *table {
 			sp.flags |= heldByPause
 		}
 	}
-	cluster := b.severalServers()
+	cluster := b.SeveralServers()
 	for _, r := range rows() {
 		sp := t.spec(r.name)
 		sp.kind, sp.flags, sp.local = r.kind, sp.flags|r.flags, r.local

@@ -16,8 +16,8 @@ type facts struct {
 	cluster bool
 }
 
-func (f facts) commandKeys() map[string]*keyspec.Command { return f.cmds }
-func (f facts) severalServers() bool                     { return f.cluster }
+func (f facts) CommandKeys() map[string]*keyspec.Command { return f.cmds }
+func (f facts) SeveralServers() bool                     { return f.cluster }
 func (f facts) HasCommand(name string) bool              { return f.cmds[name] != nil }
 func (f facts) HasOption(name, token string) bool        { return f.options[name+"|"+token] }
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/internal/resp"
 	"go.uber.org/zap"
 )
@@ -30,7 +31,7 @@ import (
 // tracker is the reader of a tracking client's dedicated connection.
 type tracker struct {
 	s *Session
-	c *conn
+	c *backend.Conn
 
 	mu       sync.Mutex
 	active   bool     // the session is running commands: pushes queue
@@ -41,12 +42,18 @@ type tracker struct {
 	done     chan struct{}
 }
 
+// trackerOf is the tracker reading c, nil if none.
+func trackerOf(c *backend.Conn) *tracker {
+	tr, _ := c.Tracker.(*tracker)
+	return tr
+}
+
 // startTracking makes a tracker the reader of c, a connection CLIENT
 // TRACKING is (being turned) on for the session, until the session's
 // next replies are written (begin).
-func (s *Session) startTracking(c *conn) {
+func (s *Session) startTracking(c *backend.Conn) {
 	tr := &tracker{s: s, c: c, ready: make(chan struct{}, 1), done: make(chan struct{})}
-	c.tracker = tr
+	c.Tracker = tr
 	tr.begin()
 	go tr.watch()
 	s.tracked = append(s.tracked, c)
@@ -55,7 +62,7 @@ func (s *Session) startTracking(c *conn) {
 func (tr *tracker) watch() {
 	defer close(tr.done)
 	for {
-		frame, err := resp.ReadReply(tr.c.r, nil)
+		frame, err := resp.ReadReply(tr.c.In, nil)
 		tr.mu.Lock()
 		switch {
 		case err != nil:
@@ -81,8 +88,8 @@ func (tr *tracker) watch() {
 	}
 }
 
-// next returns the next frame the connection gave, waiting for one.
-func (tr *tracker) next() ([]byte, error) {
+// Next returns the Next frame the connection gave, waiting for one.
+func (tr *tracker) Next() ([]byte, error) {
 	for {
 		tr.mu.Lock()
 		if len(tr.queue) > 0 {
@@ -106,7 +113,7 @@ func (tr *tracker) stop() {
 	tr.mu.Lock()
 	tr.stopping = true
 	tr.mu.Unlock()
-	tr.c.nc.Close()
+	tr.c.Net.Close()
 	<-tr.done
 }
 
@@ -131,25 +138,6 @@ func (tr *tracker) end() {
 		counters.BytesOut.Add(int64(n))
 	}
 	tr.active = false
-}
-
-// readReply reads the next reply on c into dst. On a tracking connection
-// the pushes before it (RESP3 invalidations) are appended too, in their
-// place, and do not count as the reply.
-func (c *conn) readReply(dst []byte) ([]byte, error) {
-	if c.tracker == nil {
-		return resp.ReadReply(c.r, dst)
-	}
-	for {
-		f, err := c.tracker.next()
-		if err != nil {
-			return dst, err
-		}
-		dst = append(dst, f...)
-		if f[0] != '>' {
-			return dst, nil
-		}
-	}
 }
 
 // clientTracking answers CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p]
@@ -185,7 +173,7 @@ func clientTracking(s *Session, args [][]byte) {
 	}
 	// argsOn is the command for the connection on n: the redirect names
 	// the target's connection there.
-	argsOn := func(n *node) ([][]byte, error) {
+	argsOn := func(n *backend.Node) ([][]byte, error) {
 		if target == nil {
 			return args, nil
 		}
@@ -198,16 +186,16 @@ func clientTracking(s *Session, args [][]byte) {
 		s.forward(args...) // OFF, or a bad call, with nothing to turn off
 		return
 	}
-	if !s.tracking && !s.ensureDedicated(noSlot) {
+	if !s.tracking && !s.ensureDedicated(backend.NoSlot) {
 		return
 	}
-	fwd, err := argsOn(s.ded.node)
+	fwd, err := argsOn(s.ded.Node)
 	if err != nil {
 		s.out = appendRedirectError(s.out, err)
 		return
 	}
 	if !s.tracking {
-		s.ded.backendID() // for CLIENT UNBLOCK; asked before the tracker owns the connection
+		s.ded.BackendID() // for CLIENT UNBLOCK; asked before the tracker owns the connection
 		s.startTracking(s.ded)
 	}
 	start := len(s.out)
@@ -224,14 +212,14 @@ func clientTracking(s *Session, args [][]byte) {
 			if c == s.ded || !ok {
 				continue
 			}
-			if fwd, err := argsOn(c.node); err != nil {
+			if fwd, err := argsOn(c.Node); err != nil {
 				s.out, ok = appendRedirectError(s.out[:start], err), false
 			} else {
 				ok = s.trackedCommand(c, fwd, start)
 			}
 		}
 		if ok {
-			masters, err := s.srv.Backend.masters()
+			masters, err := s.srv.Backend.Masters()
 			for _, n := range masters {
 				if _, err = s.trackedOn(n); err != nil {
 					break
@@ -281,13 +269,13 @@ func appendRedirectError(dst []byte, err error) []byte {
 // which another client's invalidations can be redirected: its subscription
 // connection there, or one reserved for it now on the master it would
 // subscribe on.
-func (s *Session) redirectID(n *node) (int64, error) {
+func (s *Session) redirectID(n *backend.Node) (int64, error) {
 	if ids := s.streamIDs.Load(); ids != nil {
 		if id := (*ids)[n]; id != 0 {
 			return id, nil
 		}
 	}
-	if first, err := s.srv.Backend.master(-1); err != nil || first != n {
+	if first, err := s.srv.Backend.Master(-1); err != nil || first != n {
 		return 0, errRedirectElsewhere
 	}
 	return s.reserveStream()
@@ -295,9 +283,9 @@ func (s *Session) redirectID(n *node) (int64, error) {
 
 // trackedOn returns the session's tracking connection on n, starting one
 // with the client's CLIENT TRACKING options if there is none.
-func (s *Session) trackedOn(n *node) (*conn, error) {
+func (s *Session) trackedOn(n *backend.Node) (*backend.Conn, error) {
 	for _, c := range s.tracked {
-		if c.node == n {
+		if c.Node == n {
 			return c, nil
 		}
 	}
@@ -305,17 +293,17 @@ func (s *Session) trackedOn(n *node) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := n.take(context.Background(), s.ded.key)
+	c, err := n.Take(context.Background(), s.ded.Key)
 	if err != nil {
 		return nil, err
 	}
-	c.backendID()
-	reply, err := c.roundTrip(fwd...)
+	c.BackendID()
+	reply, err := c.RoundTrip(fwd...)
 	if err == nil && !bytes.Equal(reply, []byte("+OK\r\n")) {
-		err = replyError{reply}
+		err = backend.ReplyError{Reply: reply}
 	}
 	if err != nil {
-		c.nc.Close()
+		c.Net.Close()
 		return nil, err
 	}
 	s.startTracking(c)
@@ -324,7 +312,7 @@ func (s *Session) trackedOn(n *node) (*conn, error) {
 
 // trackArgsFor is the client's CLIENT TRACKING for n, while it is being
 // turned on (s.trackArgs is set once it is on).
-func (s *Session) trackArgsFor(n *node) ([][]byte, error) {
+func (s *Session) trackArgsFor(n *backend.Node) ([][]byte, error) {
 	if s.trackArgs == nil {
 		return nil, errors.New("CLIENT TRACKING is not on")
 	}
@@ -335,7 +323,7 @@ func (s *Session) trackArgsFor(n *node) ([][]byte, error) {
 // connection c, whose reply is redverb's to check: pushes that came before
 // it go to the client, an error reply replaces the client's reply (from
 // start). It reports whether the reply was +OK.
-func (s *Session) trackedCommand(c *conn, args [][]byte, start int) bool {
+func (s *Session) trackedCommand(c *backend.Conn, args [][]byte, start int) bool {
 	reply, err := s.trackedOwn(c, resp.AppendCommand(nil, args...))
 	switch {
 	case err != nil:
@@ -350,15 +338,15 @@ func (s *Session) trackedCommand(c *conn, args [][]byte, start int) bool {
 
 // trackedOwn sends raw on a tracked connection and returns its reply; the
 // pushes read before it are the client's, appended to s.out.
-func (s *Session) trackedOwn(c *conn, raw []byte) ([]byte, error) {
-	c.noteOwn(raw)
-	if _, err := c.nc.Write(raw); err != nil {
-		return nil, errBackend{err}
+func (s *Session) trackedOwn(c *backend.Conn, raw []byte) ([]byte, error) {
+	c.NoteOwn(raw)
+	if _, err := c.Net.Write(raw); err != nil {
+		return nil, backend.ErrBackend{Err: err}
 	}
 	for {
-		f, err := c.tracker.next()
+		f, err := c.Tracker.Next()
 		if err != nil {
-			return nil, errBackend{err}
+			return nil, backend.ErrBackend{Err: err}
 		}
 		if f[0] != '>' {
 			return f, nil
@@ -371,11 +359,11 @@ func (s *Session) trackedOwn(c *conn, raw []byte) ([]byte, error) {
 func (s *Session) closeTracked() {
 	for _, c := range s.tracked {
 		if c != s.ded {
-			c.tracker.stop()
+			trackerOf(c).stop()
 		}
 	}
-	if s.ded != nil && s.ded.tracker != nil {
-		s.ded.tracker.stop()
+	if s.ded != nil && s.ded.Tracker != nil {
+		trackerOf(s.ded).stop()
 	}
 	s.tracked, s.trackArgs, s.caching = nil, nil, nil
 }
@@ -446,7 +434,7 @@ func clientCaching(s *Session, args [][]byte) {
 // pendingCaching is a CLIENT CACHING that applies to the client's next
 // command, sent on c.
 type pendingCaching struct {
-	c   *conn
+	c   *backend.Conn
 	raw []byte
 }
 
@@ -474,7 +462,7 @@ func (s *Session) placeCaching() {
 // subscription must later run on this very connection.
 type reservedStream struct {
 	mu    sync.Mutex
-	c     *conn
+	c     *backend.Conn
 	relay chan struct{} // closed when relayPushes has stopped; nil if not running
 }
 
@@ -486,21 +474,21 @@ func (s *Session) reserveStream() (int64, error) {
 	defer s.reserved.mu.Unlock()
 	if s.reserved.c == nil {
 		ci := s.info.Load()
-		key := connKey{proto: 2, asClient: s.srv.Backend.opts.AuthClients}
+		key := backend.ConnKey{Proto: 2, AsClient: s.srv.Backend.Opts.AuthClients}
 		if ci != nil {
 			key = ci.key
 		}
-		c, err := s.srv.Backend.take(context.Background(), key, int(noSlot))
+		c, err := s.srv.Backend.Take(context.Background(), key, int(backend.NoSlot))
 		if err != nil {
 			return 0, err
 		}
 		s.reserved.c = c
 	}
-	id := s.reserved.c.backendID()
+	id := s.reserved.c.BackendID()
 	if id == 0 {
-		return 0, errBackend{errors.New("the backend did not tell the connection's CLIENT ID")}
+		return 0, backend.ErrBackend{Err: errors.New("the backend did not tell the connection's CLIENT ID")}
 	}
-	if s.reserved.c.key.proto == 3 && s.reserved.relay == nil {
+	if s.reserved.c.Key.Proto == 3 && s.reserved.relay == nil {
 		// A RESP3 client gets invalidations as pushes whether it
 		// subscribes or not: pass them on from now.
 		s.reserved.relay = make(chan struct{})
@@ -512,10 +500,10 @@ func (s *Session) reserveStream() (int64, error) {
 // relayPushes writes the pushes arriving on a reserved connection to the
 // client, between its replies, until the connection is handed over or
 // closed.
-func (s *Session) relayPushes(c *conn, done chan struct{}) {
+func (s *Session) relayPushes(c *backend.Conn, done chan struct{}) {
 	defer close(done)
 	for {
-		frame, err := resp.ReadReply(c.r, nil)
+		frame, err := resp.ReadReply(c.In, nil)
 		if err != nil {
 			return
 		}
@@ -529,14 +517,14 @@ func (s *Session) relayPushes(c *conn, done chan struct{}) {
 }
 
 // takeReserved hands over the connection reserveStream took, if any.
-func (s *Session) takeReserved() *conn {
+func (s *Session) takeReserved() *backend.Conn {
 	s.reserved.mu.Lock()
 	defer s.reserved.mu.Unlock()
 	c := s.reserved.c
 	if relay := s.reserved.relay; relay != nil {
-		c.nc.SetReadDeadline(time.Now()) // ends relayPushes' read
+		c.Net.SetReadDeadline(time.Now()) // ends relayPushes' read
 		<-relay
-		c.nc.SetReadDeadline(time.Time{})
+		c.Net.SetReadDeadline(time.Time{})
 		s.reserved.relay = nil
 	}
 	s.reserved.c = nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/internal/resp"
 )
 
@@ -18,30 +19,30 @@ import (
 
 // pinTarget is the master a dedicated connection must be on for args: on a
 // cluster the one serving its first key; noSlot if any will do.
-func (s *Session) pinTarget(c *command) target {
+func (s *Session) pinTarget(c *command) backend.Target {
 	b := s.srv.Backend
-	if !b.severalServers() {
-		return noSlot
+	if !b.SeveralServers() {
+		return backend.NoSlot
 	}
-	return b.targetOf(c.spec.keys, c.args).master()
+	return b.TargetOf(c.spec.keys, c.args).Master()
 }
 
 // pin moves the session's dedicated connection to the master serving t,
 // replaying the transaction queued so far; holds keeps it there (a
 // transaction, a WATCH) until the session lets it go. On failure the command gets the
 // error and pin reports false.
-func (s *Session) pin(t target, holds bool) bool {
-	n, err := s.srv.Backend.master(int(t))
-	if err == nil && n == s.ded.node {
+func (s *Session) pin(t backend.Target, holds bool) bool {
+	n, err := s.srv.Backend.Master(int(t))
+	if err == nil && n == s.ded.Node {
 		s.pinned, s.unpinned = holds, nil
 		return true
 	}
-	var c *conn
+	var c *backend.Conn
 	switch {
 	case err == nil && s.tracking:
 		c, err = s.trackedOn(n) // tracking stays on where the client's keys are
 	case err == nil:
-		c, err = n.take(context.Background(), s.ded.key)
+		c, err = n.Take(context.Background(), s.ded.Key)
 	}
 	if err == nil && s.inMulti {
 		// The client had these replies from the first server, and MONITOR
@@ -53,12 +54,12 @@ func (s *Session) pin(t target, holds bool) bool {
 				}
 			}
 		} else {
-			_, err = c.pipeline(append([][]byte{multiCmd}, s.unpinned...), time.Time{})
+			_, err = c.Pipeline(append([][]byte{multiCmd}, s.unpinned...), time.Time{})
 		}
 	}
 	if err != nil {
 		if c != nil && !s.tracking {
-			c.nc.Close()
+			c.Net.Close()
 		}
 		s.out = appendBackendError(s.out, err)
 		return false
@@ -71,13 +72,13 @@ func (s *Session) pin(t target, holds bool) bool {
 			s.trackedOwn(old, resp.AppendCommand(nil, []byte("DISCARD")))
 		}
 	case s.inMulti:
-		if _, err := old.roundTrip([]byte("DISCARD")); err != nil {
-			old.nc.Close()
+		if _, err := old.RoundTrip([]byte("DISCARD")); err != nil {
+			old.Net.Close()
 		} else {
-			old.give()
+			old.Give()
 		}
 	default:
-		old.give()
+		old.Give()
 	}
 	s.ded, s.pinned, s.unpinned = c, holds, nil
 	return true
@@ -85,9 +86,9 @@ func (s *Session) pin(t target, holds bool) bool {
 
 // onDedicatedNode reports whether the dedicated connection is on the
 // master serving t.
-func (s *Session) onDedicatedNode(t target) bool {
-	n, err := s.srv.Backend.master(int(t))
-	return err == nil && n == s.ded.node
+func (s *Session) onDedicatedNode(t backend.Target) bool {
+	n, err := s.srv.Backend.Master(int(t))
+	return err == nil && n == s.ded.Node
 }
 
 var multiCmd = resp.AppendCommand(nil, []byte("MULTI"))
@@ -97,10 +98,10 @@ var multiCmd = resp.AppendCommand(nil, []byte("MULTI"))
 // get -CROSSSLOT; any other command (a read between WATCH and MULTI) is
 // sent where it belongs on the shared path.
 func (s *Session) crossNode(name string, args [][]byte, start int) {
-	if !s.srv.Backend.severalServers() {
+	if !s.srv.Backend.SeveralServers() {
 		return
 	}
-	if kind := redirectOf(s.out[start:]); kind != movedTo && kind != askAt {
+	if kind := backend.RedirectOf(s.out[start:]); kind != backend.MovedTo && kind != backend.AskAt {
 		return
 	}
 	s.out = s.out[:start]
@@ -114,7 +115,7 @@ func (s *Session) crossNode(name string, args [][]byte, start int) {
 // recordUnpinned keeps a command queued before the transaction is pinned,
 // to queue it again if the transaction moves.
 func (s *Session) recordUnpinned(name string, raw []byte) {
-	if s.inMulti && !s.pinned && name != "multi" && s.srv.Backend.severalServers() {
+	if s.inMulti && !s.pinned && name != "multi" && s.srv.Backend.SeveralServers() {
 		s.unpinned = append(s.unpinned, bytes.Clone(raw))
 	}
 }

@@ -7,11 +7,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/verb"
 
 	"go.uber.org/zap"
 
-	"github.com/redverb/redverb/internal/keyslot"
 	"github.com/redverb/redverb/internal/resp"
 )
 
@@ -52,15 +52,6 @@ func pairsAsMap(reply []byte) []byte {
 
 func isNoScript(reply []byte) bool { return bytes.HasPrefix(reply, []byte("-NOSCRIPT")) }
 
-// callTarget is where a call runs: the master serving its keys' slot
-// (any server outside a cluster, where hashing the key would be wasted).
-func (b *Backend) callTarget(c *verb.Call) target {
-	if len(c.Keys) == 0 || !b.severalServers() {
-		return noSlot
-	}
-	return target(keyslot.Slot(c.Keys[0]))
-}
-
 // finishVerb completes a verb whose first reply sits at s.out[start:]: it
 // reloads the script if the backend forgot it (on a cluster, the server
 // serving the call's slot, which a failover or reshard may just have
@@ -69,15 +60,15 @@ func (b *Backend) callTarget(c *verb.Call) target {
 func (s *Session) finishVerb(call *verb.Call, start int, woken chan struct{}) {
 	reply := func() []byte { return s.out[start:] }
 	send := func(cmds ...[]byte) {
-		s.req.cmds = append(s.req.cmds[:0], cmds...)
-		s.routing.targets = s.routing.targets[:0]
-		t := s.srv.Backend.callTarget(call)
+		s.req.Cmds = append(s.req.Cmds[:0], cmds...)
+		s.routing.Targets = s.routing.Targets[:0]
+		t := s.srv.Backend.CallTarget(call)
 		for range cmds {
-			s.routing.targets = append(s.routing.targets, t)
+			s.routing.Targets = append(s.routing.Targets, t)
 		}
-		s.req.out = s.out
-		s.srv.Backend.do(s.key(), s.id, &s.req, &s.routing)
-		s.out = s.req.out
+		s.req.Out = s.out
+		s.srv.Backend.Do(s.key(), s.id, &s.req, &s.routing)
+		s.out = s.req.Out
 	}
 	attempt := func() {
 		s.out = s.out[:start]
@@ -94,17 +85,17 @@ func (s *Session) finishVerb(call *verb.Call, start int, woken chan struct{}) {
 			// in one batch so that a SCRIPT FLUSH can hardly come
 			// between, the call's own server and the call.
 			load := resp.AppendCommand(nil, []byte("SCRIPT"), []byte("LOAD"), []byte(call.Script))
-			if s.srv.Backend.caps.redirects {
+			if s.srv.Backend.Caps.Redirects {
 				s.onMasters([][]byte{[]byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)})
 			}
 			s.out = s.out[:start]
 			s.callBuf = call.AppendCall(s.callBuf[:0], false)
 			send(load, s.callBuf)
-			s.out = append(s.out[:start], s.req.reply(1)...)
+			s.out = append(s.out[:start], s.req.Reply(1)...)
 		}
 	}
 	reload()
-	if call.Retry != nil && !s.req.overflow {
+	if call.Retry != nil && !s.req.Overflow {
 		gone, stop := s.in.watchClosed()
 		defer stop()
 		unblock := s.blocked.waitInProxy()
@@ -136,37 +127,37 @@ func (s *Session) finishVerb(call *verb.Call, start int, woken chan struct{}) {
 			timer.Stop()
 			attempt()
 			reload()
-			if s.req.overflow {
+			if s.req.Overflow {
 				return // the client is being disconnected
 			}
 		}
 	}
-	for call.Then != nil && !s.req.overflow {
+	for call.Then != nil && !s.req.Overflow {
 		next, final := call.Then(reply())
 		if next == nil {
 			s.out = append(s.out[:start], s.proto.asProto(final)...)
-			clear(s.req.cmds)
+			clear(s.req.Cmds)
 			return
 		}
 		call = next
 		attempt()
 		reload()
 	}
-	if convert := s.converter(call); convert != nil && !s.req.overflow && !resp.IsError(reply()) {
+	if convert := s.converter(call); convert != nil && !s.req.Overflow && !resp.IsError(reply()) {
 		s.out = append(s.out[:start], convert(reply())...)
 	}
-	clear(s.req.cmds)
+	clear(s.req.Cmds)
 }
 
 // wakeups lets sessions wait for a message on a pub/sub channel (LOCK
 // ... WAIT waits for UNLOCK's release notice) over one shared subscription,
 // so waiting holds no backend connection of its own and never polls.
 type wakeups struct {
-	b   *Backend
+	b   *backend.Backend
 	log *zap.Logger
 
 	mu      sync.Mutex
-	conn    *conn
+	conn    *backend.Conn
 	subbed  map[string]chan struct{}              // closed when SUBSCRIBE is confirmed
 	waiters map[string]map[chan struct{}]struct{} // channel+"\x00"+message
 }
@@ -219,10 +210,10 @@ func (w *wakeups) subscribeLocked(channel string) (<-chan struct{}, error) {
 		return w.subbed[channel], nil
 	}
 	if w.conn == nil {
-		n, err := w.b.master(-1)
-		var c *conn
+		n, err := w.b.Master(-1)
+		var c *backend.Conn
 		if err == nil {
-			c, err = n.dial(context.Background(), connKey{db: w.b.DB(), proto: 2})
+			c, err = n.Dial(context.Background(), backend.ConnKey{DB: w.b.DB(), Proto: 2})
 		}
 		if err != nil {
 			return nil, err
@@ -230,7 +221,7 @@ func (w *wakeups) subscribeLocked(channel string) (<-chan struct{}, error) {
 		w.conn, w.subbed = c, map[string]chan struct{}{}
 		go w.readLoop(c)
 	}
-	if _, err := w.conn.nc.Write(resp.AppendCommand(nil, []byte("SUBSCRIBE"), []byte(channel))); err != nil {
+	if _, err := w.conn.Net.Write(resp.AppendCommand(nil, []byte("SUBSCRIBE"), []byte(channel))); err != nil {
 		return nil, err
 	}
 	ready := make(chan struct{})
@@ -238,9 +229,9 @@ func (w *wakeups) subscribeLocked(channel string) (<-chan struct{}, error) {
 	return ready, nil
 }
 
-func (w *wakeups) readLoop(c *conn) {
+func (w *wakeups) readLoop(c *backend.Conn) {
 	for {
-		frame, err := resp.ReadReply(c.r, nil)
+		frame, err := resp.ReadReply(c.In, nil)
 		if err != nil {
 			w.mu.Lock()
 			if w.conn == c {
@@ -283,7 +274,7 @@ func (w *wakeups) readLoop(c *conn) {
 func (w *wakeups) close() {
 	w.mu.Lock()
 	if w.conn != nil {
-		w.conn.nc.Close()
+		w.conn.Net.Close()
 		w.conn = nil
 	}
 	w.mu.Unlock()
@@ -316,7 +307,7 @@ type batchVerb struct {
 
 // asFunction reports whether a resolved verb call runs as FCALL.
 func (s *Session) asFunction(call *verb.Call, err error) bool {
-	return err == nil && call.Function != "" && call.Retry == nil && call.Then == nil && s.srv.Backend.functions()
+	return err == nil && call.Function != "" && call.Retry == nil && call.Then == nil && s.srv.Backend.Functions()
 }
 
 // finishFunctions completes the FCALL verbs of the batch just sent: each
@@ -325,9 +316,9 @@ func (s *Session) asFunction(call *verb.Call, err error) bool {
 // rewritten in order into a spare buffer.
 func (s *Session) finishFunctions() {
 	req := &s.req
-	out := append(s.rebuf[:0], s.out[:req.base]...)
-	prev, j := req.base, 0
-	for i, end := range req.ends {
+	out := append(s.rebuf[:0], s.out[:req.Base]...)
+	prev, j := req.Base, 0
+	for i, end := range req.Ends {
 		reply := s.out[prev:end]
 		prev = end
 		if j < len(s.inBatch) && s.inBatch[j].index == i {
@@ -335,13 +326,13 @@ func (s *Session) finishFunctions() {
 			j++
 		}
 		out = append(out, reply...)
-		req.ends[i] = len(out)
+		req.Ends[i] = len(out)
 	}
 	s.rebuf = s.out[:0]
 	if cap(s.rebuf) > 64<<10 {
 		s.rebuf = nil
 	}
-	s.out, req.out = out, out
+	s.out, req.Out = out, out
 	clear(s.inBatch)
 }
 
@@ -350,16 +341,16 @@ func (s *Session) finishFunction(v batchVerb, reply []byte) []byte {
 	if v.fcall && bytes.HasPrefix(reply, []byte("-ERR Function not found")) {
 		counters.ScriptReloads.Add(1)
 		s.srv.log.Info("backend lacks a verb's function; loading it", zap.String("function", call.Function))
-		t := s.srv.Backend.callTarget(call)
+		t := s.srv.Backend.CallTarget(call)
 		parts := s.sendEach([][]byte{
 			resp.AppendCommand(nil, []byte("FUNCTION"), []byte("LOAD"), []byte("REPLACE"), []byte(call.Library)),
-			call.AppendFCall(nil)}, []target{t, t})
+			call.AppendFCall(nil)}, []backend.Target{t, t})
 		reply = parts[1]
 		if isNoScript(parts[0]) || bytes.HasPrefix(parts[0], []byte("-ERR unknown")) || bytes.HasPrefix(reply, []byte("-ERR Function not found")) {
 			// Functions are gone or refused here: run it as a script.
 			parts = s.sendEach([][]byte{
 				resp.AppendCommand(nil, []byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)),
-				call.AppendCall(nil, false)}, []target{t, t})
+				call.AppendCall(nil, false)}, []backend.Target{t, t})
 			reply = parts[1]
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/commands"
 	"github.com/redverb/redverb/config"
 	"github.com/redverb/redverb/metrics"
@@ -107,7 +108,7 @@ func run(cfg config.Config, log *zap.Logger) error {
 	if cfg.BackendTLSInsecureSkipVerify {
 		log.Warn("backend-tls-insecure-skip-verify: the backend's certificate is NOT checked; anyone on the path can pose as the backend")
 	}
-	backend, err := proxy.NewBackend(proxy.BackendOptions{
+	backend, err := backend.NewBackend(backend.BackendOptions{
 		URL:              backendURL,
 		SharedConns:      cfg.BackendConns,
 		ReadFromReplicas: cfg.ReadFrom == "replicas",

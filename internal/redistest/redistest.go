@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/commands"
 	"github.com/redverb/redverb/internal/resp"
 	"github.com/redverb/redverb/proxy"
@@ -155,27 +156,27 @@ func (r *Redis) For(t testing.TB) *Redis {
 // Proxy is an in-process redverb server.
 type Proxy struct {
 	Server  *proxy.Server
-	Backend *proxy.Backend
+	Backend *backend.Backend
 	ln      net.Listener
 }
 
 // ProxyOption adjusts a proxy before it starts.
-type ProxyOption func(*proxy.Server, *proxy.BackendOptions)
+type ProxyOption func(*proxy.Server, *backend.BackendOptions)
 
 // WithPassword sets requirepass.
 func WithPassword(pass string) ProxyOption {
-	return func(s *proxy.Server, _ *proxy.BackendOptions) { s.RequirePass = pass }
+	return func(s *proxy.Server, _ *backend.BackendOptions) { s.RequirePass = pass }
 }
 
 // WithServer adjusts the proxy's server settings (limits, logger).
 func WithServer(f func(*proxy.Server)) ProxyOption {
-	return func(s *proxy.Server, _ *proxy.BackendOptions) { f(s) }
+	return func(s *proxy.Server, _ *backend.BackendOptions) { f(s) }
 }
 
 // WithLogger logs to l instead of the test's log (a fuzz target must not
 // log through its testing.F).
 func WithLogger(l *zap.Logger) ProxyOption {
-	return func(s *proxy.Server, bo *proxy.BackendOptions) { s.Logger, bo.Logger = l, l }
+	return func(s *proxy.Server, bo *backend.BackendOptions) { s.Logger, bo.Logger = l, l }
 }
 
 // WithVerbs serves the built-in verbs plus those in dir (if not empty).
@@ -184,7 +185,7 @@ func WithVerbs(t testing.TB, dir string) ProxyOption {
 	if err != nil {
 		t.Logf("verbs refused: %v", err)
 	}
-	return func(s *proxy.Server, _ *proxy.BackendOptions) { s.Verbs = reg }
+	return func(s *proxy.Server, _ *backend.BackendOptions) { s.Verbs = reg }
 }
 
 // StartProxy serves a proxy for backendURL on a free loopback port until
@@ -202,7 +203,7 @@ func StartProxy(t testing.TB, backendURL string, opts ...ProxyOption) *Proxy {
 func ServeProxy(t testing.TB, ln net.Listener, backendURL string, opts ...ProxyOption) *Proxy {
 	t.Helper()
 	log := zaptest.NewLogger(t)
-	bo := proxy.BackendOptions{URL: backendURL, Logger: log}
+	bo := backend.BackendOptions{URL: backendURL, Logger: log}
 	srv := &proxy.Server{Logger: log, ProtectedMode: true}
 	for _, o := range opts {
 		o(srv, &bo)
@@ -210,7 +211,7 @@ func ServeProxy(t testing.TB, ln net.Listener, backendURL string, opts ...ProxyO
 	// As the binary's default: the backend checks AUTH unless the proxy
 	// has a password of its own.
 	bo.AuthClients = bo.AuthClients || srv.RequirePass == ""
-	backend, err := proxy.NewBackend(bo)
+	backend, err := backend.NewBackend(bo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,6 +354,6 @@ func freePort() (int, error) {
 func Bulk(s string) string { return "$" + strconv.Itoa(len(s)) + "\r\n" + s + "\r\n" }
 
 // WithBackend changes the backend options (read from replicas, ...).
-func WithBackend(f func(*proxy.BackendOptions)) ProxyOption {
-	return func(_ *proxy.Server, bo *proxy.BackendOptions) { f(bo) }
+func WithBackend(f func(*backend.BackendOptions)) ProxyOption {
+	return func(_ *proxy.Server, bo *backend.BackendOptions) { f(bo) }
 }

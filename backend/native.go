@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import (
 	"strings"
@@ -16,7 +16,7 @@ var _ verb.Native = (*Backend)(nil)
 
 // HasCommand implements verb.Native.
 func (b *Backend) HasCommand(name string) bool {
-	return b.commandKeys()[name] != nil
+	return b.CommandKeys()[name] != nil
 }
 
 // HasOption implements verb.Native.
@@ -36,11 +36,11 @@ func (b *Backend) HasOption(name, token string) bool {
 // backend without COMMAND DOCS (before Redis 7) has none of the options
 // redverb asks about.
 func (b *Backend) loadOptions(name string) (map[string]bool, error) {
-	n, err := b.master(-1)
+	n, err := b.Master(-1)
 	if err != nil {
 		return nil, err
 	}
-	reply, err := n.outOfBand(connKey{db: 0, proto: 2}, []byte("COMMAND"), []byte("DOCS"), []byte(name))
+	reply, err := n.OutOfBand(ConnKey{DB: 0, Proto: 2}, []byte("COMMAND"), []byte("DOCS"), []byte(name))
 	if err != nil {
 		return nil, err
 	}

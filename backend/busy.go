@@ -1,7 +1,8 @@
-package proxy
+package backend
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,10 +37,10 @@ var (
 	busyFunctionReply = []byte("-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n")
 )
 
-// scriptStarted records a user script sent on a cluster, until done is
+// ScriptStarted records a user script sent on a cluster, until done is
 // called. One server is busy by itself: nothing to record.
-func (b *Backend) scriptStarted(function bool) (done func()) {
-	if !b.severalServers() {
+func (b *Backend) ScriptStarted(function bool) (done func()) {
+	if !b.SeveralServers() {
 		return func() {}
 	}
 	bs := &b.scripts
@@ -62,9 +63,9 @@ func (b *Backend) scriptStarted(function bool) (done func()) {
 	}
 }
 
-// busyReply is Redis's -BUSY reply if a script sent through redverb has run
+// BusyReply is Redis's -BUSY reply if a script sent through redverb has run
 // past the threshold, else nil.
-func (b *Backend) busyReply() []byte {
+func (b *Backend) BusyReply() []byte {
 	bs := &b.scripts
 	if bs.running.Load() == 0 {
 		return nil
@@ -86,17 +87,17 @@ func (b *Backend) busyReply() []byte {
 // readBusyThreshold asks a master for busy-reply-threshold (5 s, Redis's
 // default, if it cannot tell).
 func (b *Backend) readBusyThreshold() int64 {
-	return b.readConfigInt("busy-reply-threshold", 5000)
+	return b.ReadConfigInt("busy-reply-threshold", 5000)
 }
 
-// readConfigInt reads a numeric setting from a master, out of band;
+// ReadConfigInt reads a numeric setting from a master, out of band;
 // fallback if it cannot.
-func (b *Backend) readConfigInt(name string, fallback int64) int64 {
-	n, err := b.master(-1)
+func (b *Backend) ReadConfigInt(name string, fallback int64) int64 {
+	n, err := b.Master(-1)
 	if err != nil {
 		return fallback
 	}
-	reply, err := n.outOfBand(connKey{proto: 2}, []byte("CONFIG"), []byte("GET"), []byte(name))
+	reply, err := n.OutOfBand(ConnKey{Proto: 2}, []byte("CONFIG"), []byte("GET"), []byte(name))
 	if err != nil {
 		return fallback
 	}
@@ -109,47 +110,20 @@ func (b *Backend) readConfigInt(name string, fallback int64) int64 {
 	return fallback
 }
 
-// noteConfigSet keeps the settings redverb reads (busy-reply-threshold,
+// NoteConfigSet keeps the settings redverb reads (busy-reply-threshold,
 // whose older name is lua-time-limit, and slowlog-max-len) in step with a
 // CONFIG SET sent through redverb.
-func (b *Backend) noteConfigSet(args [][]byte) {
+func (b *Backend) NoteConfigSet(args [][]byte) {
 	for i := 2; i+1 < len(args); i += 2 {
 		v, err := strconv.ParseInt(string(args[i+1]), 10, 64)
 		if err != nil {
 			continue
 		}
-		switch string(lowerName(nil, args[i])) {
+		switch strings.ToLower(string(args[i])) {
 		case "busy-reply-threshold", "lua-time-limit":
 			b.scripts.thresholdMS.Store(v)
 		case "slowlog-max-len":
-			b.slowlogMaxLen.Store(v)
+			b.SlowlogMaxLen.Store(v)
 		}
 	}
-}
-
-// answerBusy answers a command with -BUSY while a script runs past the
-// threshold elsewhere in the cluster, as one busy server would, and
-// reports whether it did. Inside MULTI the backend's transaction is
-// flagged too (a command it refuses at queue time is sent in place), and
-// EXEC discards it with Redis's EXECABORT.
-func (s *Session) answerBusy(c *command) bool {
-	busy := s.srv.Backend.busyReply()
-	if busy == nil || c.spec.flags&allowedBusy != 0 {
-		return false
-	}
-	switch {
-	case s.ded != nil && s.inMulti && c.spec.name == "exec":
-		abort := append([]byte("-EXECABORT Transaction discarded because of: "), busy[1:]...)
-		s.queueInMulti(resp.AppendCommand(nil, []byte("DISCARD")), func([]byte) []byte { return abort })
-		s.inMulti, s.watching, s.multiDB, s.queued = false, false, -1, nil
-		if s.ded != nil && !s.tracking {
-			s.ded.give()
-			s.ded, s.pinned, s.unpinned = nil, false, nil
-		}
-	case s.ded != nil && s.inMulti:
-		s.queueInMulti(resp.AppendCommand(nil, []byte("EVAL")), func([]byte) []byte { return busy })
-	default:
-		s.out = append(s.out, busy...)
-	}
-	return true
 }

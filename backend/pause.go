@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import (
 	"strconv"
@@ -13,8 +13,8 @@ import (
 // (and wait there, counted as blocked, as on Redis). CLIENT PAUSE ALL holds
 // everything anyway.
 
-// notePause records a CLIENT PAUSE or UNPAUSE the backend accepted.
-func (b *Backend) notePause(args [][]byte) {
+// NotePause records a CLIENT PAUSE or UNPAUSE the backend accepted.
+func (b *Backend) NotePause(args [][]byte) {
 	if strings.EqualFold(string(args[1]), "unpause") {
 		b.pausedUntil.Store(0)
 		return
@@ -27,9 +27,8 @@ func (b *Backend) notePause(args [][]byte) {
 	b.pausedUntil.Store(time.Now().Add(time.Duration(ms) * time.Millisecond).UnixNano())
 }
 
-// pausedWrite reports whether a CLIENT PAUSE WRITE is in force and holds
-// the command.
-func (b *Backend) pausedWrite(c *command) bool {
+// WritesPaused reports whether a CLIENT PAUSE WRITE is in force.
+func (b *Backend) WritesPaused() bool {
 	until := b.pausedUntil.Load()
-	return until != 0 && time.Now().UnixNano() <= until && c.spec.flags&heldByPause != 0
+	return until != 0 && time.Now().UnixNano() <= until
 }

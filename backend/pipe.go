@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import (
 	"context"
@@ -22,68 +22,68 @@ const redialBackoff = 200 * time.Millisecond
 // join a write.
 const maxYields = 4
 
-// A request is one batch of commands from one session, sent in order on a
+// A Request is one batch of commands from one session, sent in order on a
 // pipe; its replies are appended to out in the same order.
-type request struct {
-	cmds [][]byte // raw RESP commands
-	out  []byte   // replies are appended after what it already holds
-	base int      // len(out) when the request was sent
-	ends []int    // ends[i] is len(out) after reply i
-	done chan struct{}
+type Request struct {
+	Cmds [][]byte // raw RESP commands
+	Out  []byte   // replies are appended after what it already holds
+	Base int      // len(out) when the request was sent
+	Ends []int    // ends[i] is len(out) after reply i
+	Done chan struct{}
 	// pending, if set, is shared by the parts of one scattered batch: only
 	// the last part to complete signals done (which they share), so the
 	// session wakes once.
 	pending *atomic.Int32
 
-	// limit, if positive, caps len(out): past it the replies are read and
+	// Limit, if positive, caps len(out): past it the replies are read and
 	// dropped, and overflow is set (the client is then disconnected).
-	limit    int
-	overflow bool
+	Limit    int
+	Overflow bool
 }
 
-// pipe is a backend connection shared by many sessions. Commands of all
+// Pipe is a backend connection shared by many sessions. Commands of all
 // sessions are appended to one write buffer and written together, so N
 // clients cost the backend one read and one write instead of N; a single
 // reader hands the replies back in order.
-type pipe struct {
-	n   *node
-	key connKey
+type Pipe struct {
+	n   *Node
+	key ConnKey
 
 	mu       sync.Mutex
-	c        *conn
+	c        *Conn
 	wbuf     []byte
-	queue    []*request // written or about to be, waiting for replies
+	queue    []*Request // written or about to be, waiting for replies
 	head     int
 	headAt   time.Time // when the request at head became the oldest waiting
 	dialErr  error
 	dialedAt time.Time
 }
 
-func newPipe(n *node, key connKey) *pipe { return &pipe{n: n, key: key} }
+func newPipe(n *Node, key ConnKey) *Pipe { return &Pipe{n: n, key: key} }
 
-// do sends req and waits for all its replies. Backend failures become error
+// Do sends req and waits for all its replies. Backend failures become error
 // replies for the commands that did not get an answer, so a session always
 // has exactly one reply per command.
-func (p *pipe) do(req *request) {
+func (p *Pipe) Do(req *Request) {
 	if p.send(req) {
-		<-req.done
+		<-req.Done
 	}
 }
 
 // send queues req without waiting; req.done receives once its replies are
 // in. It reports false if req failed at once (its replies are errors and
 // done receives nothing).
-func (p *pipe) send(req *request) bool {
-	req.base = len(req.out)
-	req.ends = req.ends[:0]
-	req.overflow = false
+func (p *Pipe) send(req *Request) bool {
+	req.Base = len(req.Out)
+	req.Ends = req.Ends[:0]
+	req.Overflow = false
 	p.mu.Lock()
 	if err := p.connectLocked(context.Background()); err != nil {
 		p.mu.Unlock()
-		req.failRest(err)
+		req.FailRest(err)
 		return false
 	}
-	for _, cmd := range req.cmds {
+	for _, cmd := range req.Cmds {
 		p.wbuf = append(p.wbuf, cmd...)
 	}
 	p.queue = append(p.queue, req)
@@ -99,7 +99,7 @@ func (p *pipe) send(req *request) bool {
 // that while it is being woken, and while each write is in the kernel, more
 // sessions append their commands: under load one syscall carries the
 // commands of many clients.
-func (p *pipe) writeLoop(c *conn) {
+func (p *Pipe) writeLoop(c *Conn) {
 	var buf []byte
 	for range c.kick {
 		// Let sessions that are already runnable add their commands, for as
@@ -125,31 +125,31 @@ func (p *pipe) writeLoop(c *conn) {
 		if len(buf) == 0 {
 			continue
 		}
-		if _, err := c.nc.Write(buf); err != nil {
-			c.nc.Close() // the reader fails what is queued
+		if _, err := c.Net.Write(buf); err != nil {
+			c.Net.Close() // the reader fails what is queued
 			return
 		}
 	}
 }
 
-func kick(c *conn) {
+func kick(c *Conn) {
 	select {
 	case c.kick <- struct{}{}:
 	default:
 	}
 }
 
-func (p *pipe) connectLocked(ctx context.Context) error {
+func (p *Pipe) connectLocked(ctx context.Context) error {
 	if p.c != nil {
 		return nil
 	}
 	if p.dialErr != nil && time.Since(p.dialedAt) < redialBackoff {
 		return p.dialErr
 	}
-	c, err := p.n.dial(ctx, p.key)
+	c, err := p.n.Dial(ctx, p.key)
 	if err == nil {
 		if err = p.n.b.loadLibraries(c); err != nil {
-			c.nc.Close()
+			c.Net.Close()
 		}
 	}
 	p.dialedAt = time.Now()
@@ -166,16 +166,16 @@ func (p *pipe) connectLocked(ctx context.Context) error {
 }
 
 // ensure connects if needed and reports the handshake's outcome.
-func (p *pipe) ensure(ctx context.Context) error {
+func (p *Pipe) ensure(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.dialErr = nil // an explicit check deserves a fresh attempt
 	return p.connectLocked(ctx)
 }
 
-func (p *pipe) readLoop(c *conn) {
+func (p *Pipe) readLoop(c *Conn) {
 	for {
-		if _, err := c.r.Peek(1); err != nil {
+		if _, err := c.In.Peek(1); err != nil {
 			p.fail(c, err)
 			return
 		}
@@ -187,18 +187,18 @@ func (p *pipe) readLoop(c *conn) {
 		}
 		req := p.queue[p.head]
 		p.mu.Unlock()
-		for len(req.ends) < len(req.cmds) {
+		for len(req.Ends) < len(req.Cmds) {
 			var err error
-			req.out, err = resp.ReadReply(c.r, req.out)
+			req.Out, err = resp.ReadReply(c.In, req.Out)
 			if err != nil {
 				p.fail(c, err)
 				return
 			}
-			if req.overflow || (req.limit > 0 && len(req.out) > req.limit) {
-				req.overflow = true
-				req.out = req.out[:req.base]
+			if req.Overflow || (req.Limit > 0 && len(req.Out) > req.Limit) {
+				req.Overflow = true
+				req.Out = req.Out[:req.Base]
 			}
-			req.ends = append(req.ends, len(req.out))
+			req.Ends = append(req.Ends, len(req.Out))
 		}
 		p.mu.Lock()
 		p.queue[p.head] = nil
@@ -214,8 +214,8 @@ func (p *pipe) readLoop(c *conn) {
 }
 
 // fail drops a broken connection and answers everything waiting on it.
-func (p *pipe) fail(c *conn, cause error) {
-	c.nc.Close()
+func (p *Pipe) fail(c *Conn, cause error) {
+	c.Net.Close()
 	p.mu.Lock()
 	if p.c != c {
 		p.mu.Unlock()
@@ -223,7 +223,7 @@ func (p *pipe) fail(c *conn, cause error) {
 	}
 	p.c = nil
 	kick(c) // its writer sees it is no longer current and exits
-	waiting := append([]*request(nil), p.queue[p.head:]...)
+	waiting := append([]*Request(nil), p.queue[p.head:]...)
 	clear(p.queue)
 	p.queue, p.head = p.queue[:0], 0
 	p.mu.Unlock()
@@ -238,66 +238,66 @@ func (p *pipe) fail(c *conn, cause error) {
 		p.n.b.log.Warn("backend connection lost", zap.String("node", p.n.addr), zap.Error(cause), zap.Int("waiting", len(waiting)))
 	}
 	for _, req := range waiting {
-		req.failRest(errBackend{cause})
+		req.FailRest(ErrBackend{cause})
 		req.complete()
 	}
 }
 
 // stalled reports whether the oldest request has waited longer than d.
-func (p *pipe) stalled(d time.Duration) bool {
+func (p *Pipe) stalled(d time.Duration) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.head < len(p.queue) && time.Since(p.headAt) > d
 }
 
-func (p *pipe) connected() bool {
+func (p *Pipe) connected() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.c != nil
 }
 
-func (p *pipe) close() {
+func (p *Pipe) close() {
 	p.mu.Lock()
 	c := p.c
 	p.mu.Unlock()
 	if c != nil {
-		c.nc.Close()
+		c.Net.Close()
 	}
 }
 
 // complete signals that req has all its replies.
-func (req *request) complete() {
+func (req *Request) complete() {
 	if req.pending != nil && req.pending.Add(-1) > 0 {
 		return
 	}
-	req.done <- struct{}{}
+	req.Done <- struct{}{}
 }
 
-// failRest answers every command that has no reply yet with err.
-func (req *request) failRest(err error) {
+// FailRest answers every command that has no reply yet with err.
+func (req *Request) FailRest(err error) {
 	var line []byte
-	var re replyError
+	var re ReplyError
 	if errors.As(err, &re) {
-		line = re.reply
+		line = re.Reply
 	} else {
 		line = resp.AppendError(nil, "ERR "+err.Error())
-		counters.Errors[stats.ErrBackend].Add(int64(len(req.cmds) - len(req.ends)))
+		counters.Errors[stats.ErrBackend].Add(int64(len(req.Cmds) - len(req.Ends)))
 	}
-	for len(req.ends) < len(req.cmds) {
-		req.out = append(req.out, line...)
-		req.ends = append(req.ends, len(req.out))
+	for len(req.Ends) < len(req.Cmds) {
+		req.Out = append(req.Out, line...)
+		req.Ends = append(req.Ends, len(req.Out))
 	}
 }
 
-// start returns where reply i begins in out.
-func (req *request) start(i int) int {
+// Start returns where reply i begins in out.
+func (req *Request) Start(i int) int {
 	if i > 0 {
-		return req.ends[i-1]
+		return req.Ends[i-1]
 	}
-	return req.base
+	return req.Base
 }
 
-// reply returns the raw bytes of reply i.
-func (req *request) reply(i int) []byte {
-	return req.out[req.start(i):req.ends[i]]
+// Reply returns the raw bytes of Reply i.
+func (req *Request) Reply(i int) []byte {
+	return req.Out[req.Start(i):req.Ends[i]]
 }

@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import (
 	"context"
@@ -31,20 +31,20 @@ func TestNodeCloseClosesLentConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	n, err := b.master(-1)
+	n, err := b.Master(-1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	take := func() *conn {
-		c, err := n.take(context.Background(), connKey{})
+	take := func() *Conn {
+		c, err := n.Take(context.Background(), ConnKey{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
 	held, dropped, returned := take(), take(), take()
-	dropped.nc.Close()
-	returned.give()
+	dropped.Net.Close()
+	returned.Give()
 	n.mu.Lock()
 	lent := len(n.lent)
 	n.mu.Unlock()
@@ -52,7 +52,7 @@ func TestNodeCloseClosesLentConnections(t *testing.T) {
 		t.Fatalf("%d connections lent, want 1 (the one still held)", lent)
 	}
 	n.close()
-	if _, err := held.nc.Write([]byte("PING\r\n")); err == nil {
+	if _, err := held.Net.Write([]byte("PING\r\n")); err == nil {
 		t.Fatal("a held connection still works after its node closed")
 	}
 	if open := b.Stats().Open; open != 0 {

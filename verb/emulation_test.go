@@ -1,10 +1,8 @@
-package proxy
+package verb
 
 import (
 	"strings"
 	"testing"
-
-	"github.com/redverb/redverb/verb"
 )
 
 // fakeNative is a backend's command table, for the decision alone; the
@@ -24,10 +22,10 @@ func TestEmulationNeeded(t *testing.T) {
 	valkey := fakeNative{commands: map[string]bool{"set": true, "delifeq": true}, options: map[string]bool{"set IFEQ": true}}
 	redis84 := fakeNative{commands: map[string]bool{"set": true, "delex": true},
 		options: map[string]bool{"set IFEQ": true, "set IFNE": true, "set IFDEQ": true, "set IFDNE": true}}
-	set := &verb.Emulation{Options: []string{"IFEQ", "IFNE", "IFDEQ", "IFDNE"}}
-	whole := &verb.Emulation{}
+	set := &Emulation{Options: []string{"IFEQ", "IFNE", "IFDEQ", "IFDNE"}}
+	whole := &Emulation{}
 	for _, c := range []struct {
-		e      *verb.Emulation
+		e      *Emulation
 		native fakeNative
 		name   string
 		call   string // "" asks about the name alone
@@ -55,21 +53,9 @@ func TestEmulationNeeded(t *testing.T) {
 			}
 		}
 		every, options := c.e.Claims(c.name, c.native)
-		got := every || (args == nil && options != nil) || verb.UsesOption(args, options)
+		got := every || (args == nil && options != nil) || UsesOption(args, options)
 		if got != c.want {
 			t.Errorf("%v needs %q (%q) = %v, want %v", c.native, c.name, c.call, got, c.want)
 		}
-	}
-}
-
-func TestDocTokens(t *testing.T) {
-	reply := "*2\r\n$3\r\nset\r\n*4\r\n$9\r\narguments\r\n*1\r\n*4\r\n$5\r\ntoken\r\n$4\r\nIfEq\r\n" +
-		"$4\r\nname\r\n$5\r\ntoken\r\n$5\r\ntoken\r\n$2\r\nNX\r\n"
-	got := docTokens([]byte(reply))
-	if len(got) != 2 || !got["IFEQ"] || !got["NX"] {
-		t.Fatalf("docTokens = %v", got)
-	}
-	if got := docTokens([]byte("-ERR unknown subcommand 'DOCS'\r\n")); len(got) != 0 {
-		t.Fatalf("docTokens of an error = %v", got)
 	}
 }

@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import (
 	"bufio"
@@ -14,12 +14,12 @@ import (
 	"github.com/redverb/redverb/internal/resp"
 )
 
-// node owns the connections to one Redis server: a few shared connections
+// Node owns the connections to one Redis server: a few shared connections
 // that multiplex the ordinary commands of all clients, and a pool of
 // dedicated ones lent to a single client for transactions, blocking
-// commands and pub/sub. A standalone backend has one node; a cluster has
+// commands and pub/sub. A standalone backend has one Node; a cluster has
 // one per server the proxy has talked to.
-type node struct {
+type Node struct {
 	b     *Backend
 	addr  string
 	index int          // in Backend.nodeList
@@ -28,78 +28,79 @@ type node struct {
 	closed atomic.Bool
 
 	mu     sync.Mutex
-	shared map[connKey][]*pipe
-	spill  map[connKey]*pipe // takes new batches while a shared connection is stalled (see pipeFor)
-	idle   map[connKey][]*conn
+	shared map[ConnKey][]*Pipe
+	spill  map[ConnKey]*Pipe // takes new batches while a shared connection is stalled (see pipeFor)
+	idle   map[ConnKey][]*Conn
 	// lent are the dedicated connections clients hold (transactions,
 	// blocking commands, pub/sub, tracking): closing the node closes them
 	// too, so that clients of a server that left the topology (a demoted
 	// master) get an error instead of staying on it.
-	lent map[*conn]struct{}
+	lent map[*Conn]struct{}
 }
 
-func (n *node) markUsed(clock int64) {
+func (n *Node) markUsed(clock int64) {
 	if n.used.Load() != clock {
 		n.used.Store(clock)
 	}
 }
 
-func newNode(b *Backend, addr string) *node {
-	return &node{
+func newNode(b *Backend, addr string) *Node {
+	return &Node{
 		b:      b,
 		addr:   addr,
-		shared: make(map[connKey][]*pipe),
-		spill:  make(map[connKey]*pipe),
-		idle:   make(map[connKey][]*conn),
-		lent:   make(map[*conn]struct{}),
+		shared: make(map[ConnKey][]*Pipe),
+		spill:  make(map[ConnKey]*Pipe),
+		idle:   make(map[ConnKey][]*Conn),
+		lent:   make(map[*Conn]struct{}),
 	}
 }
 
-// connKey names the connection state a client needs: its selected
+// ConnKey names the connection state a client needs: its selected
 // database, its protocol version, and whose identity the connection has on
 // the backend: the proxy's own (the backend URL's credentials), or with
 // asClient (--auth backend) the client's, user and pass as it gave them to
 // AUTH (none yet: the backend URL's, the backend's default user when the
 // URL has none).
-type connKey struct {
-	db       int
-	proto    int
-	asClient bool
-	user     string
-	pass     string
+type ConnKey struct {
+	DB       int
+	Proto    int
+	AsClient bool
+	User     string
+	Pass     string
 }
 
-// conn is one dedicated backend connection.
-type conn struct {
-	node    *node
-	key     connKey
-	nc      net.Conn
-	r       *bufio.Reader
+// Conn is one dedicated backend connection.
+type Conn struct {
+	Node    *Node
+	Key     ConnKey
+	Net     net.Conn
+	In      *bufio.Reader
 	kick    chan struct{} // wakes a shared connection's writer
-	id      int64         // the backend's CLIENT ID for it, once asked (see backendID)
+	ID      int64         // the backend's CLIENT ID for it, once asked (see backendID)
 	counted *countedConn  // nc, for its close hook
-	// tracker, if set, owns reading the connection (a CLIENT TRACKING
-	// client's, see tracking.go); replies come through it.
-	tracker *tracker
+	// Tracker, if set, owns reading the connection (a CLIENT TRACKING
+	// client's, which receives pushes at any time); readReply takes
+	// frames from it.
+	Tracker FrameReader
 }
 
-// errBackend wraps every failure to talk to the backend so the session can
+// ErrBackend wraps every failure to talk to the backend so the session can
 // answer the client with one clean error.
-type errBackend struct{ err error }
+type ErrBackend struct{ Err error }
 
-func (e errBackend) Error() string { return "backend unavailable: " + e.err.Error() }
-func (e errBackend) Unwrap() error { return e.err }
+func (e ErrBackend) Error() string { return "backend unavailable: " + e.Err.Error() }
+func (e ErrBackend) Unwrap() error { return e.Err }
 
-// replyError is an error reply the backend gave during the handshake, such as
+// ReplyError is an error reply the backend gave during the handshake, such as
 // "-ERR DB index is out of range"; it reaches the client unchanged.
-type replyError struct{ reply []byte }
+type ReplyError struct{ Reply []byte }
 
-func (e replyError) Error() string { return string(e.reply[1 : len(e.reply)-2]) }
+func (e ReplyError) Error() string { return string(e.Reply[1 : len(e.Reply)-2]) }
 
-// dial opens a connection and brings it to the state key describes.
-func (n *node) dial(ctx context.Context, key connKey) (*conn, error) {
+// Dial opens a connection and brings it to the state key describes.
+func (n *Node) Dial(ctx context.Context, key ConnKey) (*Conn, error) {
 	b := n.b
-	ctx, cancel := context.WithTimeout(ctx, b.opts.DialTimeout)
+	ctx, cancel := context.WithTimeout(ctx, b.Opts.DialTimeout)
 	defer cancel()
 	var nc net.Conn
 	var err error
@@ -112,26 +113,26 @@ func (n *node) dial(ctx context.Context, key connKey) (*conn, error) {
 	counters.Dials.Add(1)
 	if err != nil {
 		counters.DialFailures.Add(1)
-		return nil, errBackend{err}
+		return nil, ErrBackend{err}
 	}
 	b.open.Add(1)
 	cc := &countedConn{Conn: nc, open: &b.open}
-	c := &conn{node: n, key: key, nc: cc, r: bufio.NewReaderSize(cc, 32<<10), counted: cc}
+	c := &Conn{Node: n, Key: key, Net: cc, In: bufio.NewReaderSize(cc, 32<<10), counted: cc}
 	nc = cc
 	// A cluster replica serves reads only after READONLY; on a master the
 	// command is harmless, and a replica may be promoted at any time.
-	readonly := b.severalServers() && b.opts.ReadFromReplicas
-	deadline := time.Now().Add(b.opts.DialTimeout)
+	readonly := b.SeveralServers() && b.Opts.ReadFromReplicas
+	deadline := time.Now().Add(b.Opts.DialTimeout)
 	user, pass := b.redis.Username, b.redis.Password
-	if key.asClient && (key.user != "" || key.pass != "") {
+	if key.AsClient && (key.User != "" || key.Pass != "") {
 		// A client that selected a database and then authenticated as a
 		// user who may not SELECT is in that database on Redis (AUTH keeps
 		// it): select it first as the URL's user, then switch to the
 		// client's. If that SELECT is refused, the client's user selects.
-		if key.db != 0 && c.selectAs(b.redis.Username, b.redis.Password, key.db, deadline) {
-			key.db = 0
+		if key.DB != 0 && c.selectAs(b.redis.Username, b.redis.Password, key.DB, deadline) {
+			key.DB = 0
 		}
-		user, pass = key.user, key.pass
+		user, pass = key.User, key.Pass
 	}
 	if err := c.handshake(user, pass, readonly, key, deadline); err != nil {
 		nc.Close()
@@ -142,7 +143,7 @@ func (n *node) dial(ctx context.Context, key connKey) (*conn, error) {
 
 // selectAs selects db on a new connection as the URL's user, and reports
 // whether it could.
-func (c *conn) selectAs(user, password string, db int, deadline time.Time) bool {
+func (c *Conn) selectAs(user, password string, db int, deadline time.Time) bool {
 	var raws [][]byte
 	if password != "" {
 		if user == "" {
@@ -151,16 +152,16 @@ func (c *conn) selectAs(user, password string, db int, deadline time.Time) bool 
 		raws = append(raws, resp.AppendCommand(nil, []byte("AUTH"), []byte(user), []byte(password)))
 	}
 	raws = append(raws, resp.AppendCommand(nil, []byte("SELECT"), []byte(strconv.Itoa(db))))
-	replies, err := c.pipeline(raws, deadline)
+	replies, err := c.Pipeline(raws, deadline)
 	return err == nil && !resp.IsError(replies[len(replies)-1])
 }
 
-func (c *conn) handshake(user, password string, readonly bool, key connKey, deadline time.Time) error {
+func (c *Conn) handshake(user, password string, readonly bool, key ConnKey, deadline time.Time) error {
 	var cmds [][][]byte
 	// A client's one-argument AUTH is sent as it was, so the backend
 	// answers it as it answers that form (the default user, or the
 	// requirepass error when there is none).
-	oneArg := key.asClient && user == "" && password != ""
+	oneArg := key.AsClient && user == "" && password != ""
 	if user == "" {
 		user = "default"
 	}
@@ -171,11 +172,11 @@ func (c *conn) handshake(user, password string, readonly bool, key connKey, dead
 		}
 		cmds = append(cmds, auth)
 	}
-	if key.proto == 3 {
+	if key.Proto == 3 {
 		cmds = append(cmds, [][]byte{[]byte("HELLO"), []byte("3")})
 	}
-	if key.db != 0 {
-		cmds = append(cmds, [][]byte{[]byte("SELECT"), []byte(strconv.Itoa(key.db))})
+	if key.DB != 0 {
+		cmds = append(cmds, [][]byte{[]byte("SELECT"), []byte(strconv.Itoa(key.DB))})
 	}
 	if readonly {
 		cmds = append(cmds, [][]byte{[]byte("READONLY")})
@@ -187,46 +188,46 @@ func (c *conn) handshake(user, password string, readonly bool, key connKey, dead
 	for i, cmd := range cmds {
 		raws[i] = resp.AppendCommand(nil, cmd...)
 	}
-	replies, err := c.pipeline(raws, deadline)
+	replies, err := c.Pipeline(raws, deadline)
 	if err != nil {
 		return err
 	}
 	for _, reply := range replies {
 		if resp.IsError(reply) {
-			return replyError{reply}
+			return ReplyError{reply}
 		}
 	}
 	return nil
 }
 
-// pipeline writes raws, redverb's own commands, in one write and reads one
+// Pipeline writes raws, redverb's own commands, in one write and reads one
 // reply each; a zero deadline is none.
-func (c *conn) pipeline(raws [][]byte, deadline time.Time) ([][]byte, error) {
-	c.noteOwn(raws...)
+func (c *Conn) Pipeline(raws [][]byte, deadline time.Time) ([][]byte, error) {
+	c.NoteOwn(raws...)
 	var buf []byte
 	for _, r := range raws {
 		buf = append(buf, r...)
 	}
 	if !deadline.IsZero() {
-		c.nc.SetDeadline(deadline)
-		defer c.nc.SetDeadline(time.Time{})
+		c.Net.SetDeadline(deadline)
+		defer c.Net.SetDeadline(time.Time{})
 	}
-	if _, err := c.nc.Write(buf); err != nil {
-		return nil, errBackend{err}
+	if _, err := c.Net.Write(buf); err != nil {
+		return nil, ErrBackend{err}
 	}
 	replies := make([][]byte, len(raws))
 	for i := range raws {
 		var err error
-		if replies[i], err = resp.ReadReply(c.r, nil); err != nil {
-			return nil, errBackend{err}
+		if replies[i], err = resp.ReadReply(c.In, nil); err != nil {
+			return nil, ErrBackend{err}
 		}
 	}
 	return replies, nil
 }
 
-// take lends a dedicated connection in the given state, reusing an idle one
+// Take lends a dedicated connection in the given state, reusing an idle one
 // when possible.
-func (n *node) take(ctx context.Context, key connKey) (*conn, error) {
+func (n *Node) Take(ctx context.Context, key ConnKey) (*Conn, error) {
 	n.mu.Lock()
 	if list := n.idle[key]; len(list) > 0 {
 		c := list[len(list)-1]
@@ -236,7 +237,7 @@ func (n *node) take(ctx context.Context, key connKey) (*conn, error) {
 		return c, nil
 	}
 	n.mu.Unlock()
-	c, err := n.dial(ctx, key)
+	c, err := n.Dial(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -248,13 +249,13 @@ func (n *node) take(ctx context.Context, key connKey) (*conn, error) {
 	closed := n.closed.Load()
 	n.mu.Unlock()
 	if closed {
-		c.nc.Close()
+		c.Net.Close()
 	}
 	return c, nil
 }
 
 // forget drops a closed connection from the lent ones.
-func (n *node) forget(c *conn) {
+func (n *Node) forget(c *Conn) {
 	n.mu.Lock()
 	delete(n.lent, c)
 	n.mu.Unlock()
@@ -263,27 +264,27 @@ func (n *node) forget(c *conn) {
 // give returns a dedicated connection. Only connections in a clean state
 // (no transaction, no WATCH, no subscription, nothing unread) may be given
 // back; anything else must be closed by the caller instead.
-func (n *node) give(c *conn) {
+func (n *Node) give(c *Conn) {
 	n.mu.Lock()
-	if n.closed.Load() || len(n.idle[c.key]) >= n.b.opts.MaxIdle || c.r.Buffered() > 0 {
+	if n.closed.Load() || len(n.idle[c.Key]) >= n.b.Opts.MaxIdle || c.In.Buffered() > 0 {
 		n.mu.Unlock()
-		c.nc.Close()
+		c.Net.Close()
 		return
 	}
 	delete(n.lent, c)
-	n.idle[c.key] = append(n.idle[c.key], c)
+	n.idle[c.Key] = append(n.idle[c.Key], c)
 	n.mu.Unlock()
 }
 
 // dropIdle closes the idle connections.
-func (n *node) dropIdle() {
+func (n *Node) dropIdle() {
 	n.mu.Lock()
 	idle := n.idle
-	n.idle = make(map[connKey][]*conn)
+	n.idle = make(map[ConnKey][]*Conn)
 	n.mu.Unlock()
 	for _, list := range idle {
 		for _, c := range list {
-			c.nc.Close()
+			c.Net.Close()
 		}
 	}
 }
@@ -297,16 +298,16 @@ func (n *node) dropIdle() {
 // connections never reorders a client's commands.
 const stallAfter = time.Second
 
-// pipeFor returns the shared connection a session uses for ordinary commands.
-func (n *node) pipeFor(key connKey, session uint64) (*pipe, error) {
+// PipeFor returns the shared connection a session uses for ordinary commands.
+func (n *Node) PipeFor(key ConnKey, session uint64) (*Pipe, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed.Load() {
-		return nil, errBackend{errors.New("proxy is shutting down")}
+		return nil, ErrBackend{errors.New("proxy is shutting down")}
 	}
 	pipes := n.shared[key]
 	if pipes == nil {
-		pipes = make([]*pipe, n.b.opts.SharedConns)
+		pipes = make([]*Pipe, n.b.Opts.SharedConns)
 		for i := range pipes {
 			pipes[i] = newPipe(n, key)
 		}
@@ -323,25 +324,25 @@ func (n *node) pipeFor(key connKey, session uint64) (*pipe, error) {
 }
 
 // close closes every connection of the node.
-func (n *node) close() {
+func (n *Node) close() {
 	n.mu.Lock()
 	n.closed.Store(true)
 	idle, shared := n.idle, n.shared
 	for key, p := range n.spill {
 		shared[key] = append(shared[key], p)
 	}
-	var lent []*conn
+	var lent []*Conn
 	for c := range n.lent {
 		lent = append(lent, c)
 	}
-	n.idle, n.shared, n.spill = map[connKey][]*conn{}, map[connKey][]*pipe{}, map[connKey]*pipe{}
+	n.idle, n.shared, n.spill = map[ConnKey][]*Conn{}, map[ConnKey][]*Pipe{}, map[ConnKey]*Pipe{}
 	n.mu.Unlock()
 	for _, c := range lent {
-		c.nc.Close()
+		c.Net.Close()
 	}
 	for _, list := range idle {
 		for _, c := range list {
-			c.nc.Close()
+			c.Net.Close()
 		}
 	}
 	for _, list := range shared {
@@ -352,12 +353,12 @@ func (n *node) close() {
 }
 
 // stats adds the node's connections to st.
-func (n *node) stats(st *BackendStats) {
+func (n *Node) stats(st *BackendStats) {
 	n.mu.Lock()
 	for _, list := range n.idle {
 		st.Idle += len(list)
 	}
-	pipes := []*pipe{}
+	pipes := []*Pipe{}
 	for _, list := range n.shared {
 		pipes = append(pipes, list...)
 	}
@@ -372,20 +373,20 @@ func (n *node) stats(st *BackendStats) {
 	}
 }
 
-// roundTrip sends one command and reads its reply.
-func (c *conn) roundTrip(args ...[]byte) ([]byte, error) {
+// RoundTrip sends one command and reads its reply.
+func (c *Conn) RoundTrip(args ...[]byte) ([]byte, error) {
 	raw := resp.AppendCommand(nil, args...)
-	c.noteOwn(raw)
+	c.NoteOwn(raw)
 	return c.send(raw)
 }
 
 // send writes a client's command and reads its reply; MONITOR shows it.
-func (c *conn) send(raw []byte) ([]byte, error) {
-	if _, err := c.nc.Write(raw); err != nil {
+func (c *Conn) send(raw []byte) ([]byte, error) {
+	if _, err := c.Net.Write(raw); err != nil {
 		return nil, err
 	}
-	return resp.ReadReply(c.r, nil)
+	return resp.ReadReply(c.In, nil)
 }
 
-// give returns the connection to its node's pool.
-func (c *conn) give() { c.node.give(c) }
+// Give returns the connection to its node's pool.
+func (c *Conn) Give() { c.Node.give(c) }

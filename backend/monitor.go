@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import (
 	"bytes"
@@ -30,8 +30,8 @@ type hiddenLine struct {
 	at   time.Time
 }
 
-// monitorFilter holds the notes of redverb's own commands.
-type monitorFilter struct {
+// MonitorFilter holds the notes of redverb's own commands.
+type MonitorFilter struct {
 	mu     sync.Mutex
 	lines  []hiddenLine // oldest first
 	nextID uint64
@@ -46,7 +46,7 @@ const hiddenFor = 30 * time.Second
 
 // note records a command redverb sends for itself on the connection from
 // addr (raw as sent).
-func (f *monitorFilter) note(addr string, raw []byte) {
+func (f *MonitorFilter) note(addr string, raw []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.feeds == 0 {
@@ -78,29 +78,29 @@ func monitorRepr(raw []byte) []byte {
 	return out
 }
 
-// monitorFeed is one MONITOR client's view of the notes.
-type monitorFeed struct {
-	f     *monitorFilter
+// MonitorFeed is one MONITOR client's view of the notes.
+type MonitorFeed struct {
+	f     *MonitorFilter
 	since time.Time
 	used  map[uint64]bool
 }
 
-func (f *monitorFilter) startFeed() *monitorFeed {
+func (f *MonitorFilter) StartFeed() *MonitorFeed {
 	f.mu.Lock()
 	f.feeds++
 	f.mu.Unlock()
-	return &monitorFeed{f: f, since: time.Now(), used: map[uint64]bool{}}
+	return &MonitorFeed{f: f, since: time.Now(), used: map[uint64]bool{}}
 }
 
-func (mf *monitorFeed) stop() {
+func (mf *MonitorFeed) Stop() {
 	mf.f.mu.Lock()
 	mf.f.feeds--
 	mf.f.mu.Unlock()
 }
 
-// hides reports whether a MONITOR line (a simple string, `+<time> [<db>
+// Hides reports whether a MONITOR line (a simple string, `+<time> [<db>
 // <addr>] "CMD" ...`) is one of redverb's own commands.
-func (mf *monitorFeed) hides(frame []byte) bool {
+func (mf *MonitorFeed) Hides(frame []byte) bool {
 	open, end := bytes.IndexByte(frame, '['), bytes.Index(frame, []byte("] "))
 	if open < 0 || end < open {
 		return false
@@ -133,7 +133,7 @@ func (mf *monitorFeed) hides(frame []byte) bool {
 }
 
 // forgetOld drops used notes that are no longer kept.
-func (mf *monitorFeed) forgetOld() {
+func (mf *MonitorFeed) forgetOld() {
 	if len(mf.f.lines) == 0 {
 		clear(mf.used)
 		return
@@ -146,10 +146,10 @@ func (mf *monitorFeed) forgetOld() {
 	}
 }
 
-// noteOwn records commands redverb sends on c for itself.
-func (c *conn) noteOwn(raws ...[]byte) {
-	f := &c.node.b.monitor
-	addr := c.nc.LocalAddr().String()
+// NoteOwn records commands redverb sends on c for itself.
+func (c *Conn) NoteOwn(raws ...[]byte) {
+	f := &c.Node.b.Monitor
+	addr := c.Net.LocalAddr().String()
 	for _, raw := range raws {
 		f.note(addr, raw)
 	}
@@ -163,17 +163,17 @@ func (b *Backend) topologyDialer(tlsConfig *tls.Config, timeout time.Duration) f
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		nc, err := dial(ctx, network, addr)
 		if err == nil {
-			b.monitor.topology.Store(nc.LocalAddr().String(), struct{}{})
+			b.Monitor.topology.Store(nc.LocalAddr().String(), struct{}{})
 		}
 		return nc, err
 	}
 }
 
-// ownClient reports whether a client address is one of go-redis's
+// OwnClient reports whether a client address is one of go-redis's
 // topology connections.
-func (b *Backend) ownClient(addr []byte) bool { return b.monitor.isTopology(addr) }
+func (b *Backend) OwnClient(addr []byte) bool { return b.Monitor.isTopology(addr) }
 
-func (f *monitorFilter) isTopology(addr []byte) bool {
+func (f *MonitorFilter) isTopology(addr []byte) bool {
 	_, own := f.topology.Load(string(addr))
 	return own
 }

@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import (
 	"sync"
@@ -19,7 +19,7 @@ type keyTable struct {
 	loadedAt time.Time
 }
 
-func (b *Backend) commandKeys() map[string]*keyspec.Command { return b.keys.load(b) }
+func (b *Backend) CommandKeys() map[string]*keyspec.Command { return b.keys.load(b) }
 
 // load returns the backend's commands by lower-case name (subcommands as
 // "name|sub"), reading COMMAND on first use; nil while the backend is
@@ -44,11 +44,11 @@ func (t *keyTable) load(b *Backend) map[string]*keyspec.Command {
 
 // loadCommandTable asks a master for COMMAND and reads the key specs.
 func (b *Backend) loadCommandTable() map[string]*keyspec.Command {
-	n, err := b.master(-1)
+	n, err := b.Master(-1)
 	if err != nil {
 		return nil
 	}
-	reply, err := n.outOfBand(connKey{db: 0, proto: 2}, []byte("COMMAND"))
+	reply, err := n.OutOfBand(ConnKey{DB: 0, Proto: 2}, []byte("COMMAND"))
 	if err != nil || resp.IsError(reply) {
 		return nil
 	}

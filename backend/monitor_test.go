@@ -1,4 +1,4 @@
-package proxy
+package backend
 
 import "testing"
 
@@ -6,9 +6,9 @@ import "testing"
 // feed started (once each), verbs' libraries, and everything from
 // go-redis's topology connections.
 func TestMonitorFeedHides(t *testing.T) {
-	var f monitorFilter
-	feed := f.startFeed()
-	defer feed.stop()
+	var f MonitorFilter
+	feed := f.StartFeed()
+	defer feed.Stop()
 	f.note("127.0.0.1:5000", []byte("*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n"))
 	f.topology.Store("127.0.0.1:6000", struct{}{})
 	for _, c := range []struct {
@@ -22,7 +22,7 @@ func TestMonitorFeedHides(t *testing.T) {
 		{`+1.6 [0 127.0.0.1:5001] "FUNCTION" "LOAD" "#!lua name=rv_abc\n..."` + "\r\n", true},
 		{`+1.7 [0 lua] "GET" "k"` + "\r\n", false},
 	} {
-		if got := feed.hides([]byte(c.line)); got != c.hide {
+		if got := feed.Hides([]byte(c.line)); got != c.hide {
 			t.Errorf("%q: hides %v, want %v", c.line, got, c.hide)
 		}
 	}

@@ -1,4 +1,10 @@
-package proxy
+// Package backend is the Redis behind the proxy: its topology (one server,
+// a cluster, or a Sentinel-watched master, behind one small interface), its
+// capabilities, the connections to each server (shared, coalescing pipes
+// and pooled dedicated ones), routing by slot and redirects, and the facts
+// about its commands (COMMAND, COMMAND DOCS). It never imports the client
+// side.
+package backend
 
 import (
 	"bytes"
@@ -16,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redverb/redverb/config"
 	"github.com/redverb/redverb/internal/resp"
+	"github.com/redverb/redverb/internal/stats"
 	"github.com/redverb/redverb/verb"
 	"go.uber.org/zap"
 )
@@ -52,14 +59,17 @@ type BackendOptions struct {
 	Logger    *zap.Logger
 }
 
+// counters are this process's (see package stats).
+var counters = stats.Process()
+
 // Backend is the Redis behind the proxy: a topology that says which server
 // serves a command, and the connections (a node each) to those servers.
 type Backend struct {
-	opts   BackendOptions
+	Opts   BackendOptions
 	url    config.BackendURL
 	redis  *redis.Options // credentials, TLS and database, for every server
 	topo   topology
-	caps   capabilities
+	Caps   capabilities
 	dialer net.Dialer
 	log    *zap.Logger
 	keys   keyTable
@@ -76,7 +86,7 @@ type Backend struct {
 	gen   atomic.Uint64
 	// nodeList holds every node ever made, in creation order; slots
 	// refers to them by index. Copied on append.
-	nodeList atomic.Pointer[[]*node]
+	nodeList atomic.Pointer[[]*Node]
 	clock    atomic.Int64 // seconds, advanced by pruneLoop; marks nodes in use
 
 	// libraries, if set, gives the verbs' function libraries to load on
@@ -85,20 +95,20 @@ type Backend struct {
 	libraries    func() []verb.Library
 	hasLibraries atomic.Bool
 	noFunctions  atomic.Bool
-	// monitor notes the commands redverb sends for itself, which MONITOR
-	// feeds leave out (monitor.go).
-	monitor monitorFilter
+	// Monitor notes the commands redverb sends for itself, which MONITOR
+	// feeds leave out (Monitor.go).
+	Monitor MonitorFilter
 	// scripts are the user scripts running on a cluster (busy.go).
 	scripts busyScripts
-	// slowlogMaxLen is slowlog-max-len, -1 until read from a master
+	// SlowlogMaxLen is slowlog-max-len, -1 until read from a master
 	// (clusterwide.go).
-	slowlogMaxLen atomic.Int64
+	SlowlogMaxLen atomic.Int64
 	// pausedUntil is when a CLIENT PAUSE WRITE sent through redverb ends,
 	// unix nanoseconds; 0 if none (pause.go).
 	pausedUntil atomic.Int64
 
 	mu     sync.Mutex
-	nodes  map[string]*node
+	nodes  map[string]*Node
 	closed bool
 	server serverInfo
 	prune  chan struct{} // closed by Close; ends the pruner
@@ -126,19 +136,19 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 		u.TLSConfig = opts.TLSConfig.Clone()
 	}
 	b := &Backend{
-		opts:   opts,
+		Opts:   opts,
 		url:    u,
 		redis:  &redis.Options{Addr: u.Addrs[0], Username: u.Username, Password: u.Password, DB: u.DB, TLSConfig: u.TLSConfig},
 		dialer: net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
 		log:    opts.Logger,
-		nodes:  make(map[string]*node),
+		nodes:  make(map[string]*Node),
 		prune:  make(chan struct{}),
 	}
 	b.scripts.thresholdMS.Store(-1)
-	b.slowlogMaxLen.Store(-1)
+	b.SlowlogMaxLen.Store(-1)
 	switch u.Kind {
 	case config.KindCluster:
-		b.caps = capabilities{kind: "cluster", severalServers: true, redirects: true, routesByKey: true}
+		b.Caps = capabilities{kind: "cluster", severalServers: true, Redirects: true, routesByKey: true}
 		b.topo = newSlotMap(redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:           u.Addrs,
 			Username:        u.Username,
@@ -150,7 +160,7 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 			Dialer:          b.topologyDialer(u.TLSConfig, opts.DialTimeout),
 		}))
 	case config.KindSentinel:
-		b.caps = capabilities{kind: "sentinel", redirects: true, routesByKey: opts.ReadFromReplicas}
+		b.Caps = capabilities{kind: "sentinel", Redirects: true, routesByKey: opts.ReadFromReplicas}
 		b.topo = newSlotMap(redis.NewFailoverClusterClient(&redis.FailoverOptions{
 			MasterName:       u.MasterName,
 			SentinelAddrs:    u.Addrs,
@@ -165,7 +175,7 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 			DisableIdentity:  true,
 		}))
 	default:
-		b.caps = capabilities{kind: "standalone"}
+		b.Caps = capabilities{kind: "standalone"}
 		b.topo = standalone{addr: u.Addrs[0]}
 	}
 	if _, ok := b.topo.(standalone); !ok {
@@ -180,24 +190,24 @@ func (b *Backend) DB() int { return b.redis.DB }
 // Addr describes the backend for logs: its address, or for Cluster and
 // Sentinel its kind and seed addresses.
 func (b *Backend) Addr() string {
-	if !b.caps.redirects {
+	if !b.Caps.Redirects {
 		return b.url.Addrs[0]
 	}
 	return b.url.Scheme + "://" + strings.Join(b.url.Addrs, ",")
 }
 
-// nodeAt returns the node for a server address, creating it on first use.
-func (b *Backend) nodeAt(addr string) (*node, error) {
+// NodeAt returns the node for a server address, creating it on first use.
+func (b *Backend) NodeAt(addr string) (*Node, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return nil, errBackend{errors.New("proxy is shutting down")}
+		return nil, ErrBackend{errors.New("proxy is shutting down")}
 	}
 	n := b.nodes[addr]
 	if n == nil {
 		n = newNode(b, addr)
 		b.nodes[addr] = n
-		var list []*node
+		var list []*Node
 		if old := b.nodeList.Load(); old != nil {
 			list = append(list, *old...)
 		}
@@ -209,8 +219,8 @@ func (b *Backend) nodeAt(addr string) (*node, error) {
 	return n, nil
 }
 
-// master returns the node of the master serving slot (slot < 0: any).
-func (b *Backend) master(slot int) (*node, error) {
+// Master returns the node of the Master serving slot (slot < 0: any).
+func (b *Backend) Master(slot int) (*Node, error) {
 	slot = max(slot, 0)
 	gen := b.gen.Load()
 	if e := b.slots[slot].Load(); e>>16 == gen && e&0xffff != 0 {
@@ -221,73 +231,73 @@ func (b *Backend) master(slot int) (*node, error) {
 	}
 	addr, err := b.topo.master(slot)
 	if err != nil {
-		return nil, errBackend{err}
+		return nil, ErrBackend{err}
 	}
-	n, err := b.nodeAt(addr)
+	n, err := b.NodeAt(addr)
 	if err == nil && n.index < 0xffff {
 		b.slots[slot].Store(gen<<16 | uint64(n.index+1))
 	}
 	return n, err
 }
 
-// moved passes a redirect (or a sign of a stale map) to the topology and
+// Moved passes a redirect (or a sign of a stale map) to the topology and
 // starts a new generation of the slot cache.
-func (b *Backend) moved(slot int, addr string) {
+func (b *Backend) Moved(slot int, addr string) {
 	b.topo.moved(slot, addr)
 	b.gen.Add(1)
 }
 
 // replica returns a node serving reads for slot: a replica if the backend
 // is set to read from them, else the master.
-func (b *Backend) replica(slot int) (*node, error) {
-	if !b.opts.ReadFromReplicas {
-		return b.master(slot)
+func (b *Backend) replica(slot int) (*Node, error) {
+	if !b.Opts.ReadFromReplicas {
+		return b.Master(slot)
 	}
 	addr, err := b.topo.replica(slot)
 	if err != nil {
-		return nil, errBackend{err}
+		return nil, ErrBackend{err}
 	}
-	return b.nodeAt(addr)
+	return b.NodeAt(addr)
 }
 
-// masters returns a node for every master.
-func (b *Backend) masters() ([]*node, error) { return b.nodesOf(b.topo.masters) }
+// Masters returns a node for every master.
+func (b *Backend) Masters() ([]*Node, error) { return b.nodesOf(b.topo.masters) }
 
-// servers returns the node of every master and replica.
-func (b *Backend) servers() ([]*node, error) { return b.nodesOf(b.topo.servers) }
+// Servers returns the node of every master and replica.
+func (b *Backend) Servers() ([]*Node, error) { return b.nodesOf(b.topo.servers) }
 
-func (b *Backend) nodesOf(list func() ([]string, error)) ([]*node, error) {
+func (b *Backend) nodesOf(list func() ([]string, error)) ([]*Node, error) {
 	addrs, err := list()
 	if err != nil {
-		return nil, errBackend{err}
+		return nil, ErrBackend{err}
 	}
-	nodes := make([]*node, len(addrs))
+	nodes := make([]*Node, len(addrs))
 	for i, addr := range addrs {
-		if nodes[i], err = b.nodeAt(addr); err != nil {
+		if nodes[i], err = b.NodeAt(addr); err != nil {
 			return nil, err
 		}
 	}
 	return nodes, nil
 }
 
-// take lends a dedicated connection on the master serving slot.
-func (b *Backend) take(ctx context.Context, key connKey, slot int) (*conn, error) {
-	n, err := b.master(slot)
+// Take lends a dedicated connection on the master serving slot.
+func (b *Backend) Take(ctx context.Context, key ConnKey, slot int) (*Conn, error) {
+	n, err := b.Master(slot)
 	if err != nil {
 		return nil, err
 	}
-	return n.take(ctx, key)
+	return n.Take(ctx, key)
 }
 
-// prepare reports whether the backend accepts the state key describes (a
+// Prepare reports whether the backend accepts the state key describes (a
 // database for SELECT, a user's credentials for AUTH), by preparing a
 // shared connection in it. The error is Redis's own when it refuses.
-func (b *Backend) prepare(ctx context.Context, key connKey) error {
-	n, err := b.master(-1)
+func (b *Backend) Prepare(ctx context.Context, key ConnKey) error {
+	n, err := b.Master(-1)
 	if err != nil {
 		return err
 	}
-	p, err := n.pipeFor(key, 0)
+	p, err := n.PipeFor(key, 0)
 	if err != nil {
 		return err
 	}
@@ -317,7 +327,7 @@ func (b *Backend) pruneLoop() {
 			continue
 		}
 		b.mu.Lock()
-		var stale []*node
+		var stale []*Node
 		for addr, n := range b.nodes {
 			if clock-n.used.Load() > unusedFor && !slices.Contains(masters, addr) {
 				stale = append(stale, n)
@@ -341,7 +351,7 @@ func (b *Backend) Close() {
 	}
 	b.closed = true
 	nodes := b.nodes
-	b.nodes = map[string]*node{}
+	b.nodes = map[string]*Node{}
 	close(b.prune)
 	b.mu.Unlock()
 	for _, n := range nodes {
@@ -378,7 +388,7 @@ type BackendStats struct {
 // Stats reports the connections held now.
 func (b *Backend) Stats() BackendStats {
 	b.mu.Lock()
-	nodes := make([]*node, 0, len(b.nodes))
+	nodes := make([]*Node, 0, len(b.nodes))
 	for _, n := range b.nodes {
 		nodes = append(nodes, n)
 	}
@@ -411,25 +421,25 @@ type capabilities struct {
 	// severalServers: several masters that a client must see as one; a
 	// client's whole-database commands and keyless scripts reach each.
 	severalServers bool
-	// redirects: a server may answer MOVED or ASK (a cluster, or a
+	// Redirects: a server may answer MOVED or ASK (a cluster, or a
 	// Sentinel master that changed), which the backend follows.
-	redirects bool
+	Redirects bool
 	// routesByKey: a command goes where its first key's slot is served
 	// (a cluster, or Sentinel reading from replicas).
 	routesByKey bool
 }
 
-// severalServers reports whether the backend is several masters a client
+// SeveralServers reports whether the backend is several masters a client
 // must see as one (a cluster).
-func (b *Backend) severalServers() bool { return b.caps.severalServers }
+func (b *Backend) SeveralServers() bool { return b.Caps.severalServers }
 
 // Kind names the backend's kind: standalone, cluster or sentinel.
-func (b *Backend) Kind() string { return b.caps.kind }
+func (b *Backend) Kind() string { return b.Caps.kind }
 
-// keysMustShareSlot reports whether one call's keys must share a slot: a
+// KeysMustShareSlot reports whether one call's keys must share a slot: a
 // cluster, or a redis:// URL that names a cluster node.
-func (b *Backend) keysMustShareSlot(ctx context.Context) bool {
-	return b.caps.severalServers || b.info(ctx).cluster
+func (b *Backend) KeysMustShareSlot(ctx context.Context) bool {
+	return b.Caps.severalServers || b.info(ctx).cluster
 }
 
 type serverInfo struct {
@@ -445,24 +455,24 @@ func (b *Backend) info(ctx context.Context) serverInfo {
 	if known.version != "" {
 		return known
 	}
-	c, err := b.take(ctx, connKey{db: b.DB(), proto: 2}, -1)
+	c, err := b.Take(ctx, ConnKey{DB: b.DB(), Proto: 2}, -1)
 	if err != nil {
 		return known
 	}
-	reply, err := c.roundTrip([]byte("INFO"), []byte("server"))
+	reply, err := c.RoundTrip([]byte("INFO"), []byte("server"))
 	var cluster []byte
 	if err == nil {
-		cluster, err = c.roundTrip([]byte("INFO"), []byte("cluster"))
+		cluster, err = c.RoundTrip([]byte("INFO"), []byte("cluster"))
 	}
 	if err == nil && (resp.IsError(reply) || resp.IsError(cluster)) {
-		c.give()
+		c.Give()
 		return known // busy or loading: ask again next time
 	}
 	if err != nil {
-		c.nc.Close()
+		c.Net.Close()
 		return known
 	}
-	c.give()
+	c.Give()
 	for _, line := range strings.Split(string(reply)+string(cluster), "\r\n") {
 		if v, ok := strings.CutPrefix(line, "redis_version:"); ok {
 			known.version = v
@@ -483,23 +493,23 @@ func (b *Backend) info(ctx context.Context) serverInfo {
 // Ping reports whether the backend serves commands: every master answers
 // PING within timeout (and not -LOADING or an authentication error).
 func (b *Backend) Ping(timeout time.Duration) error {
-	masters, err := b.masters()
+	masters, err := b.Masters()
 	if err != nil {
 		return err
 	}
 	for _, n := range masters {
-		c, err := n.take(context.Background(), connKey{db: 0, proto: 2})
+		c, err := n.Take(context.Background(), ConnKey{DB: 0, Proto: 2})
 		if err != nil {
 			return err
 		}
-		c.nc.SetDeadline(time.Now().Add(timeout))
-		reply, err := c.roundTrip([]byte("PING"))
-		c.nc.SetDeadline(time.Time{})
+		c.Net.SetDeadline(time.Now().Add(timeout))
+		reply, err := c.RoundTrip([]byte("PING"))
+		c.Net.SetDeadline(time.Time{})
 		if err != nil {
-			c.nc.Close()
-			return errBackend{err}
+			c.Net.Close()
+			return ErrBackend{err}
 		}
-		c.give()
+		c.Give()
 		if string(reply) != "+PONG\r\n" {
 			return fmt.Errorf("%s answers PING with %q", n.addr, strings.TrimSpace(string(reply)))
 		}
@@ -507,20 +517,20 @@ func (b *Backend) Ping(timeout time.Duration) error {
 	return nil
 }
 
-// checkCredentials dials a connection with key's credentials: the error is
+// CheckCredentials dials a connection with key's credentials: the error is
 // the backend's own refusal (-WRONGPASS ...). A connection that passed is
 // pooled for the client's later dedicated use; nothing is kept for one
 // that failed, however many passwords a client tries.
-func (b *Backend) checkCredentials(key connKey) error {
-	n, err := b.master(-1)
+func (b *Backend) CheckCredentials(key ConnKey) error {
+	n, err := b.Master(-1)
 	if err != nil {
 		return err
 	}
-	c, err := n.dial(context.Background(), key)
+	c, err := n.Dial(context.Background(), key)
 	if err != nil {
 		return err
 	}
-	c.give()
+	c.Give()
 	return nil
 }
 
@@ -533,15 +543,15 @@ func (b *Backend) SetLibraries(libraries func() []verb.Library) {
 	b.hasLibraries.Store(libraries != nil)
 }
 
-// functions reports whether verbs run as functions on this backend.
-func (b *Backend) functions() bool {
+// Functions reports whether verbs run as Functions on this backend.
+func (b *Backend) Functions() bool {
 	return b.hasLibraries.Load() && !b.noFunctions.Load()
 }
 
 // loadLibraries loads every verb's library on a new shared connection,
 // before any command uses it. A library that is there already is kept; a
 // backend without functions is remembered, and verbs run as scripts there.
-func (b *Backend) loadLibraries(c *conn) error {
+func (b *Backend) loadLibraries(c *Conn) error {
 	b.mu.Lock()
 	libraries := b.libraries
 	b.mu.Unlock()
@@ -552,7 +562,7 @@ func (b *Backend) loadLibraries(c *conn) error {
 	for _, l := range libraries() {
 		loads = append(loads, resp.AppendCommand(nil, []byte("FUNCTION"), []byte("LOAD"), []byte(l.Code)))
 	}
-	replies, err := c.pipeline(loads, time.Now().Add(b.opts.DialTimeout))
+	replies, err := c.Pipeline(loads, time.Now().Add(b.Opts.DialTimeout))
 	if err != nil {
 		return err
 	}
