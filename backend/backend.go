@@ -297,7 +297,7 @@ func (b *Backend) Prepare(ctx context.Context, key ConnKey) error {
 	if err != nil {
 		return err
 	}
-	p, err := n.PipeFor(key, 0)
+	p, err := n.pipeFor(key, 0)
 	if err != nil {
 		return err
 	}

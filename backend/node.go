@@ -28,8 +28,8 @@ type Node struct {
 	closed atomic.Bool
 
 	mu     sync.Mutex
-	shared map[ConnKey][]*Pipe
-	spill  map[ConnKey]*Pipe // takes new batches while a shared connection is stalled (see pipeFor)
+	shared map[ConnKey][]*pipe
+	spill  map[ConnKey]*pipe // takes new batches while a shared connection is stalled (see pipeFor)
 	idle   map[ConnKey][]*Conn
 	// lent are the dedicated connections clients hold (transactions,
 	// blocking commands, pub/sub, tracking): closing the node closes them
@@ -48,8 +48,8 @@ func newNode(b *Backend, addr string) *Node {
 	return &Node{
 		b:      b,
 		addr:   addr,
-		shared: make(map[ConnKey][]*Pipe),
-		spill:  make(map[ConnKey]*Pipe),
+		shared: make(map[ConnKey][]*pipe),
+		spill:  make(map[ConnKey]*pipe),
 		idle:   make(map[ConnKey][]*Conn),
 		lent:   make(map[*Conn]struct{}),
 	}
@@ -298,8 +298,8 @@ func (n *Node) dropIdle() {
 // connections never reorders a client's commands.
 const stallAfter = time.Second
 
-// PipeFor returns the shared connection a session uses for ordinary commands.
-func (n *Node) PipeFor(key ConnKey, session uint64) (*Pipe, error) {
+// pipeFor returns the shared connection a session uses for ordinary commands.
+func (n *Node) pipeFor(key ConnKey, session uint64) (*pipe, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed.Load() {
@@ -307,7 +307,7 @@ func (n *Node) PipeFor(key ConnKey, session uint64) (*Pipe, error) {
 	}
 	pipes := n.shared[key]
 	if pipes == nil {
-		pipes = make([]*Pipe, n.b.Opts.SharedConns)
+		pipes = make([]*pipe, n.b.Opts.SharedConns)
 		for i := range pipes {
 			pipes[i] = newPipe(n, key)
 		}
@@ -335,7 +335,7 @@ func (n *Node) close() {
 	for c := range n.lent {
 		lent = append(lent, c)
 	}
-	n.idle, n.shared, n.spill = map[ConnKey][]*Conn{}, map[ConnKey][]*Pipe{}, map[ConnKey]*Pipe{}
+	n.idle, n.shared, n.spill = map[ConnKey][]*Conn{}, map[ConnKey][]*pipe{}, map[ConnKey]*pipe{}
 	n.mu.Unlock()
 	for _, c := range lent {
 		c.Net.Close()
@@ -358,7 +358,7 @@ func (n *Node) stats(st *BackendStats) {
 	for _, list := range n.idle {
 		st.Idle += len(list)
 	}
-	pipes := []*Pipe{}
+	pipes := []*pipe{}
 	for _, list := range n.shared {
 		pipes = append(pipes, list...)
 	}

@@ -41,11 +41,11 @@ type Request struct {
 	Overflow bool
 }
 
-// Pipe is a backend connection shared by many sessions. Commands of all
+// pipe is a backend connection shared by many sessions. Commands of all
 // sessions are appended to one write buffer and written together, so N
 // clients cost the backend one read and one write instead of N; a single
 // reader hands the replies back in order.
-type Pipe struct {
+type pipe struct {
 	n   *Node
 	key ConnKey
 
@@ -59,12 +59,12 @@ type Pipe struct {
 	dialedAt time.Time
 }
 
-func newPipe(n *Node, key ConnKey) *Pipe { return &Pipe{n: n, key: key} }
+func newPipe(n *Node, key ConnKey) *pipe { return &pipe{n: n, key: key} }
 
-// Do sends req and waits for all its replies. Backend failures become error
+// do sends req and waits for all its replies. Backend failures become error
 // replies for the commands that did not get an answer, so a session always
 // has exactly one reply per command.
-func (p *Pipe) Do(req *Request) {
+func (p *pipe) do(req *Request) {
 	if p.send(req) {
 		<-req.Done
 	}
@@ -73,7 +73,7 @@ func (p *Pipe) Do(req *Request) {
 // send queues req without waiting; req.done receives once its replies are
 // in. It reports false if req failed at once (its replies are errors and
 // done receives nothing).
-func (p *Pipe) send(req *Request) bool {
+func (p *pipe) send(req *Request) bool {
 	req.Base = len(req.Out)
 	req.Ends = req.Ends[:0]
 	req.Overflow = false
@@ -99,7 +99,7 @@ func (p *Pipe) send(req *Request) bool {
 // that while it is being woken, and while each write is in the kernel, more
 // sessions append their commands: under load one syscall carries the
 // commands of many clients.
-func (p *Pipe) writeLoop(c *Conn) {
+func (p *pipe) writeLoop(c *Conn) {
 	var buf []byte
 	for range c.kick {
 		// Let sessions that are already runnable add their commands, for as
@@ -139,7 +139,7 @@ func kick(c *Conn) {
 	}
 }
 
-func (p *Pipe) connectLocked(ctx context.Context) error {
+func (p *pipe) connectLocked(ctx context.Context) error {
 	if p.c != nil {
 		return nil
 	}
@@ -166,14 +166,14 @@ func (p *Pipe) connectLocked(ctx context.Context) error {
 }
 
 // ensure connects if needed and reports the handshake's outcome.
-func (p *Pipe) ensure(ctx context.Context) error {
+func (p *pipe) ensure(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.dialErr = nil // an explicit check deserves a fresh attempt
 	return p.connectLocked(ctx)
 }
 
-func (p *Pipe) readLoop(c *Conn) {
+func (p *pipe) readLoop(c *Conn) {
 	for {
 		if _, err := c.In.Peek(1); err != nil {
 			p.fail(c, err)
@@ -214,7 +214,7 @@ func (p *Pipe) readLoop(c *Conn) {
 }
 
 // fail drops a broken connection and answers everything waiting on it.
-func (p *Pipe) fail(c *Conn, cause error) {
+func (p *pipe) fail(c *Conn, cause error) {
 	c.Net.Close()
 	p.mu.Lock()
 	if p.c != c {
@@ -244,19 +244,19 @@ func (p *Pipe) fail(c *Conn, cause error) {
 }
 
 // stalled reports whether the oldest request has waited longer than d.
-func (p *Pipe) stalled(d time.Duration) bool {
+func (p *pipe) stalled(d time.Duration) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.head < len(p.queue) && time.Since(p.headAt) > d
 }
 
-func (p *Pipe) connected() bool {
+func (p *pipe) connected() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.c != nil
 }
 
-func (p *Pipe) close() {
+func (p *pipe) close() {
 	p.mu.Lock()
 	c := p.c
 	p.mu.Unlock()

@@ -63,7 +63,7 @@ func (b *Backend) nodeFor(t Target) (*Node, error) {
 // batch to batch.
 type Routing struct {
 	Targets []Target      // per command; empty: every command to any master
-	Nodes   []*Node       // per command
+	nodes   []*Node       // per command
 	subs    []*Request    // one per server the batch touches
 	subOf   []int         // per command, its index in subs
 	taken   []int         // per sub, replies already moved into the batch
@@ -78,7 +78,7 @@ type Routing struct {
 // batch whose commands all go to one server is sent as it is.
 func (b *Backend) Do(key ConnKey, session uint64, req *Request, rt *Routing) {
 	req.Base, req.Ends, req.Overflow = len(req.Out), req.Ends[:0], false
-	rt.Nodes = rt.Nodes[:0]
+	rt.nodes = rt.nodes[:0]
 	single, prev := true, NoSlot
 	for i := range req.Cmds {
 		t := NoSlot
@@ -86,7 +86,7 @@ func (b *Backend) Do(key ConnKey, session uint64, req *Request, rt *Routing) {
 			t = rt.Targets[i]
 		}
 		if i > 0 && t == prev {
-			rt.Nodes = append(rt.Nodes, rt.Nodes[i-1])
+			rt.nodes = append(rt.nodes, rt.nodes[i-1])
 			continue
 		}
 		prev = t
@@ -95,30 +95,46 @@ func (b *Backend) Do(key ConnKey, session uint64, req *Request, rt *Routing) {
 			req.FailRest(err)
 			return
 		}
-		rt.Nodes = append(rt.Nodes, n)
-		single = single && n == rt.Nodes[0]
+		rt.nodes = append(rt.nodes, n)
+		single = single && n == rt.nodes[0]
 	}
 	if single {
-		p, err := rt.Nodes[0].PipeFor(key, session)
+		p, err := rt.nodes[0].pipeFor(key, session)
 		if err != nil {
 			req.FailRest(err)
 			return
 		}
-		p.Do(req)
+		p.do(req)
 	} else {
-		b.Scatter(key, session, req, rt)
+		b.scatter(key, session, req, rt)
 	}
 	if b.Caps.Redirects {
 		b.followRedirects(key, session, req, rt)
 	}
 }
 
-// Scatter sends each server its share of the batch at once, waits for all
+// OnNodes sends raw to every node in nodes at once, on the shared
+// connections, and returns their replies in the nodes' order (limit bounds
+// the replies' bytes as a session's output limit does; 0: none).
+func (b *Backend) OnNodes(key ConnKey, session uint64, nodes []*Node, raw []byte, limit int) [][]byte {
+	req := &Request{Limit: limit, Done: make(chan struct{}, 1)}
+	for range nodes {
+		req.Cmds = append(req.Cmds, raw)
+	}
+	b.scatter(key, session, req, &Routing{nodes: nodes})
+	parts := make([][]byte, len(nodes))
+	for i := range parts {
+		parts[i] = req.Reply(i)
+	}
+	return parts
+}
+
+// scatter sends each server its share of the batch at once, waits for all
 // of them, and puts the replies back in the batch's order.
-func (b *Backend) Scatter(key ConnKey, session uint64, req *Request, rt *Routing) {
+func (b *Backend) scatter(key ConnKey, session uint64, req *Request, rt *Routing) {
 	rt.subOf = rt.subOf[:0]
 	servers := rt.servers[:0]
-	for _, n := range rt.Nodes {
+	for _, n := range rt.nodes {
 		i := 0
 		for i < len(servers) && servers[i] != n {
 			i++
@@ -150,7 +166,7 @@ func (b *Backend) Scatter(key ConnKey, session uint64, req *Request, rt *Routing
 	finished := false // every sub failed at once: nothing will signal
 	for i, n := range servers {
 		sub := rt.subs[i]
-		p, err := n.PipeFor(key, session)
+		p, err := n.pipeFor(key, session)
 		if err != nil {
 			sub.Base, sub.Ends = 0, sub.Ends[:0]
 			sub.FailRest(err)
@@ -179,10 +195,10 @@ func (b *Backend) Scatter(key ConnKey, session uint64, req *Request, rt *Routing
 	}
 }
 
-// MaxRedirects bounds how often one command follows redirects or waits out
+// maxRedirects bounds how often one command follows redirects or waits out
 // a slot in migration or a failover (-TRYAGAIN, -CLUSTERDOWN, a demoted
 // master's -READONLY) before the client gets the error.
-const MaxRedirects = 16
+const maxRedirects = 16
 
 // followRedirects resends the commands the cluster redirected (MOVED: the
 // slot lives elsewhere now; ASK: this key is being migrated) or refused for
@@ -191,7 +207,7 @@ const MaxRedirects = 16
 func (b *Backend) followRedirects(key ConnKey, session uint64, req *Request, rt *Routing) {
 	redirected := false
 	for i := range req.Ends {
-		if reply := req.Reply(i); reply[0] == '-' && RedirectOf(reply) != notRedirect {
+		if reply := req.Reply(i); reply[0] == '-' && redirectOf(reply) != notRedirect {
 			redirected = true
 			break
 		}
@@ -224,20 +240,20 @@ func (b *Backend) resend(key ConnKey, session uint64, cmd []byte, t Target, repl
 		one.Done = make(chan struct{}, 1)
 	}
 	wait := 20 * time.Millisecond
-	for try := 0; try < MaxRedirects; try++ {
-		kind, slot, addr := ParseRedirect(reply)
+	for try := 0; try < maxRedirects; try++ {
+		kind, slot, addr := parseRedirect(reply)
 		var n *Node
 		var err error
 		one.Cmds = append(one.Cmds[:0], cmd)
 		switch kind {
 		case notRedirect:
 			return reply
-		case MovedTo:
+		case movedTo:
 			b.Moved(slot, addr)
 			n, err = b.NodeAt(addr)
-		case AskAt:
+		case askAt:
 			n, err = b.NodeAt(addr)
-			one.Cmds = append(one.Cmds[:0], AskingCmd, cmd)
+			one.Cmds = append(one.Cmds[:0], askingCmd, cmd)
 		case retryLater:
 			if bytes.HasPrefix(reply, []byte("-READONLY")) {
 				b.Moved(-1, "") // a demoted master: reload the topology
@@ -246,40 +262,46 @@ func (b *Backend) resend(key ConnKey, session uint64, cmd []byte, t Target, repl
 			wait = min(2*wait, 500*time.Millisecond)
 			n, err = b.nodeFor(t)
 		}
-		var p *Pipe
+		var p *pipe
 		if err == nil {
-			p, err = n.PipeFor(key, session)
+			p, err = n.pipeFor(key, session)
 		}
 		one.Out = one.Out[:0]
 		if err != nil {
 			one.Base, one.Ends = 0, one.Ends[:0]
 			one.FailRest(err)
 		} else {
-			p.Do(one)
+			p.do(one)
 		}
 		reply = append([]byte(nil), one.Reply(len(one.Cmds)-1)...)
 	}
 	return reply
 }
 
-var AskingCmd = resp.AppendCommand(nil, []byte("ASKING"))
+var askingCmd = resp.AppendCommand(nil, []byte("ASKING"))
 
 type redirectKind uint8
 
 const (
 	notRedirect redirectKind = iota
-	MovedTo                  // -MOVED slot host:port
-	AskAt                    // -ASK slot host:port
+	movedTo                  // -MOVED slot host:port
+	askAt                    // -ASK slot host:port
 	retryLater               // -TRYAGAIN, -CLUSTERDOWN, -READONLY: not run; try again shortly
 )
 
-func RedirectOf(reply []byte) redirectKind {
-	kind, _, _ := ParseRedirect(reply)
+// IsRedirect reports whether a reply is a MOVED or ASK redirect.
+func IsRedirect(reply []byte) bool {
+	kind := redirectOf(reply)
+	return kind == movedTo || kind == askAt
+}
+
+func redirectOf(reply []byte) redirectKind {
+	kind, _, _ := parseRedirect(reply)
 	return kind
 }
 
-// ParseRedirect reads a redirect or retry error reply.
-func ParseRedirect(reply []byte) (redirectKind, int, string) {
+// parseRedirect reads a redirect or retry error reply.
+func parseRedirect(reply []byte) (redirectKind, int, string) {
 	if len(reply) == 0 || reply[0] != '-' {
 		return notRedirect, 0, ""
 	}
@@ -292,9 +314,9 @@ func ParseRedirect(reply []byte) (redirectKind, int, string) {
 	kind := notRedirect
 	switch {
 	case bytes.HasPrefix(line, []byte("MOVED ")):
-		kind = MovedTo
+		kind = movedTo
 	case bytes.HasPrefix(line, []byte("ASK ")):
-		kind = AskAt
+		kind = askAt
 	default:
 		return notRedirect, 0, ""
 	}

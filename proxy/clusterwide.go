@@ -139,17 +139,7 @@ func (s *Session) onNodes(list func() ([]*backend.Node, error), args [][]byte) [
 	if err != nil {
 		return [][]byte{appendBackendError(nil, err)}
 	}
-	raw := resp.AppendCommand(nil, args...)
-	req := &backend.Request{Limit: s.req.Limit}
-	for range masters {
-		req.Cmds = append(req.Cmds, raw)
-	}
-	s.srv.Backend.Scatter(s.key(), s.id, req, &backend.Routing{Nodes: masters})
-	parts := make([][]byte, len(masters))
-	for i := range parts {
-		parts[i] = req.Reply(i)
-	}
-	return parts
+	return s.srv.Backend.OnNodes(s.key(), s.id, masters, resp.AppendCommand(nil, args...), s.req.Limit)
 }
 
 // answeredError appends the first error reply among parts, if any, and
@@ -219,14 +209,7 @@ func clusterRandomKey(s *Session, args [][]byte) {
 
 // onNode sends one command to one server and returns its reply.
 func (s *Session) onNode(n *backend.Node, args [][]byte) []byte {
-	req := &backend.Request{Cmds: [][]byte{resp.AppendCommand(nil, args...)}, Done: make(chan struct{}, 1)}
-	p, err := n.PipeFor(s.key(), s.id)
-	if err != nil {
-		req.FailRest(err)
-	} else {
-		p.Do(req)
-	}
-	return req.Reply(0)
+	return s.srv.Backend.OnNodes(s.key(), s.id, []*backend.Node{n}, resp.AppendCommand(nil, args...), 0)[0]
 }
 
 // scanNodeBits is how many low bits of a cluster SCAN cursor name the

@@ -534,43 +534,28 @@ func (s *Session) runBlockingOn(n *backend.Node, err error, cmd command, w wait,
 	if w == waitLong && cmd.spec.flags&(runsScript|runsFunction) != 0 {
 		defer b.ScriptStarted(cmd.spec.flags&runsFunction != 0)()
 	}
-	raws := [][]byte{cmd.raw}
 	start := len(s.out)
-	for try := 0; ; try++ {
-		var c *backend.Conn
-		if err == nil {
-			c, err = n.Take(context.Background(), s.key())
-		}
-		if err != nil {
-			s.out = appendBackendError(s.out[:start], err)
-			return
-		}
-		if retry {
-			c.NoteOwn(raws...)
-		}
-		if err := s.exchange(c, raws, w, nil); err != nil {
-			c.Net.Close()
-			return
-		}
-		c.Give()
-		reply := s.out[start:]
-		if len(raws) == 2 { // ASKING's +OK comes first
-			reply = reply[len("+OK\r\n"):]
-		}
-		kind, slot, addr := backend.ParseRedirect(reply)
-		if !b.Caps.Redirects || try == backend.MaxRedirects || (kind != backend.MovedTo && kind != backend.AskAt) {
-			s.out = append(s.out[:start], reply...)
-			return
-		}
-		s.out, raws = s.out[:start], [][]byte{cmd.raw}
-		if kind == backend.AskAt {
-			raws = [][]byte{backend.AskingCmd, cmd.raw}
-		} else {
-			b.Moved(slot, addr)
-		}
-		n, err = b.NodeAt(addr)
+	var reply []byte
+	if err == nil {
+		reply, err = b.OnHeld(n, s.key(), cmd.raw, retry, func(c *backend.Conn, raws [][]byte) ([]byte, error) {
+			s.out = s.out[:start]
+			if err := s.exchange(c, raws, w, nil); err != nil {
+				return nil, errReplied
+			}
+			return s.out[start:], nil
+		})
+	}
+	switch {
+	case err == errReplied: // exchange answered the failure
+	case err != nil:
+		s.out = appendBackendError(s.out[:start], err)
+	default:
+		s.out = append(s.out[:start], reply...)
 	}
 }
+
+// errReplied is a failure already answered to the client.
+var errReplied = errors.New("answered")
 
 // runDedicated sends commands on the session's own backend connection,
 // taking one if needed, and follows MULTI/WATCH state through the replies.

@@ -101,7 +101,7 @@ func (s *Session) crossNode(name string, args [][]byte, start int) {
 	if !s.srv.Backend.SeveralServers() {
 		return
 	}
-	if kind := backend.RedirectOf(s.out[start:]); kind != backend.MovedTo && kind != backend.AskAt {
+	if !backend.IsRedirect(s.out[start:]) {
 		return
 	}
 	s.out = s.out[:start]
