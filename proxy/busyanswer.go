@@ -13,16 +13,16 @@ func (s *Session) answerBusy(c *command) bool {
 		return false
 	}
 	switch {
-	case s.ded != nil && s.inMulti && c.spec.name == "exec":
+	case s.ded != nil && s.tx.inMulti && c.spec.name == "exec":
 		abort := append([]byte("-EXECABORT Transaction discarded because of: "), busy[1:]...)
-		s.queueInMulti(resp.AppendCommand(nil, []byte("DISCARD")), func([]byte) []byte { return abort })
-		s.inMulti, s.watching, s.multiDB, s.queued = false, false, -1, nil
-		if s.ded != nil && !s.tracking {
+		s.tx.queue(resp.AppendCommand(nil, []byte("DISCARD")), func([]byte) []byte { return abort })
+		s.tx.inMulti, s.tx.watching, s.tx.multiDB, s.tx.queued = false, false, -1, nil
+		if s.ded != nil && !s.track.enabled {
 			s.ded.Give()
-			s.ded, s.pinned, s.unpinned = nil, false, nil
+			s.ded, s.tx.pinned, s.tx.unpinned = nil, false, nil
 		}
-	case s.ded != nil && s.inMulti:
-		s.queueInMulti(resp.AppendCommand(nil, []byte("EVAL")), func([]byte) []byte { return busy })
+	case s.ded != nil && s.tx.inMulti:
+		s.tx.queue(resp.AppendCommand(nil, []byte("EVAL")), func([]byte) []byte { return busy })
 	default:
 		s.out = append(s.out, busy...)
 	}

@@ -18,17 +18,17 @@ import (
 
 // clusterInfo answers INFO from every master's.
 func clusterInfo(s *Session, args [][]byte) {
-	parts := s.onMasters(args)
-	if s.answeredError(parts) {
+	parts := onMasters(s, args)
+	if answeredError(s, parts) {
 		return
 	}
 	texts := make([]string, len(parts))
 	for i, p := range parts {
 		texts[i] = string(infoText(p))
 	}
-	reply := s.ownClients(appendInfoReply(nil, parts[0][0], mergeInfo(texts)))
+	reply := ownClients(s, appendInfoReply(nil, parts[0][0], mergeInfo(texts)))
 	if wantsProxyInfo(args) {
-		reply = s.withProxyInfo(reply)
+		reply = withProxyInfo(s, reply)
 	}
 	s.out = append(s.out, reply...)
 }
@@ -310,9 +310,9 @@ func bytesToHuman(n int64) string {
 // clusterLatencyHistogram answers LATENCY HISTOGRAM [command ...] from
 // every master, as one server that ran all their commands: per command,
 // calls added up and each cumulative histogram bucket added up.
-func (s *Session) clusterLatencyHistogram(args [][]byte) {
-	parts := s.onMasters(args)
-	if s.answeredError(parts) {
+func clusterLatencyHistogram(s *Session, args [][]byte) {
+	parts := onMasters(s, args)
+	if answeredError(s, parts) {
 		return
 	}
 	type histogram struct {

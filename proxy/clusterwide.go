@@ -76,8 +76,8 @@ func (sp split) run(s *Session, args [][]byte) {
 		raws[i] = resp.AppendCommand(nil, c...)
 		targets[i] = backend.Target(slots[i])
 	}
-	parts := s.sendEach(raws, targets)
-	if s.answeredError(parts) {
+	parts := sendEach(s, raws, targets)
+	if answeredError(s, parts) {
 		return
 	}
 	s.out = append(s.out, sp.merge(s, parts, keysOf, (len(args)-1)/sp.step)...)
@@ -117,7 +117,7 @@ func sumIntegers(_ *Session, parts [][]byte, _ [][]int, _ int) []byte {
 
 // sendEach sends commands to their targets as one scattered batch and
 // returns the replies in order.
-func (s *Session) sendEach(raws [][]byte, targets []backend.Target) [][]byte {
+func sendEach(s *Session, raws [][]byte, targets []backend.Target) [][]byte {
 	req := &backend.Request{Cmds: raws, Done: make(chan struct{}, 1), Limit: s.req.Limit}
 	rt := &backend.Routing{Targets: targets}
 	s.srv.Backend.Do(s.key(), s.id, req, rt)
@@ -130,11 +130,11 @@ func (s *Session) sendEach(raws [][]byte, targets []backend.Target) [][]byte {
 
 // onMasters sends one command to every master at once and returns the
 // replies in the masters' order.
-func (s *Session) onMasters(args [][]byte) [][]byte { return s.onNodes(s.srv.Backend.Masters, args) }
+func onMasters(s *Session, args [][]byte) [][]byte { return onNodes(s, s.srv.Backend.Masters, args) }
 
 // onNodes sends one command to every node list gives, at once, and returns
 // the replies in its order.
-func (s *Session) onNodes(list func() ([]*backend.Node, error), args [][]byte) [][]byte {
+func onNodes(s *Session, list func() ([]*backend.Node, error), args [][]byte) [][]byte {
 	masters, err := list()
 	if err != nil {
 		return [][]byte{appendBackendError(nil, err)}
@@ -144,7 +144,7 @@ func (s *Session) onNodes(list func() ([]*backend.Node, error), args [][]byte) [
 
 // answeredError appends the first error reply among parts, if any, and
 // reports whether it did.
-func (s *Session) answeredError(parts [][]byte) bool {
+func answeredError(s *Session, parts [][]byte) bool {
 	for _, p := range parts {
 		if resp.IsError(p) {
 			s.out = append(s.out, p...)
@@ -157,8 +157,8 @@ func (s *Session) answeredError(parts [][]byte) bool {
 // clusterEveryMaster runs a command on every master (FLUSHALL, FLUSHDB):
 // the first error, or the first master's reply.
 func clusterEveryMaster(s *Session, args [][]byte) {
-	parts := s.onMasters(args)
-	if s.answeredError(parts) {
+	parts := onMasters(s, args)
+	if answeredError(s, parts) {
 		return
 	}
 	s.out = append(s.out, parts[0]...)
@@ -166,8 +166,8 @@ func clusterEveryMaster(s *Session, args [][]byte) {
 
 // clusterDBSize adds up the masters' DBSIZE.
 func clusterDBSize(s *Session, args [][]byte) {
-	parts := s.onMasters(args)
-	if s.answeredError(parts) {
+	parts := onMasters(s, args)
+	if answeredError(s, parts) {
 		return
 	}
 	s.out = append(s.out, sumIntegers(s, parts, nil, 0)...)
@@ -175,8 +175,8 @@ func clusterDBSize(s *Session, args [][]byte) {
 
 // clusterKeys concatenates the masters' KEYS.
 func clusterKeys(s *Session, args [][]byte) {
-	parts := s.onMasters(args)
-	if s.answeredError(parts) {
+	parts := onMasters(s, args)
+	if answeredError(s, parts) {
 		return
 	}
 	var keys [][]byte
@@ -199,7 +199,7 @@ func clusterRandomKey(s *Session, args [][]byte) {
 	}
 	var reply []byte
 	for _, i := range rand.Perm(len(masters)) {
-		reply = s.onNode(masters[i], args)
+		reply = onNode(s, masters[i], args)
 		if !bytes.Equal(reply, []byte("$-1\r\n")) && !bytes.Equal(reply, []byte("_\r\n")) {
 			break
 		}
@@ -208,7 +208,7 @@ func clusterRandomKey(s *Session, args [][]byte) {
 }
 
 // onNode sends one command to one server and returns its reply.
-func (s *Session) onNode(n *backend.Node, args [][]byte) []byte {
+func onNode(s *Session, n *backend.Node, args [][]byte) []byte {
 	return s.srv.Backend.OnNodes(s.key(), s.id, []*backend.Node{n}, resp.AppendCommand(nil, args...), 0)[0]
 }
 
@@ -232,7 +232,7 @@ func clusterScan(s *Session, args [][]byte) {
 		return
 	}
 	call := append([][]byte{args[0], strconv.AppendUint(nil, cursor>>scanNodeBits, 10)}, args[2:]...)
-	reply := s.onNode(masters[idx], call)
+	reply := onNode(s, masters[idx], call)
 	elems := resp.SplitArray(reply)
 	if len(elems) != 2 {
 		s.out = append(s.out, reply...)
@@ -258,10 +258,10 @@ func clusterScript(s *Session, args [][]byte) {
 	case "load", "flush":
 		clusterEveryMaster(s, args)
 	case "kill":
-		s.clusterKill(args)
+		clusterKill(s, args)
 	case "exists":
-		parts := s.onMasters(args)
-		if s.answeredError(parts) {
+		parts := onMasters(s, args)
+		if answeredError(s, parts) {
 			return
 		}
 		all := resp.SplitArray(parts[0])
@@ -285,7 +285,7 @@ func clusterFunction(s *Session, args [][]byte) {
 	case "load", "delete", "flush", "restore":
 		clusterEveryMaster(s, args)
 	case "kill":
-		s.clusterKill(args)
+		clusterKill(s, args)
 	case "stats":
 		s.runOutOfBand(args...)
 	default:
@@ -296,7 +296,7 @@ func clusterFunction(s *Session, args [][]byte) {
 // clusterKill sends SCRIPT KILL or FUNCTION KILL to every master out of
 // band: OK if one of them was running a script, else the first refusal
 // (NOTBUSY).
-func (s *Session) clusterKill(args [][]byte) {
+func clusterKill(s *Session, args [][]byte) {
 	masters, err := s.srv.Backend.Masters()
 	if err != nil {
 		s.out = appendBackendError(s.out, err)
@@ -348,8 +348,8 @@ func clusterConfig(s *Session, args [][]byte) {
 		// Replicas too: they encode what they replicate by their own
 		// settings, and serve reads with --read-from replicas.
 		s.srv.Backend.NoteConfigSet(args)
-		parts := s.onNodes(s.srv.Backend.Servers, args)
-		if !s.answeredError(parts) {
+		parts := onNodes(s, s.srv.Backend.Servers, args)
+		if !answeredError(s, parts) {
 			s.out = append(s.out, parts[0]...)
 		}
 	default:
@@ -384,8 +384,8 @@ func setsPerServer(args [][]byte) bool {
 func clusterACL(s *Session, args [][]byte) {
 	switch subcommand(args) {
 	case "setuser", "deluser", "load", "save":
-		parts := s.onNodes(s.srv.Backend.Servers, args)
-		if !s.answeredError(parts) {
+		parts := onNodes(s, s.srv.Backend.Servers, args)
+		if !answeredError(s, parts) {
 			s.out = append(s.out, parts[0]...)
 		}
 	default:
@@ -398,18 +398,18 @@ func clusterACL(s *Session, args [][]byte) {
 func clusterLatency(s *Session, args [][]byte) {
 	switch subcommand(args) {
 	case "histogram":
-		s.clusterLatencyHistogram(args)
+		clusterLatencyHistogram(s, args)
 		return
 	case "latest":
-		s.clusterLatencyLatest(args)
+		clusterLatencyLatest(s, args)
 		return
 	case "reset":
 	default:
 		s.forward(args...)
 		return
 	}
-	parts := s.onMasters(args)
-	if !s.answeredError(parts) {
+	parts := onMasters(s, args)
+	if !answeredError(s, parts) {
 		s.out = append(s.out, sumIntegers(s, parts, nil, 0)...)
 	}
 }
@@ -421,7 +421,7 @@ func clusterSlowlog(s *Session, args [][]byte) {
 	case sub == "reset":
 		clusterEveryMaster(s, args)
 	case sub == "len" && len(args) == 2:
-		if entries, ok := s.clusterSlowlogEntries(args[0]); ok {
+		if entries, ok := clusterSlowlogEntries(s, args[0]); ok {
 			s.out = resp.AppendHeader(s.out, ':', len(entries))
 		}
 	case sub == "get" && len(args) <= 3:
@@ -434,7 +434,7 @@ func clusterSlowlog(s *Session, args [][]byte) {
 			}
 			count = n
 		}
-		if entries, ok := s.clusterSlowlogEntries(args[0]); ok {
+		if entries, ok := clusterSlowlogEntries(s, args[0]); ok {
 			if count >= 0 && count < len(entries) {
 				entries = entries[:count]
 			}
@@ -453,9 +453,9 @@ func clusterSlowlog(s *Session, args [][]byte) {
 // merged by time, each master's in its own order. Like one server, the
 // list holds at most slowlog-max-len entries. On an error reply it answers
 // the client and reports false.
-func (s *Session) clusterSlowlogEntries(name []byte) ([][]byte, bool) {
-	parts := s.onMasters([][]byte{name, []byte("GET"), []byte("-1")})
-	if s.answeredError(parts) {
+func clusterSlowlogEntries(s *Session, name []byte) ([][]byte, bool) {
+	parts := onMasters(s, [][]byte{name, []byte("GET"), []byte("-1")})
+	if answeredError(s, parts) {
 		return nil, false
 	}
 	// segments[i][j]: master i's entries after its j-th newest broadcast
@@ -493,7 +493,7 @@ func (s *Session) clusterSlowlogEntries(name []byte) ([][]byte, bool) {
 			entries = append(entries, anchors[j])
 		}
 	}
-	if limit := s.slowlogMaxLen(); limit >= 0 && len(entries) > limit {
+	if limit := slowlogMaxLen(s); limit >= 0 && len(entries) > limit {
 		entries = entries[:limit]
 	}
 	return entries, true
@@ -529,7 +529,7 @@ func mergeNewestFirst(dst [][]byte, lists [][][]byte) [][]byte {
 // slowlogMaxLen is slowlog-max-len: read from a master once (at the
 // default slowlog-log-slower-than, the read is not logged), then kept in
 // step by CONFIG SET through redverb.
-func (s *Session) slowlogMaxLen() int {
+func slowlogMaxLen(s *Session) int {
 	b := s.srv.Backend
 	if b.SlowlogMaxLen.Load() < 0 {
 		b.SlowlogMaxLen.CompareAndSwap(-1, b.ReadConfigInt("slowlog-max-len", -1))
@@ -562,7 +562,7 @@ func slowlogCommand(t *table, entry []byte) string {
 func clusterDebug(s *Session, args [][]byte) {
 	switch sub := subcommand(args); {
 	case keyedDebug[sub] && len(args) > 2:
-		parts := s.sendEach([][]byte{resp.AppendCommand(nil, args...)}, []backend.Target{backend.Target(keyslot.Slot(args[2]))})
+		parts := sendEach(s, [][]byte{resp.AppendCommand(nil, args...)}, []backend.Target{backend.Target(keyslot.Slot(args[2]))})
 		s.out = append(s.out, parts[0]...)
 	case serverDebug[sub]:
 		clusterEveryMaster(s, args)
@@ -604,9 +604,9 @@ func appendArray(dst []byte, elems [][]byte) []byte {
 
 // clusterLatencyLatest answers LATENCY LATEST with every master's events:
 // per event, the latest sample and the largest.
-func (s *Session) clusterLatencyLatest(args [][]byte) {
-	parts := s.onMasters(args)
-	if s.answeredError(parts) {
+func clusterLatencyLatest(s *Session, args [][]byte) {
+	parts := onMasters(s, args)
+	if answeredError(s, parts) {
 		return
 	}
 	var names []string

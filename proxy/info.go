@@ -31,7 +31,7 @@ func wantsProxyInfo(args [][]byte) bool {
 
 // withProxyInfo returns the backend's INFO reply with the proxy section
 // added; an error reply is returned as it is.
-func (s *Session) withProxyInfo(reply []byte) []byte {
+func withProxyInfo(s *Session, reply []byte) []byte {
 	if len(reply) == 0 || (reply[0] != '$' && reply[0] != '=') {
 		return reply
 	}
@@ -47,7 +47,7 @@ func (s *Session) withProxyInfo(reply []byte) []byte {
 	if len(body) > 0 {
 		text = append(text, "\r\n"...)
 	}
-	text = append(text, s.proxyInfo()...)
+	text = append(text, proxyInfo(s)...)
 	out := resp.AppendHeader(nil, reply[0], len(text))
 	out = append(out, text...)
 	return append(out, '\r', '\n')
@@ -57,7 +57,7 @@ func (s *Session) withProxyInfo(reply []byte) []byte {
 var Version = "dev"
 
 // proxyInfo is the "# Proxy" section.
-func (s *Session) proxyInfo() []byte {
+func proxyInfo(s *Session) []byte {
 	srv, b := s.srv, s.srv.Backend
 	cc, conns := srv.Clients(), b.Stats()
 	total := int64(0)
@@ -90,7 +90,7 @@ func (s *Session) proxyInfo() []byte {
 // finishInfo completes reply i of the batch just sent, INFO with args:
 // redverb's own clients as connected_clients, and the proxy section if
 // asked for.
-func (s *Session) finishInfo(i int, args [][]byte) {
+func finishInfo(s *Session, i int, args [][]byte) {
 	req := &s.req
 	start, end := req.Start(i), req.Ends[i]
 	backend := bytes.Clone(s.out[start:end])
@@ -99,9 +99,9 @@ func (s *Session) finishInfo(i int, args [][]byte) {
 		// (not Redis, which answers it with nothing) still gets redverb's.
 		backend = []byte("$0\r\n\r\n")
 	}
-	reply := s.ownClients(backend)
+	reply := ownClients(s, backend)
 	if wantsProxyInfo(args) {
-		reply = s.withProxyInfo(reply)
+		reply = withProxyInfo(s, reply)
 	}
 	rest := bytes.Clone(s.out[end:])
 	s.out = append(append(s.out[:start], reply...), rest...)
@@ -114,7 +114,7 @@ func (s *Session) finishInfo(i int, args [][]byte) {
 // ownClients rewrites connected_clients in an INFO reply as the clients of
 // redverb, which its clients count with CLIENT LIST (the backend's figure
 // counts redverb's connections; INFO proxy shows those).
-func (s *Session) ownClients(reply []byte) []byte {
+func ownClients(s *Session, reply []byte) []byte {
 	const field = "\r\nconnected_clients:"
 	if len(reply) == 0 || (reply[0] != '$' && reply[0] != '=') || !bytes.Contains(reply, []byte(field)) {
 		return reply

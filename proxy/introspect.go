@@ -17,7 +17,7 @@ import (
 // cluster-aware clients find the verbs' keys. Other subcommands go to the
 // backend as they are.
 func cmdCommand(s *Session, args [][]byte) {
-	verbs := s.verbInfos()
+	verbs := verbInfos(s)
 	sub := ""
 	if len(args) > 1 {
 		sub = strings.ToLower(string(args[1]))
@@ -49,7 +49,7 @@ func cmdCommand(s *Session, args [][]byte) {
 			if resp.IsError(s.out[start:]) {
 				return
 			}
-			all, ok := s.commandTable()
+			all, ok := commandTable(s)
 			if !ok {
 				return
 			}
@@ -62,9 +62,9 @@ func cmdCommand(s *Session, args [][]byte) {
 		}
 		s.out = redcon.AppendInt(s.out[:start], int64(n+len(verbs)))
 	case sub == "info":
-		s.mergeByName(args, verbs, false)
+		mergeByName(s, args, verbs, false)
 	case sub == "docs":
-		s.mergeByName(args, verbs, true)
+		mergeByName(s, args, verbs, true)
 	default:
 		s.forward(args...)
 	}
@@ -72,7 +72,7 @@ func cmdCommand(s *Session, args [][]byte) {
 
 // mergeByName answers COMMAND INFO|DOCS name...: verbs from the proxy, the
 // rest from the backend, in the order asked.
-func (s *Session) mergeByName(args [][]byte, verbs []verb.Info, docs bool) {
+func mergeByName(s *Session, args [][]byte, verbs []verb.Info, docs bool) {
 	byName := map[string]verb.Info{}
 	for _, v := range verbs {
 		byName[v.Name] = v
@@ -109,7 +109,7 @@ func (s *Session) mergeByName(args [][]byte, verbs []verb.Info, docs bool) {
 		case docs && !docsShaped(theirs):
 			theirs = nil
 		case !docs && len(theirs) != len(backendNames):
-			theirs = s.commandInfoFromTable(backendNames)
+			theirs = commandInfoFromTable(s, backendNames)
 		}
 	}
 	if !docs {
@@ -172,7 +172,7 @@ func docsShaped(elems [][]byte) bool {
 }
 
 // commandTable returns the entries of the backend's COMMAND reply.
-func (s *Session) commandTable() ([][]byte, bool) {
+func commandTable(s *Session) ([][]byte, bool) {
 	start := len(s.out)
 	s.forward([]byte("COMMAND"))
 	all := resp.SplitArray(s.out[start:])
@@ -183,8 +183,8 @@ func (s *Session) commandTable() ([][]byte, bool) {
 // commandInfoFromTable answers COMMAND INFO names from the whole COMMAND
 // table, for a backend whose COMMAND INFO ignores the names (the embedded
 // demo): an entry per name, nil for a name it does not know.
-func (s *Session) commandInfoFromTable(names [][]byte) [][]byte {
-	all, _ := s.commandTable()
+func commandInfoFromTable(s *Session, names [][]byte) [][]byte {
+	all, _ := commandTable(s)
 	byName := make(map[string][]byte, len(all))
 	for _, e := range all {
 		if fields := resp.SplitArray(e); len(fields) > 0 {
@@ -217,7 +217,7 @@ func mapAsArray(reply []byte) []byte {
 // verbInfos lists the verbs in force on this backend: a stand-in only
 // where the backend lacks its command or some of its options, and then in
 // place of the backend's own entry.
-func (s *Session) verbInfos() []verb.Info {
+func verbInfos(s *Session) []verb.Info {
 	return s.srv.commands().verbs
 }
 
@@ -249,7 +249,7 @@ func cmdRedverb(s *Session, args [][]byte) {
 	}
 	switch strings.ToLower(string(args[1])) {
 	case "verbs":
-		verbs := s.verbInfos()
+		verbs := verbInfos(s)
 		s.out = resp.AppendHeader(s.out, '*', len(verbs))
 		for _, v := range verbs {
 			s.out = resp.AppendHeader(s.out, '*', 4)

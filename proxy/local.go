@@ -18,31 +18,6 @@ import (
 	"github.com/tidwall/redcon"
 )
 
-// queueLocal queues one of the proxy's own commands inside MULTI: the
-// backend queues a PING in its place, and the command runs when EXEC
-// commits, its reply taking the PING's slot. Nothing runs if the
-// transaction is discarded or aborted.
-func (s *Session) queueLocal(c *command) {
-	args := c.args
-	if refusal := queueTimeError(args); refusal != "" {
-		s.abortInMulti(refusal)
-		return
-	}
-	saved := cloneArgs(args) // args point into the input buffer, reused before EXEC
-	handler := c.spec.local
-	s.queueForExec(func() []byte {
-		out := s.out
-		s.out = nil
-		handler(s, saved)
-		reply := s.out
-		s.out = out
-		if len(reply) == 0 { // CLIENT REPLY OFF|SKIP: no reply of its own
-			reply = []byte("+OK\r\n")
-		}
-		return reply
-	})
-}
-
 // cloneArgs copies a command's arguments out of the input buffer.
 func cloneArgs(args [][]byte) [][]byte {
 	saved := make([][]byte, len(args))
@@ -50,19 +25,6 @@ func cloneArgs(args [][]byte) [][]byte {
 		saved[i] = bytes.Clone(a)
 	}
 	return saved
-}
-
-// queueForExec queues a PING on the backend inside MULTI; when EXEC
-// commits, reply gives what the client sees in the PING's slot.
-func (s *Session) queueForExec(reply func() []byte) {
-	s.queueInMulti(resp.AppendCommand(nil, []byte("PING")), func([]byte) []byte { return reply() })
-}
-
-// abortInMulti answers a command inside MULTI with Redis's queue-time
-// error msg. The backend is sent a bare EVAL in its place, which it refuses
-// at queue time too, so it aborts the transaction at EXEC as Redis would.
-func (s *Session) abortInMulti(msg string) {
-	s.queueInMulti(resp.AppendCommand(nil, []byte("EVAL")), func([]byte) []byte { return resp.AppendError(nil, msg) })
 }
 
 // clientArity is Redis's arity of each CLIENT subcommand: exact when
@@ -99,8 +61,8 @@ func cmdRefused(s *Session, args [][]byte) {
 	name := strings.ToLower(string(args[0]))
 	refusal := resp.AppendError(nil, fmt.Sprintf("ERR '%s' is not supported by redverb; run it against the backend directly", name))
 	switch {
-	case s.inMulti: // Redis queues them (those it refuses in MULTI are refusedInMulti)
-		s.queueForExec(func() []byte { return refusal })
+	case s.tx.inMulti: // Redis queues them (those it refuses in MULTI are refusedInMulti)
+		s.tx.queueForExec(func() []byte { return refusal })
 	default:
 		s.out = append(s.out, refusal...)
 	}
@@ -208,7 +170,7 @@ func cmdHello(s *Session, args [][]byte) {
 		s.out = resp.AppendError(s.out, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 		return
 	}
-	if s.tracking && proto != s.proto {
+	if s.track.enabled && proto != s.proto {
 		// The client's tracking lives on its own backend connection,
 		// which changes protocol with it (where invalidations then go:
 		// pushes in RESP3, the REDIRECT client in RESP2).
@@ -219,9 +181,9 @@ func cmdHello(s *Session, args [][]byte) {
 			return // the connection failed, or the backend refused: its error
 		}
 		s.out = s.out[:start]
-		for _, c := range s.tracked {
+		for _, c := range s.track.conns {
 			if c != s.ded {
-				if _, err := s.trackedOwn(c, resp.AppendCommand(nil, hello...)); err != nil {
+				if _, err := s.track.own(c, resp.AppendCommand(nil, hello...)); err != nil {
 					s.dropDedicated()
 					s.out = appendBackendError(s.out, err)
 					return
@@ -511,13 +473,13 @@ func (s *Session) snapshot() clientInfo {
 		ci.flags = "O"
 	case s.sub != nil:
 		ci.flags = "P"
-	case s.inMulti:
-		ci.flags, ci.multi = "x", len(s.queued)
+	case s.tx.inMulti:
+		ci.flags, ci.multi = "x", len(s.tx.queued)
 	}
 	ci.redir = -1
-	if s.tracking {
+	if s.track.enabled {
 		ci.flags = strings.TrimPrefix(ci.flags+"t", "N")
-		ci.redir = s.trackRedirect
+		ci.redir = s.track.redirect
 	}
 	if s.noEvict || s.noTouch {
 		ci.flags = strings.TrimPrefix(ci.flags, "N")

@@ -35,7 +35,7 @@ type subscriber struct {
 // to its own backend connection and replies reach the client through the
 // subscriber. It returns how many commands it consumed.
 func (s *Session) startStreaming(cmds []command) int {
-	if c := s.takeReserved(); c != nil {
+	if c := s.reserved.take(); c != nil {
 		// Another client's invalidations are redirected to this connection.
 		if s.ded == nil && c.Key == s.key() {
 			s.ded = c
@@ -43,7 +43,7 @@ func (s *Session) startStreaming(cmds []command) int {
 			c.Net.Close()
 		}
 	}
-	if !s.ensureDedicated(s.pinTarget(&cmds[0])) {
+	if !s.ensureDedicated(s.tx.pinTarget(&cmds[0])) {
 		return 1
 	}
 	if s.flush() != nil {

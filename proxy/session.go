@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,34 +52,19 @@ type Session struct {
 	mem      sessionMem
 
 	ded        *backend.Conn // dedicated backend connection, while the client needs one
-	pinned     bool          // ded is on the server of the transaction's keys (see tx.go)
-	unpinned   [][]byte      // commands queued in MULTI before the first key pinned it
-	inMulti    bool
-	watching   bool
-	multiDB    int                   // database a SELECT queued inside MULTI switches to; -1 if none
-	queued     []func([]byte) []byte // reply conversions of the commands queued in MULTI
+	tx         transaction   // MULTI and WATCH (see transaction.go)
 	sub        *subscriber
 	quit       bool
-	blocked    blockState  // the backend connection a blocking command waits on
-	killed     atomic.Bool // by CLIENT KILL
-	replies    replyMode   // CLIENT REPLY
-	user, pass string      // the backend identity AUTH gave (--auth backend only)
-	// tracking: CLIENT TRACKING is on, on ded, which the client keeps (see
-	// tracking.go); trackRedirect is the redverb client its invalidations
-	// go to, 0 for none.
-	tracking      bool
-	trackRedirect int64
-	// tracked are the connections CLIENT TRACKING is on, one per master
-	// (ded is one of them): each master tracks the keys read there.
-	tracked []*backend.Conn
-	// trackArgs is the client's CLIENT TRACKING for a master's connection.
-	trackArgs func(*backend.Node) ([][]byte, error)
-	caching   *pendingCaching // CLIENT CACHING, for the next command
+	blocked    blockState    // the backend connection a blocking command waits on
+	killed     atomic.Bool   // by CLIENT KILL
+	replies    replyMode     // CLIENT REPLY
+	user, pass string        // the backend identity AUTH gave (--auth backend only)
+	track      trackingState // CLIENT TRACKING (see tracking.go)
 	// streamIDs are the backend's CLIENT IDs of a subscribed session's
 	// connections, per master, for other clients' CLIENT TRACKING
 	// REDIRECT; nil when not streaming.
 	streamIDs atomic.Pointer[map[*backend.Node]int64]
-	reserved  reservedStream // see reserveStream
+	reserved  reservedStream // see reservedStream.reserve
 	// writeMu keeps a reply and a push relayed from a reserved connection
 	// (relayPushes) from interleaving on the client's socket.
 	writeMu     sync.Mutex
@@ -112,10 +95,10 @@ func newSession(srv *Server, id uint64, nc net.Conn) *Session {
 		db:         srv.Backend.DB(),
 		proto:      2,
 		created:    time.Now(),
-		multiDB:    -1,
 		nameBuf:    make([]byte, 0, 32),
 		lastTarget: backend.NoSlot,
 	}
+	s.track.s, s.tx.s, s.tx.multiDB = s, s, -1
 	s.authed.Store(srv.RequirePass == "")
 	s.in = newInput(nc, func() bool { return !s.authed.Load() })
 	s.in.queryLimit = srv.queryBufferLimit()
@@ -151,7 +134,7 @@ func (s *Session) loop() (moved bool) {
 		if err == errShed {
 			return true
 		}
-		for _, c := range s.tracked {
+		for _, c := range s.track.conns {
 			trackerOf(c).begin() // until its replies are written, pushes wait behind them
 		}
 		if err != nil {
@@ -179,7 +162,7 @@ func (s *Session) loop() (moved bool) {
 			return false
 		}
 		s.mem.out.Store(0)
-		for _, c := range s.tracked {
+		for _, c := range s.track.conns {
 			trackerOf(c).end()
 		}
 	}
@@ -270,7 +253,7 @@ func (s *Session) step(cmds []command) int {
 		s.out = resp.AppendError(s.out, "NOAUTH Authentication required.")
 		return 1
 	}
-	if s.tracking && r == kindSubscribe {
+	if s.track.enabled && r == kindSubscribe {
 		s.out = resp.AppendError(s.out, "ERR redverb does not run pub/sub on a client with CLIENT TRACKING on; subscribe on another connection")
 		return 1
 	}
@@ -283,10 +266,10 @@ func (s *Session) step(cmds []command) int {
 		s.runBlocking(cmds[0], waitBlocked)
 		return 1
 	}
-	if s.ded != nil && !s.inMulti && r == kindSubscribe {
+	if s.ded != nil && !s.tx.inMulti && r == kindSubscribe {
 		return s.startStreaming(cmds)
 	}
-	if s.ded != nil && r != kindLocal && !s.wholeServerWhileTracking(c) {
+	if s.ded != nil && r != kindLocal && !s.track.wholeServer(c) {
 		return s.runDedicated(cmds)
 	}
 	switch r {
@@ -294,12 +277,12 @@ func (s *Session) step(cmds []command) int {
 		if s.ded != nil && c.spec.name == "select" {
 			return s.runDedicated(cmds)
 		}
-		if s.inMulti && c.spec.flags&refusedInMulti != 0 {
-			s.abortInMulti("ERR Command not allowed inside a transaction")
+		if s.tx.inMulti && c.spec.flags&refusedInMulti != 0 {
+			s.tx.abort("ERR Command not allowed inside a transaction")
 			return 1
 		}
-		if s.inMulti && c.spec.flags&atOnceInMulti == 0 {
-			s.queueLocal(c)
+		if s.tx.inMulti && c.spec.flags&atOnceInMulti == 0 {
+			s.tx.queueLocal(c)
 			return 1
 		}
 		c.spec.local(s, args)
@@ -404,7 +387,7 @@ func (s *Session) runShared(cmds []command) int {
 	s.fcallBuf = s.fcallBuf[:0]
 	for i, c := range cmds[:len(req.Cmds)] { // a refused verb, last, has no reply here
 		if !req.Overflow && c.spec.flags&addsProxyInfo != 0 {
-			s.finishInfo(i, c.args)
+			finishInfo(s, i, c.args)
 		}
 	}
 	switch {
@@ -561,7 +544,7 @@ var errReplied = errors.New("answered")
 // taking one if needed, and follows MULTI/WATCH state through the replies.
 // The connection goes back to the pool as soon as no state is left on it.
 func (s *Session) runDedicated(cmds []command) int {
-	if !s.ensureDedicated(s.pinTarget(&cmds[0])) {
+	if !s.ensureDedicated(s.tx.pinTarget(&cmds[0])) {
 		return 1
 	}
 	n, w := 0, waitNone
@@ -577,12 +560,12 @@ func (s *Session) runDedicated(cmds []command) int {
 		}
 		// A transaction or a WATCH holds its master; a tracking client's
 		// other commands each go to their key's master.
-		holds := !s.tracking || s.inMulti || s.watching || name == "watch"
-		if t := s.pinTarget(c); t != backend.NoSlot && !s.pinned && (holds || !s.onDedicatedNode(t)) {
+		holds := !s.track.enabled || s.tx.inMulti || s.tx.watching || name == "watch"
+		if t := s.tx.pinTarget(c); t != backend.NoSlot && !s.tx.pinned && (holds || !s.tx.onDedicatedNode(t)) {
 			if n > 0 {
 				break // pin before this command, at the start of the next batch
 			}
-			if !s.pin(t, holds) {
+			if !s.tx.pin(t, holds) {
 				return 1
 			}
 		}
@@ -590,16 +573,16 @@ func (s *Session) runDedicated(cmds []command) int {
 		var callErr error
 		if r == kindVerb {
 			call, callErr = s.resolve(c, false)
-			if callErr == nil && call.Then != nil && !s.inMulti {
+			if callErr == nil && call.Then != nil && !s.tx.inMulti {
 				if n == 0 {
 					steps, n = call, 1
 				}
 				break // after what precedes it, alone
 			}
 		}
-		if !s.inMulti && r == kindBlocking {
+		if !s.tx.inMulti && r == kindBlocking {
 			w = waitBlocked
-		} else if !s.inMulti && r == kindUnbounded && w == waitNone {
+		} else if !s.tx.inMulti && r == kindUnbounded && w == waitNone {
 			w = waitLong
 		}
 		names = append(names, name)
@@ -613,15 +596,15 @@ func (s *Session) runDedicated(cmds []command) int {
 		n++
 	}
 	var err error
-	s.placeCaching()
+	s.track.placeCaching()
 	if steps != nil {
 		err = s.runSteps(steps)
 	} else {
 		err = s.exchange(s.ded, raws, w, func(i int, start int) {
-			s.crossNode(names[i], cmds[i].args, start)
-			s.finishDedicated(names[i], start, converts[i])
-			s.trackTx(names[i], cmds[i].args, s.out[start:])
-			s.recordUnpinned(names[i], raws[i])
+			s.tx.crossNode(names[i], cmds[i].args, start)
+			s.tx.finish(names[i], start, converts[i])
+			s.tx.follow(names[i], cmds[i].args, s.out[start:])
+			s.tx.recordUnpinned(names[i], raws[i])
 		})
 	}
 	if err != nil {
@@ -629,12 +612,12 @@ func (s *Session) runDedicated(cmds []command) int {
 		return n
 	}
 	switch {
-	case s.inMulti || s.watching:
-	case s.tracking:
-		s.pinned = false // the next command picks its master's tracked connection
+	case s.tx.inMulti || s.tx.watching:
+	case s.track.enabled:
+		s.tx.pinned = false // the next command picks its master's tracked connection
 	default:
 		s.ded.Give()
-		s.ded, s.pinned, s.unpinned = nil, false, nil
+		s.ded, s.tx.pinned, s.tx.unpinned = nil, false, nil
 	}
 	return n
 }
@@ -676,90 +659,6 @@ func (s *Session) runSteps(call *verb.Call) error {
 	}
 }
 
-// queueInMulti sends raw inside MULTI in place of a command the proxy does
-// not forward; convert gives the client's reply (at once if the backend
-// refuses raw, or in EXEC's reply if it queues it).
-func (s *Session) queueInMulti(raw []byte, convert func([]byte) []byte) {
-	err := s.exchange(s.ded, [][]byte{raw}, waitNone, func(_, start int) {
-		s.finishDedicated("", start, convert)
-		s.recordUnpinned("", raw)
-	})
-	if err != nil {
-		s.dropDedicated()
-	}
-}
-
-// finishDedicated applies reply conversions on a dedicated connection:
-// at once, or for commands queued in MULTI, to their results in EXEC's reply.
-func (s *Session) finishDedicated(name string, start int, convert func([]byte) []byte) {
-	reply := s.out[start:]
-	switch {
-	case s.inMulti && bytes.Equal(reply, []byte("+QUEUED\r\n")):
-		s.queued = append(s.queued, convert)
-		return
-	case name == "exec" && s.inMulti:
-		queued := s.queued
-		s.queued = nil
-		elems := resp.SplitArray(reply)
-		if len(elems) != len(queued) || !slices.ContainsFunc(queued, func(f func([]byte) []byte) bool { return f != nil }) {
-			return
-		}
-		out := resp.AppendHeader(nil, reply[0], len(elems))
-		for i, e := range elems {
-			if queued[i] != nil {
-				e = queued[i](e)
-			}
-			out = append(out, e...)
-		}
-		s.out = append(s.out[:start], out...)
-		return
-	case name == "discard" || name == "multi":
-		s.queued = nil
-	}
-	if convert != nil {
-		s.out = append(s.out[:start], convert(reply)...)
-	}
-}
-
-// trackTx follows the transaction state a reply reveals.
-func (s *Session) trackTx(name string, args [][]byte, reply []byte) {
-	queued := bytes.Equal(reply, []byte("+QUEUED\r\n"))
-	ok := !resp.IsError(reply)
-	switch name {
-	case "multi":
-		if ok {
-			s.inMulti = true
-		}
-	case "watch":
-		if ok {
-			s.watching = true
-		}
-	case "unwatch":
-		if ok && !queued {
-			s.watching = false
-		}
-	case "discard":
-		if ok {
-			s.inMulti, s.watching, s.multiDB = false, false, -1
-		}
-	case "exec":
-		if s.inMulti {
-			committed := ok && (reply[0] == '*') && !bytes.HasPrefix(reply, []byte("*-1"))
-			if committed && s.multiDB >= 0 {
-				s.db, s.ded.Key.DB = s.multiDB, s.multiDB
-			}
-			s.inMulti, s.watching, s.multiDB = false, false, -1
-		}
-	case "select":
-		db, _ := strconv.Atoi(string(args[len(args)-1]))
-		if queued {
-			s.multiDB = db
-		} else if ok {
-			s.db, s.ded.Key.DB = db, db
-		}
-	}
-}
-
 // dropDedicated closes the session's dedicated connection after a failure;
 // whatever transaction (or tracking) it held is gone with it, as Redis does
 // for a client whose connection drops.
@@ -768,15 +667,15 @@ func (s *Session) dropDedicated() {
 		s.ded.Net.Close()
 		s.ded = nil
 	}
-	s.closeTracked()
-	if s.tracking {
+	s.track.close()
+	if s.track.enabled {
 		// Invalidations may have been lost: the client must drop its
 		// cache, as it does when its own connection drops.
 		s.quit = true
 	}
-	s.tracking, s.trackRedirect = false, 0
-	s.inMulti, s.watching, s.multiDB, s.queued = false, false, -1, nil
-	s.pinned, s.unpinned = false, nil
+	s.track.enabled, s.track.redirect = false, 0
+	s.tx.inMulti, s.tx.watching, s.tx.multiDB, s.tx.queued = false, false, -1, nil
+	s.tx.pinned, s.tx.unpinned = false, nil
 }
 
 // quickReply is how long a command that may run for long (a script) is
@@ -921,7 +820,7 @@ func (s *Session) ensureDedicated(t backend.Target) bool {
 		s.out = appendBackendError(s.out, err)
 		return false
 	}
-	s.ded, s.pinned = c, t != backend.NoSlot
+	s.ded, s.tx.pinned = c, t != backend.NoSlot
 	return true
 }
 
@@ -933,22 +832,22 @@ func (s *Session) releaseDedicated() {
 		s.endStreaming()
 	}
 	if s.ded != nil {
-		if s.inMulti || s.watching || s.tracking {
+		if s.tx.inMulti || s.tx.watching || s.track.enabled {
 			s.ded.Net.Close()
 		} else {
 			s.ded.Give()
 		}
 		s.ded = nil
 	}
-	s.closeTracked()
-	s.inMulti, s.watching, s.multiDB, s.queued = false, false, -1, nil
-	s.pinned, s.unpinned = false, nil
-	s.tracking, s.trackRedirect = false, 0
+	s.track.close()
+	s.tx.inMulti, s.tx.watching, s.tx.multiDB, s.tx.queued = false, false, -1, nil
+	s.tx.pinned, s.tx.unpinned = false, nil
+	s.track.enabled, s.track.redirect = false, 0
 }
 
 // close releases everything the session holds.
 func (s *Session) close() {
-	if c := s.takeReserved(); c != nil {
+	if c := s.reserved.take(); c != nil {
 		c.Net.Close()
 	}
 	s.releaseDedicated()

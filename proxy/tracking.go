@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/internal/resp"
-	"go.uber.org/zap"
 )
 
 // Client-side caching (CLIENT TRACKING). The backend tracks the keys a
@@ -46,17 +44,6 @@ type tracker struct {
 func trackerOf(c *backend.Conn) *tracker {
 	tr, _ := c.Tracker.(*tracker)
 	return tr
-}
-
-// startTracking makes a tracker the reader of c, a connection CLIENT
-// TRACKING is (being turned) on for the session, until the session's
-// next replies are written (begin).
-func (s *Session) startTracking(c *backend.Conn) {
-	tr := &tracker{s: s, c: c, ready: make(chan struct{}, 1), done: make(chan struct{})}
-	c.Tracker = tr
-	tr.begin()
-	go tr.watch()
-	s.tracked = append(s.tracked, c)
 }
 
 func (tr *tracker) watch() {
@@ -152,7 +139,7 @@ func clientTracking(s *Session, args [][]byte) {
 		s.arityError("client|tracking")
 		return
 	}
-	args = cloneArgs(args) // kept in s.trackArgs, past the input buffer's reuse
+	args = cloneArgs(args) // kept in s.track.args, past the input buffer's reuse
 	on := strings.EqualFold(string(args[2]), "on")
 	var target *Session
 	redirect, at := int64(0), 0
@@ -182,11 +169,11 @@ func clientTracking(s *Session, args [][]byte) {
 		fwd[at] = strconv.AppendInt(nil, id, 10)
 		return fwd, err
 	}
-	if !s.tracking && !on {
+	if !s.track.enabled && !on {
 		s.forward(args...) // OFF, or a bad call, with nothing to turn off
 		return
 	}
-	if !s.tracking && !s.ensureDedicated(backend.NoSlot) {
+	if !s.track.enabled && !s.ensureDedicated(backend.NoSlot) {
 		return
 	}
 	fwd, err := argsOn(s.ded.Node)
@@ -194,9 +181,9 @@ func clientTracking(s *Session, args [][]byte) {
 		s.out = appendRedirectError(s.out, err)
 		return
 	}
-	if !s.tracking {
+	if !s.track.enabled {
 		s.ded.BackendID() // for CLIENT UNBLOCK; asked before the tracker owns the connection
-		s.startTracking(s.ded)
+		s.track.start(s.ded)
 	}
 	start := len(s.out)
 	s.inDedicated(fwd...)
@@ -205,23 +192,23 @@ func clientTracking(s *Session, args [][]byte) {
 	}
 	ok := bytes.Equal(s.out[start:], []byte("+OK\r\n"))
 	if ok && on {
-		s.trackArgs = argsOn
+		s.track.args = argsOn
 		// The other masters: those already tracking take the change too,
 		// the rest start now (a new master gets it when first used).
-		for _, c := range s.tracked {
+		for _, c := range s.track.conns {
 			if c == s.ded || !ok {
 				continue
 			}
 			if fwd, err := argsOn(c.Node); err != nil {
 				s.out, ok = appendRedirectError(s.out[:start], err), false
 			} else {
-				ok = s.trackedCommand(c, fwd, start)
+				ok = s.track.command(c, fwd, start)
 			}
 		}
 		if ok {
 			masters, err := s.srv.Backend.Masters()
 			for _, n := range masters {
-				if _, err = s.trackedOn(n); err != nil {
+				if _, err = s.track.connOn(n); err != nil {
 					break
 				}
 			}
@@ -232,24 +219,15 @@ func clientTracking(s *Session, args [][]byte) {
 		}
 	}
 	if ok {
-		s.tracking, s.trackRedirect = on, redirect
+		s.track.enabled, s.track.redirect = on, redirect
 	}
-	if !s.tracking {
+	if !s.track.enabled {
 		// Off, or refused when turning on: the connections go, with
 		// whatever tracking state the backend kept for them.
-		s.closeTracked()
+		s.track.close()
 		s.ded = nil
-		s.tracking, s.trackRedirect, s.pinned = false, 0, false
+		s.track.enabled, s.track.redirect, s.tx.pinned = false, 0, false
 	}
-}
-
-// wholeServerWhileTracking reports whether a tracking client's command is
-// one about the whole server (INFO, DBSIZE, KEYS, ...) that runs on every
-// master as for any client, not on the tracked connection at hand. A
-// command split by slot stays there (and gets -CROSSSLOT): its reads would
-// not be tracked.
-func (s *Session) wholeServerWhileTracking(c *command) bool {
-	return c.kind == kindClusterWide && s.tracking && !s.inMulti && !s.watching && c.spec.wide.split == nil
 }
 
 const errNoRedirect = "ERR The client ID you want redirect to does not exist"
@@ -278,94 +256,7 @@ func (s *Session) redirectID(n *backend.Node) (int64, error) {
 	if first, err := s.srv.Backend.Master(-1); err != nil || first != n {
 		return 0, errRedirectElsewhere
 	}
-	return s.reserveStream()
-}
-
-// trackedOn returns the session's tracking connection on n, starting one
-// with the client's CLIENT TRACKING options if there is none.
-func (s *Session) trackedOn(n *backend.Node) (*backend.Conn, error) {
-	for _, c := range s.tracked {
-		if c.Node == n {
-			return c, nil
-		}
-	}
-	fwd, err := s.trackArgsFor(n)
-	if err != nil {
-		return nil, err
-	}
-	c, err := n.Take(context.Background(), s.ded.Key)
-	if err != nil {
-		return nil, err
-	}
-	c.BackendID()
-	reply, err := c.RoundTrip(fwd...)
-	if err == nil && !bytes.Equal(reply, []byte("+OK\r\n")) {
-		err = backend.ReplyError{Reply: reply}
-	}
-	if err != nil {
-		c.Net.Close()
-		return nil, err
-	}
-	s.startTracking(c)
-	return c, nil
-}
-
-// trackArgsFor is the client's CLIENT TRACKING for n, while it is being
-// turned on (s.trackArgs is set once it is on).
-func (s *Session) trackArgsFor(n *backend.Node) ([][]byte, error) {
-	if s.trackArgs == nil {
-		return nil, errors.New("CLIENT TRACKING is not on")
-	}
-	return s.trackArgs(n)
-}
-
-// trackedCommand runs a command of the client's on another tracked
-// connection c, whose reply is redverb's to check: pushes that came before
-// it go to the client, an error reply replaces the client's reply (from
-// start). It reports whether the reply was +OK.
-func (s *Session) trackedCommand(c *backend.Conn, args [][]byte, start int) bool {
-	reply, err := s.trackedOwn(c, resp.AppendCommand(nil, args...))
-	switch {
-	case err != nil:
-		s.out = appendBackendError(s.out[:start], err)
-	case !bytes.Equal(reply, []byte("+OK\r\n")):
-		s.out = append(s.out[:start], reply...)
-	default:
-		return true
-	}
-	return false
-}
-
-// trackedOwn sends raw on a tracked connection and returns its reply; the
-// pushes read before it are the client's, appended to s.out.
-func (s *Session) trackedOwn(c *backend.Conn, raw []byte) ([]byte, error) {
-	c.NoteOwn(raw)
-	if _, err := c.Net.Write(raw); err != nil {
-		return nil, backend.ErrBackend{Err: err}
-	}
-	for {
-		f, err := c.Tracker.Next()
-		if err != nil {
-			return nil, backend.ErrBackend{Err: err}
-		}
-		if f[0] != '>' {
-			return f, nil
-		}
-		s.out = append(s.out, f...)
-	}
-}
-
-// closeTracked stops tracking on every connection it is on (they close).
-func (s *Session) closeTracked() {
-	for _, c := range s.tracked {
-		if c != s.ded {
-			trackerOf(c).stop()
-		}
-	}
-	if s.ded != nil && s.ded.Tracker != nil {
-		trackerOf(s.ded).stop()
-	}
-	s.tracked, s.trackArgs, s.caching = nil, nil, nil
+	return s.reserved.reserve(s)
 }
 
 // inDedicated runs one command on the session's dedicated connection.
@@ -381,10 +272,10 @@ func clientGetRedir(s *Session, args [][]byte) {
 	switch {
 	case len(args) != 2:
 		s.arityError("client|getredir")
-	case !s.tracking:
+	case !s.track.enabled:
 		s.out = append(s.out, ":-1\r\n"...)
 	default:
-		s.out = strconv.AppendInt(append(s.out, ':'), s.trackRedirect, 10)
+		s.out = strconv.AppendInt(append(s.out, ':'), s.track.redirect, 10)
 		s.out = append(s.out, '\r', '\n')
 	}
 }
@@ -392,7 +283,7 @@ func clientGetRedir(s *Session, args [][]byte) {
 // clientTrackingInfo answers CLIENT TRACKINGINFO from the backend
 // connection, with the redirect given as the redverb client's id.
 func clientTrackingInfo(s *Session, args [][]byte) {
-	if !s.tracking {
+	if !s.track.enabled {
 		s.forward(args...) // a connection that does not track answers "off"
 		return
 	}
@@ -409,8 +300,8 @@ func clientTrackingInfo(s *Session, args [][]byte) {
 	}
 	i += len(field)
 	end := i + bytes.IndexByte(reply[i:], '\r')
-	patched := append(append(append([]byte(nil), reply[:i]...), strconv.FormatInt(s.trackRedirect, 10)...), reply[end:]...)
-	if s.trackRedirect == 0 {
+	patched := append(append(append([]byte(nil), reply[:i]...), strconv.FormatInt(s.track.redirect, 10)...), reply[end:]...)
+	if s.track.redirect == 0 {
 		patched = reply // the backend's own -1 or 0
 	}
 	s.out = append(s.out[:start], patched...)
@@ -420,14 +311,14 @@ func clientTrackingInfo(s *Session, args [][]byte) {
 // the client's next command there; without tracking, the backend refuses
 // it as it refuses any connection that does not track.
 func clientCaching(s *Session, args [][]byte) {
-	if !s.tracking {
+	if !s.track.enabled {
 		s.forward(args...)
 		return
 	}
 	start := len(s.out)
 	s.inDedicated(args...)
 	if s.ded != nil && bytes.Equal(s.out[start:], []byte("+OK\r\n")) {
-		s.caching = &pendingCaching{c: s.ded, raw: resp.AppendCommand(nil, args...)}
+		s.track.caching = &pendingCaching{c: s.ded, raw: resp.AppendCommand(nil, args...)}
 	}
 }
 
@@ -436,24 +327,6 @@ func clientCaching(s *Session, args [][]byte) {
 type pendingCaching struct {
 	c   *backend.Conn
 	raw []byte
-}
-
-// placeCaching makes a pending CLIENT CACHING apply where the next
-// command runs: if that is another master's connection, it is sent there
-// too, and c's flag is spent on a PING (any command ends it).
-func (s *Session) placeCaching() {
-	pc := s.caching
-	s.caching = nil
-	if pc == nil || pc.c == s.ded || !slices.Contains(s.tracked, pc.c) {
-		return
-	}
-	_, err := s.trackedOwn(pc.c, resp.AppendCommand(nil, []byte("PING")))
-	if err == nil {
-		_, err = s.trackedOwn(s.ded, pc.raw)
-	}
-	if err != nil {
-		s.srv.log.Debug("CLIENT CACHING not moved", zap.Uint64("client", s.id), zap.Error(err))
-	}
 }
 
 // reservedStream is a backend connection taken for a client that another
@@ -466,13 +339,13 @@ type reservedStream struct {
 	relay chan struct{} // closed when relayPushes has stopped; nil if not running
 }
 
-// reserveStream returns the backend id of the connection this session will
+// reserve returns the backend id of the connection this session will
 // subscribe on, taking one now if it has none. It runs on the goroutine of
 // the client that asked for the redirect.
-func (s *Session) reserveStream() (int64, error) {
-	s.reserved.mu.Lock()
-	defer s.reserved.mu.Unlock()
-	if s.reserved.c == nil {
+func (r *reservedStream) reserve(s *Session) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.c == nil {
 		ci := s.info.Load()
 		key := backend.ConnKey{Proto: 2, AsClient: s.srv.Backend.Opts.AuthClients}
 		if ci != nil {
@@ -482,17 +355,17 @@ func (s *Session) reserveStream() (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		s.reserved.c = c
+		r.c = c
 	}
-	id := s.reserved.c.BackendID()
+	id := r.c.BackendID()
 	if id == 0 {
 		return 0, backend.ErrBackend{Err: errors.New("the backend did not tell the connection's CLIENT ID")}
 	}
-	if s.reserved.c.Key.Proto == 3 && s.reserved.relay == nil {
+	if r.c.Key.Proto == 3 && r.relay == nil {
 		// A RESP3 client gets invalidations as pushes whether it
 		// subscribes or not: pass them on from now.
-		s.reserved.relay = make(chan struct{})
-		go s.relayPushes(s.reserved.c, s.reserved.relay)
+		r.relay = make(chan struct{})
+		go relayPushes(s, r.c, r.relay)
 	}
 	return id, nil
 }
@@ -500,7 +373,7 @@ func (s *Session) reserveStream() (int64, error) {
 // relayPushes writes the pushes arriving on a reserved connection to the
 // client, between its replies, until the connection is handed over or
 // closed.
-func (s *Session) relayPushes(c *backend.Conn, done chan struct{}) {
+func relayPushes(s *Session, c *backend.Conn, done chan struct{}) {
 	defer close(done)
 	for {
 		frame, err := resp.ReadReply(c.In, nil)
@@ -516,17 +389,17 @@ func (s *Session) relayPushes(c *backend.Conn, done chan struct{}) {
 	}
 }
 
-// takeReserved hands over the connection reserveStream took, if any.
-func (s *Session) takeReserved() *backend.Conn {
-	s.reserved.mu.Lock()
-	defer s.reserved.mu.Unlock()
-	c := s.reserved.c
-	if relay := s.reserved.relay; relay != nil {
+// take hands over the connection reserve took, if any.
+func (r *reservedStream) take() *backend.Conn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.c
+	if relay := r.relay; relay != nil {
 		c.Net.SetReadDeadline(time.Now()) // ends relayPushes' read
 		<-relay
 		c.Net.SetReadDeadline(time.Time{})
-		s.reserved.relay = nil
+		r.relay = nil
 	}
-	s.reserved.c = nil
+	r.c = nil
 	return c
 }

@@ -86,7 +86,7 @@ func (s *Session) finishVerb(call *verb.Call, start int, woken chan struct{}) {
 			// between, the call's own server and the call.
 			load := resp.AppendCommand(nil, []byte("SCRIPT"), []byte("LOAD"), []byte(call.Script))
 			if s.srv.Backend.Caps.Redirects {
-				s.onMasters([][]byte{[]byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)})
+				onMasters(s, [][]byte{[]byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)})
 			}
 			s.out = s.out[:start]
 			s.callBuf = call.AppendCall(s.callBuf[:0], false)
@@ -342,13 +342,13 @@ func (s *Session) finishFunction(v batchVerb, reply []byte) []byte {
 		counters.ScriptReloads.Add(1)
 		s.srv.log.Info("backend lacks a verb's function; loading it", zap.String("function", call.Function))
 		t := s.srv.Backend.CallTarget(call)
-		parts := s.sendEach([][]byte{
+		parts := sendEach(s, [][]byte{
 			resp.AppendCommand(nil, []byte("FUNCTION"), []byte("LOAD"), []byte("REPLACE"), []byte(call.Library)),
 			call.AppendFCall(nil)}, []backend.Target{t, t})
 		reply = parts[1]
 		if isNoScript(parts[0]) || bytes.HasPrefix(parts[0], []byte("-ERR unknown")) || bytes.HasPrefix(reply, []byte("-ERR Function not found")) {
 			// Functions are gone or refused here: run it as a script.
-			parts = s.sendEach([][]byte{
+			parts = sendEach(s, [][]byte{
 				resp.AppendCommand(nil, []byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)),
 				call.AppendCall(nil, false)}, []backend.Target{t, t})
 			reply = parts[1]
