@@ -65,11 +65,11 @@ var counters = stats.Process()
 // Backend is the Redis behind the proxy: a topology that says which server
 // serves a command, and the connections (a node each) to those servers.
 type Backend struct {
-	Opts   BackendOptions
+	opts   BackendOptions
 	url    config.BackendURL
 	redis  *redis.Options // credentials, TLS and database, for every server
 	topo   topology
-	Caps   capabilities
+	caps   capabilities
 	dialer net.Dialer
 	log    *zap.Logger
 	keys   keyTable
@@ -95,14 +95,14 @@ type Backend struct {
 	libraries    func() []verb.Library
 	hasLibraries atomic.Bool
 	noFunctions  atomic.Bool
-	// Monitor notes the commands redverb sends for itself, which MONITOR
-	// feeds leave out (Monitor.go).
-	Monitor MonitorFilter
+	// monitor notes the commands redverb sends for itself, which MONITOR
+	// feeds leave out (monitor.go).
+	monitor monitorFilter
 	// scripts are the user scripts running on a cluster (busy.go).
 	scripts busyScripts
-	// SlowlogMaxLen is slowlog-max-len, -1 until read from a master
+	// slowlogMax is slowlog-max-len, -1 until read from a master
 	// (clusterwide.go).
-	SlowlogMaxLen atomic.Int64
+	slowlogMax atomic.Int64
 	// pausedUntil is when a CLIENT PAUSE WRITE sent through redverb ends,
 	// unix nanoseconds; 0 if none (pause.go).
 	pausedUntil atomic.Int64
@@ -136,7 +136,7 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 		u.TLSConfig = opts.TLSConfig.Clone()
 	}
 	b := &Backend{
-		Opts:   opts,
+		opts:   opts,
 		url:    u,
 		redis:  &redis.Options{Addr: u.Addrs[0], Username: u.Username, Password: u.Password, DB: u.DB, TLSConfig: u.TLSConfig},
 		dialer: net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
@@ -145,10 +145,10 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 		prune:  make(chan struct{}),
 	}
 	b.scripts.thresholdMS.Store(-1)
-	b.SlowlogMaxLen.Store(-1)
+	b.slowlogMax.Store(-1)
 	switch u.Kind {
 	case config.KindCluster:
-		b.Caps = capabilities{kind: "cluster", severalServers: true, Redirects: true, routesByKey: true}
+		b.caps = capabilities{kind: "cluster", severalServers: true, Redirects: true, routesByKey: true}
 		b.topo = newSlotMap(redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:           u.Addrs,
 			Username:        u.Username,
@@ -160,7 +160,7 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 			Dialer:          b.topologyDialer(u.TLSConfig, opts.DialTimeout),
 		}))
 	case config.KindSentinel:
-		b.Caps = capabilities{kind: "sentinel", Redirects: true, routesByKey: opts.ReadFromReplicas}
+		b.caps = capabilities{kind: "sentinel", Redirects: true, routesByKey: opts.ReadFromReplicas}
 		b.topo = newSlotMap(redis.NewFailoverClusterClient(&redis.FailoverOptions{
 			MasterName:       u.MasterName,
 			SentinelAddrs:    u.Addrs,
@@ -175,7 +175,7 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 			DisableIdentity:  true,
 		}))
 	default:
-		b.Caps = capabilities{kind: "standalone"}
+		b.caps = capabilities{kind: "standalone"}
 		b.topo = standalone{addr: u.Addrs[0]}
 	}
 	if _, ok := b.topo.(standalone); !ok {
@@ -190,14 +190,14 @@ func (b *Backend) DB() int { return b.redis.DB }
 // Addr describes the backend for logs: its address, or for Cluster and
 // Sentinel its kind and seed addresses.
 func (b *Backend) Addr() string {
-	if !b.Caps.Redirects {
+	if !b.caps.Redirects {
 		return b.url.Addrs[0]
 	}
 	return b.url.Scheme + "://" + strings.Join(b.url.Addrs, ",")
 }
 
-// NodeAt returns the node for a server address, creating it on first use.
-func (b *Backend) NodeAt(addr string) (*Node, error) {
+// nodeAt returns the node for a server address, creating it on first use.
+func (b *Backend) nodeAt(addr string) (*Node, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -233,16 +233,16 @@ func (b *Backend) Master(slot int) (*Node, error) {
 	if err != nil {
 		return nil, ErrBackend{err}
 	}
-	n, err := b.NodeAt(addr)
+	n, err := b.nodeAt(addr)
 	if err == nil && n.index < 0xffff {
 		b.slots[slot].Store(gen<<16 | uint64(n.index+1))
 	}
 	return n, err
 }
 
-// Moved passes a redirect (or a sign of a stale map) to the topology and
+// moved passes a redirect (or a sign of a stale map) to the topology and
 // starts a new generation of the slot cache.
-func (b *Backend) Moved(slot int, addr string) {
+func (b *Backend) moved(slot int, addr string) {
 	b.topo.moved(slot, addr)
 	b.gen.Add(1)
 }
@@ -250,14 +250,14 @@ func (b *Backend) Moved(slot int, addr string) {
 // replica returns a node serving reads for slot: a replica if the backend
 // is set to read from them, else the master.
 func (b *Backend) replica(slot int) (*Node, error) {
-	if !b.Opts.ReadFromReplicas {
+	if !b.opts.ReadFromReplicas {
 		return b.Master(slot)
 	}
 	addr, err := b.topo.replica(slot)
 	if err != nil {
 		return nil, ErrBackend{err}
 	}
-	return b.NodeAt(addr)
+	return b.nodeAt(addr)
 }
 
 // Masters returns a node for every master.
@@ -273,7 +273,7 @@ func (b *Backend) nodesOf(list func() ([]string, error)) ([]*Node, error) {
 	}
 	nodes := make([]*Node, len(addrs))
 	for i, addr := range addrs {
-		if nodes[i], err = b.NodeAt(addr); err != nil {
+		if nodes[i], err = b.nodeAt(addr); err != nil {
 			return nil, err
 		}
 	}
@@ -431,15 +431,26 @@ type capabilities struct {
 
 // SeveralServers reports whether the backend is several masters a client
 // must see as one (a cluster).
-func (b *Backend) SeveralServers() bool { return b.Caps.severalServers }
+func (b *Backend) SeveralServers() bool { return b.caps.severalServers }
+
+// Redirects reports whether a server may answer MOVED or ASK.
+func (b *Backend) Redirects() bool { return b.caps.Redirects }
+
+// AuthClients reports whether each client's own AUTH reaches the backend
+// (--auth backend): connections are opened per user.
+func (b *Backend) AuthClients() bool { return b.opts.AuthClients }
+
+// StartMonitorFeed starts a MONITOR feed, which leaves out the commands
+// redverb sends for itself.
+func (b *Backend) StartMonitorFeed() *MonitorFeed { return b.monitor.startFeed() }
 
 // Kind names the backend's kind: standalone, cluster or sentinel.
-func (b *Backend) Kind() string { return b.Caps.kind }
+func (b *Backend) Kind() string { return b.caps.kind }
 
 // KeysMustShareSlot reports whether one call's keys must share a slot: a
 // cluster, or a redis:// URL that names a cluster node.
 func (b *Backend) KeysMustShareSlot(ctx context.Context) bool {
-	return b.Caps.severalServers || b.info(ctx).cluster
+	return b.caps.severalServers || b.info(ctx).cluster
 }
 
 type serverInfo struct {
@@ -562,7 +573,7 @@ func (b *Backend) loadLibraries(c *Conn) error {
 	for _, l := range libraries() {
 		loads = append(loads, resp.AppendCommand(nil, []byte("FUNCTION"), []byte("LOAD"), []byte(l.Code)))
 	}
-	replies, err := c.Pipeline(loads, time.Now().Add(b.Opts.DialTimeout))
+	replies, err := c.Pipeline(loads, time.Now().Add(b.opts.DialTimeout))
 	if err != nil {
 		return err
 	}

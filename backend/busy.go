@@ -84,15 +84,25 @@ func (b *Backend) BusyReply() []byte {
 	return nil
 }
 
+// SlowlogMaxLen is slowlog-max-len: read from a master once (at the
+// default slowlog-log-slower-than, the read is not logged), then kept in
+// step by CONFIG SET through redverb (NoteConfigSet).
+func (b *Backend) SlowlogMaxLen() int {
+	if b.slowlogMax.Load() < 0 {
+		b.slowlogMax.CompareAndSwap(-1, b.readConfigInt("slowlog-max-len", -1))
+	}
+	return int(b.slowlogMax.Load())
+}
+
 // readBusyThreshold asks a master for busy-reply-threshold (5 s, Redis's
 // default, if it cannot tell).
 func (b *Backend) readBusyThreshold() int64 {
-	return b.ReadConfigInt("busy-reply-threshold", 5000)
+	return b.readConfigInt("busy-reply-threshold", 5000)
 }
 
-// ReadConfigInt reads a numeric setting from a master, out of band;
+// readConfigInt reads a numeric setting from a master, out of band;
 // fallback if it cannot.
-func (b *Backend) ReadConfigInt(name string, fallback int64) int64 {
+func (b *Backend) readConfigInt(name string, fallback int64) int64 {
 	n, err := b.Master(-1)
 	if err != nil {
 		return fallback
@@ -123,7 +133,7 @@ func (b *Backend) NoteConfigSet(args [][]byte) {
 		case "busy-reply-threshold", "lua-time-limit":
 			b.scripts.thresholdMS.Store(v)
 		case "slowlog-max-len":
-			b.SlowlogMaxLen.Store(v)
+			b.slowlogMax.Store(v)
 		}
 	}
 }

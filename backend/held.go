@@ -31,16 +31,16 @@ func (b *Backend) OnHeld(n *Node, key ConnKey, raw []byte, hidden bool, run func
 			reply = reply[len("+OK\r\n"):]
 		}
 		kind, slot, addr := parseRedirect(reply)
-		if !b.Caps.Redirects || try == maxRedirects || (kind != movedTo && kind != askAt) {
+		if !b.caps.Redirects || try == maxRedirects || (kind != movedTo && kind != askAt) {
 			return reply, nil
 		}
 		raws = [][]byte{raw}
 		if kind == askAt {
 			raws = [][]byte{askingCmd, raw}
 		} else {
-			b.Moved(slot, addr)
+			b.moved(slot, addr)
 		}
-		if n, err = b.NodeAt(addr); err != nil {
+		if n, err = b.nodeAt(addr); err != nil {
 			return nil, err
 		}
 	}

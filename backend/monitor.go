@@ -30,8 +30,8 @@ type hiddenLine struct {
 	at   time.Time
 }
 
-// MonitorFilter holds the notes of redverb's own commands.
-type MonitorFilter struct {
+// monitorFilter holds the notes of redverb's own commands.
+type monitorFilter struct {
 	mu     sync.Mutex
 	lines  []hiddenLine // oldest first
 	nextID uint64
@@ -46,7 +46,7 @@ const hiddenFor = 30 * time.Second
 
 // note records a command redverb sends for itself on the connection from
 // addr (raw as sent).
-func (f *MonitorFilter) note(addr string, raw []byte) {
+func (f *monitorFilter) note(addr string, raw []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.feeds == 0 {
@@ -80,12 +80,12 @@ func monitorRepr(raw []byte) []byte {
 
 // MonitorFeed is one MONITOR client's view of the notes.
 type MonitorFeed struct {
-	f     *MonitorFilter
+	f     *monitorFilter
 	since time.Time
 	used  map[uint64]bool
 }
 
-func (f *MonitorFilter) StartFeed() *MonitorFeed {
+func (f *monitorFilter) startFeed() *MonitorFeed {
 	f.mu.Lock()
 	f.feeds++
 	f.mu.Unlock()
@@ -148,7 +148,7 @@ func (mf *MonitorFeed) forgetOld() {
 
 // NoteOwn records commands redverb sends on c for itself.
 func (c *Conn) NoteOwn(raws ...[]byte) {
-	f := &c.Node.b.Monitor
+	f := &c.Node.b.monitor
 	addr := c.Net.LocalAddr().String()
 	for _, raw := range raws {
 		f.note(addr, raw)
@@ -163,7 +163,7 @@ func (b *Backend) topologyDialer(tlsConfig *tls.Config, timeout time.Duration) f
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		nc, err := dial(ctx, network, addr)
 		if err == nil {
-			b.Monitor.topology.Store(nc.LocalAddr().String(), struct{}{})
+			b.monitor.topology.Store(nc.LocalAddr().String(), struct{}{})
 		}
 		return nc, err
 	}
@@ -171,9 +171,9 @@ func (b *Backend) topologyDialer(tlsConfig *tls.Config, timeout time.Duration) f
 
 // OwnClient reports whether a client address is one of go-redis's
 // topology connections.
-func (b *Backend) OwnClient(addr []byte) bool { return b.Monitor.isTopology(addr) }
+func (b *Backend) OwnClient(addr []byte) bool { return b.monitor.isTopology(addr) }
 
-func (f *MonitorFilter) isTopology(addr []byte) bool {
+func (f *monitorFilter) isTopology(addr []byte) bool {
 	_, own := f.topology.Load(string(addr))
 	return own
 }

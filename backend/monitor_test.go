@@ -6,8 +6,8 @@ import "testing"
 // feed started (once each), verbs' libraries, and everything from
 // go-redis's topology connections.
 func TestMonitorFeedHides(t *testing.T) {
-	var f MonitorFilter
-	feed := f.StartFeed()
+	var f monitorFilter
+	feed := f.startFeed()
 	defer feed.Stop()
 	f.note("127.0.0.1:5000", []byte("*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n"))
 	f.topology.Store("127.0.0.1:6000", struct{}{})

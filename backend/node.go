@@ -81,7 +81,7 @@ type Conn struct {
 	// Tracker, if set, owns reading the connection (a CLIENT TRACKING
 	// client's, which receives pushes at any time); readReply takes
 	// frames from it.
-	Tracker FrameReader
+	Tracker frameReader
 }
 
 // ErrBackend wraps every failure to talk to the backend so the session can
@@ -100,7 +100,7 @@ func (e ReplyError) Error() string { return string(e.Reply[1 : len(e.Reply)-2]) 
 // Dial opens a connection and brings it to the state key describes.
 func (n *Node) Dial(ctx context.Context, key ConnKey) (*Conn, error) {
 	b := n.b
-	ctx, cancel := context.WithTimeout(ctx, b.Opts.DialTimeout)
+	ctx, cancel := context.WithTimeout(ctx, b.opts.DialTimeout)
 	defer cancel()
 	var nc net.Conn
 	var err error
@@ -121,8 +121,8 @@ func (n *Node) Dial(ctx context.Context, key ConnKey) (*Conn, error) {
 	nc = cc
 	// A cluster replica serves reads only after READONLY; on a master the
 	// command is harmless, and a replica may be promoted at any time.
-	readonly := b.SeveralServers() && b.Opts.ReadFromReplicas
-	deadline := time.Now().Add(b.Opts.DialTimeout)
+	readonly := b.SeveralServers() && b.opts.ReadFromReplicas
+	deadline := time.Now().Add(b.opts.DialTimeout)
 	user, pass := b.redis.Username, b.redis.Password
 	if key.AsClient && (key.User != "" || key.Pass != "") {
 		// A client that selected a database and then authenticated as a
@@ -212,7 +212,7 @@ func (c *Conn) Pipeline(raws [][]byte, deadline time.Time) ([][]byte, error) {
 		c.Net.SetDeadline(deadline)
 		defer c.Net.SetDeadline(time.Time{})
 	}
-	if _, err := c.Net.Write(buf); err != nil {
+	if err := c.Write(buf); err != nil {
 		return nil, ErrBackend{err}
 	}
 	replies := make([][]byte, len(raws))
@@ -266,7 +266,7 @@ func (n *Node) forget(c *Conn) {
 // back; anything else must be closed by the caller instead.
 func (n *Node) give(c *Conn) {
 	n.mu.Lock()
-	if n.closed.Load() || len(n.idle[c.Key]) >= n.b.Opts.MaxIdle || c.In.Buffered() > 0 {
+	if n.closed.Load() || len(n.idle[c.Key]) >= n.b.opts.MaxIdle || c.In.Buffered() > 0 {
 		n.mu.Unlock()
 		c.Net.Close()
 		return
@@ -307,7 +307,7 @@ func (n *Node) pipeFor(key ConnKey, session uint64) (*pipe, error) {
 	}
 	pipes := n.shared[key]
 	if pipes == nil {
-		pipes = make([]*pipe, n.b.Opts.SharedConns)
+		pipes = make([]*pipe, n.b.opts.SharedConns)
 		for i := range pipes {
 			pipes[i] = newPipe(n, key)
 		}
@@ -382,10 +382,18 @@ func (c *Conn) RoundTrip(args ...[]byte) ([]byte, error) {
 
 // send writes a client's command and reads its reply; MONITOR shows it.
 func (c *Conn) send(raw []byte) ([]byte, error) {
-	if _, err := c.Net.Write(raw); err != nil {
+	if err := c.Write(raw); err != nil {
 		return nil, err
 	}
 	return resp.ReadReply(c.In, nil)
+}
+
+// Write sends raw, whole commands, in one write. Every command sent on a
+// connection of its own (held by a client, pooled, out of band) goes
+// through here; the shared pipes have their one writer (pipe.go).
+func (c *Conn) Write(raw []byte) error {
+	_, err := c.Net.Write(raw)
+	return err
 }
 
 // Give returns the connection to its node's pool.

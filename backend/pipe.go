@@ -80,7 +80,7 @@ func (p *pipe) send(req *Request) bool {
 	p.mu.Lock()
 	if err := p.connectLocked(context.Background()); err != nil {
 		p.mu.Unlock()
-		req.FailRest(err)
+		req.failRest(err)
 		return false
 	}
 	for _, cmd := range req.Cmds {
@@ -238,7 +238,7 @@ func (p *pipe) fail(c *Conn, cause error) {
 		p.n.b.log.Warn("backend connection lost", zap.String("node", p.n.addr), zap.Error(cause), zap.Int("waiting", len(waiting)))
 	}
 	for _, req := range waiting {
-		req.FailRest(ErrBackend{cause})
+		req.failRest(ErrBackend{cause})
 		req.complete()
 	}
 }
@@ -273,8 +273,8 @@ func (req *Request) complete() {
 	req.Done <- struct{}{}
 }
 
-// FailRest answers every command that has no reply yet with err.
-func (req *Request) FailRest(err error) {
+// failRest answers every command that has no reply yet with err.
+func (req *Request) failRest(err error) {
 	var line []byte
 	var re ReplyError
 	if errors.As(err, &re) {

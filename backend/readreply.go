@@ -2,9 +2,9 @@ package backend
 
 import "github.com/redverb/redverb/internal/resp"
 
-// FrameReader owns reading a connection: it hands out every frame read,
+// frameReader owns reading a connection: it hands out every frame read,
 // pushes and replies.
-type FrameReader interface {
+type frameReader interface {
 	Next() ([]byte, error)
 }
 

@@ -26,7 +26,7 @@ const (
 // backend that reads from replicas, looks at the command; a standalone
 // backend has one server, and Sentinel one master.
 func (b *Backend) TargetOf(ck *keyspec.Command, args [][]byte) Target {
-	if !b.Caps.routesByKey {
+	if !b.caps.routesByKey {
 		return NoSlot
 	}
 	i := ck.FirstKey(args)
@@ -34,7 +34,7 @@ func (b *Backend) TargetOf(ck *keyspec.Command, args [][]byte) Target {
 		return NoSlot
 	}
 	t := Target(keyslot.Slot(args[i]))
-	if b.Opts.ReadFromReplicas && ck.ReadOnly {
+	if b.opts.ReadFromReplicas && ck.ReadOnly {
 		t |= readBit
 	}
 	return t
@@ -92,7 +92,7 @@ func (b *Backend) Do(key ConnKey, session uint64, req *Request, rt *Routing) {
 		prev = t
 		n, err := b.nodeFor(t)
 		if err != nil {
-			req.FailRest(err)
+			req.failRest(err)
 			return
 		}
 		rt.nodes = append(rt.nodes, n)
@@ -101,14 +101,14 @@ func (b *Backend) Do(key ConnKey, session uint64, req *Request, rt *Routing) {
 	if single {
 		p, err := rt.nodes[0].pipeFor(key, session)
 		if err != nil {
-			req.FailRest(err)
+			req.failRest(err)
 			return
 		}
 		p.do(req)
 	} else {
 		b.scatter(key, session, req, rt)
 	}
-	if b.Caps.Redirects {
+	if b.caps.Redirects {
 		b.followRedirects(key, session, req, rt)
 	}
 }
@@ -169,7 +169,7 @@ func (b *Backend) scatter(key ConnKey, session uint64, req *Request, rt *Routing
 		p, err := n.pipeFor(key, session)
 		if err != nil {
 			sub.Base, sub.Ends = 0, sub.Ends[:0]
-			sub.FailRest(err)
+			sub.failRest(err)
 		} else if p.send(sub) {
 			continue
 		}
@@ -249,14 +249,14 @@ func (b *Backend) resend(key ConnKey, session uint64, cmd []byte, t Target, repl
 		case notRedirect:
 			return reply
 		case movedTo:
-			b.Moved(slot, addr)
-			n, err = b.NodeAt(addr)
+			b.moved(slot, addr)
+			n, err = b.nodeAt(addr)
 		case askAt:
-			n, err = b.NodeAt(addr)
+			n, err = b.nodeAt(addr)
 			one.Cmds = append(one.Cmds[:0], askingCmd, cmd)
 		case retryLater:
 			if bytes.HasPrefix(reply, []byte("-READONLY")) {
-				b.Moved(-1, "") // a demoted master: reload the topology
+				b.moved(-1, "") // a demoted master: reload the topology
 			}
 			time.Sleep(wait)
 			wait = min(2*wait, 500*time.Millisecond)
@@ -269,7 +269,7 @@ func (b *Backend) resend(key ConnKey, session uint64, cmd []byte, t Target, repl
 		one.Out = one.Out[:0]
 		if err != nil {
 			one.Base, one.Ends = 0, one.Ends[:0]
-			one.FailRest(err)
+			one.failRest(err)
 		} else {
 			p.do(one)
 		}

@@ -177,7 +177,7 @@ func (s *Session) userName() string {
 // that may not ask is told it exists), otherwise only default, as Redis
 // has without ACL users.
 func (s *Session) backendHasUser(user string) bool {
-	if !s.srv.Backend.Opts.AuthClients {
+	if !s.srv.Backend.AuthClients() {
 		return false
 	}
 	start := len(s.out)

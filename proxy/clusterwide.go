@@ -493,7 +493,7 @@ func clusterSlowlogEntries(s *Session, name []byte) ([][]byte, bool) {
 			entries = append(entries, anchors[j])
 		}
 	}
-	if limit := slowlogMaxLen(s); limit >= 0 && len(entries) > limit {
+	if limit := s.srv.Backend.SlowlogMaxLen(); limit >= 0 && len(entries) > limit {
 		entries = entries[:limit]
 	}
 	return entries, true
@@ -524,17 +524,6 @@ func mergeNewestFirst(dst [][]byte, lists [][][]byte) [][]byte {
 		dst = append(dst, lists[best][0])
 		lists[best] = lists[best][1:]
 	}
-}
-
-// slowlogMaxLen is slowlog-max-len: read from a master once (at the
-// default slowlog-log-slower-than, the read is not logged), then kept in
-// step by CONFIG SET through redverb.
-func slowlogMaxLen(s *Session) int {
-	b := s.srv.Backend
-	if b.SlowlogMaxLen.Load() < 0 {
-		b.SlowlogMaxLen.CompareAndSwap(-1, b.ReadConfigInt("slowlog-max-len", -1))
-	}
-	return int(b.SlowlogMaxLen.Load())
 }
 
 // slowlogCommand is the command of a slow log entry as commandstats names

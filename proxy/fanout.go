@@ -116,7 +116,7 @@ func (sub *subscriber) sendOthers(name string, args [][]byte, raw []byte) {
 	}
 	for _, c := range sub.others {
 		c.NoteOwn(raw) // the client's MONITOR sees the command once, from its own master
-		if _, err := c.Net.Write(raw); err != nil {
+		if err := c.Write(raw); err != nil {
 			sub.push(appendBackendError(nil, err))
 		}
 	}

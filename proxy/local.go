@@ -89,7 +89,7 @@ func cmdReset(s *Session, _ [][]byte) {
 // requirepass, or with --auth backend against the backend's users, with
 // Redis's error replies. On success the session takes the identity.
 func (s *Session) checkPassword(user, pass []byte) bool {
-	if s.srv.Backend.Opts.AuthClients {
+	if s.srv.Backend.AuthClients() {
 		key := s.key()
 		key.User, key.Pass = string(user), string(pass)
 		if err := s.srv.Backend.CheckCredentials(key); err != nil {
@@ -115,7 +115,7 @@ func cmdAuth(s *Session, args [][]byte) {
 	switch len(args) {
 	case 2:
 		pass = args[1]
-		if s.srv.RequirePass == "" && !s.srv.Backend.Opts.AuthClients {
+		if s.srv.RequirePass == "" && !s.srv.Backend.AuthClients() {
 			s.out = resp.AppendError(s.out, "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 			return
 		}

@@ -60,7 +60,7 @@ func (s *Session) startStreaming(cmds []command) int {
 		written: make(chan struct{}),
 	}
 	if sub.monitor {
-		sub.feed = s.srv.Backend.Monitor.StartFeed()
+		sub.feed = s.srv.Backend.StartMonitorFeed()
 	}
 	s.sub = sub
 	s.publishInfo() // before any reply: CLIENT KILL TYPE pubsub must see it
@@ -76,7 +76,7 @@ func (s *Session) runStreaming(cmds []command) int {
 	var wbuf []byte
 	send := func() {
 		if len(wbuf) > 0 {
-			if _, err := s.ded.Net.Write(wbuf); err != nil {
+			if err := s.ded.Write(wbuf); err != nil {
 				s.sub.push(appendBackendError(nil, err))
 			}
 			wbuf = wbuf[:0]

@@ -308,7 +308,7 @@ func (s *Session) step(cmds []command) int {
 }
 
 func (s *Session) key() backend.ConnKey {
-	return backend.ConnKey{DB: s.db, Proto: int(s.proto), AsClient: s.srv.Backend.Opts.AuthClients, User: s.user, Pass: s.pass}
+	return backend.ConnKey{DB: s.db, Proto: int(s.proto), AsClient: s.srv.Backend.AuthClients(), User: s.user, Pass: s.pass}
 }
 
 // runShared sends the leading run of ordinary commands as one batch on the
@@ -727,7 +727,7 @@ func (s *Session) exchange(c *backend.Conn, raws [][]byte, w wait, each func(i, 
 	for _, r := range raws {
 		wbuf = append(wbuf, r...)
 	}
-	if _, err := c.Net.Write(wbuf); err != nil {
+	if err := c.Write(wbuf); err != nil {
 		s.failReplies(len(raws), err)
 		return err
 	}

@@ -347,7 +347,7 @@ func (r *reservedStream) reserve(s *Session) (int64, error) {
 	defer r.mu.Unlock()
 	if r.c == nil {
 		ci := s.info.Load()
-		key := backend.ConnKey{Proto: 2, AsClient: s.srv.Backend.Opts.AuthClients}
+		key := backend.ConnKey{Proto: 2, AsClient: s.srv.Backend.AuthClients()}
 		if ci != nil {
 			key = ci.key
 		}

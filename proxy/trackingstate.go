@@ -107,7 +107,7 @@ func (t *trackingState) command(c *backend.Conn, args [][]byte, start int) bool 
 // pushes read before it are the client's, appended to t.s.out.
 func (t *trackingState) own(c *backend.Conn, raw []byte) ([]byte, error) {
 	c.NoteOwn(raw)
-	if _, err := c.Net.Write(raw); err != nil {
+	if err := c.Write(raw); err != nil {
 		return nil, backend.ErrBackend{Err: err}
 	}
 	for {

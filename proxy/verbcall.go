@@ -85,7 +85,7 @@ func (s *Session) finishVerb(call *verb.Call, start int, woken chan struct{}) {
 			// in one batch so that a SCRIPT FLUSH can hardly come
 			// between, the call's own server and the call.
 			load := resp.AppendCommand(nil, []byte("SCRIPT"), []byte("LOAD"), []byte(call.Script))
-			if s.srv.Backend.Caps.Redirects {
+			if s.srv.Backend.Redirects() {
 				onMasters(s, [][]byte{[]byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)})
 			}
 			s.out = s.out[:start]
@@ -221,7 +221,7 @@ func (w *wakeups) subscribeLocked(channel string) (<-chan struct{}, error) {
 		w.conn, w.subbed = c, map[string]chan struct{}{}
 		go w.readLoop(c)
 	}
-	if _, err := w.conn.Net.Write(resp.AppendCommand(nil, []byte("SUBSCRIBE"), []byte(channel))); err != nil {
+	if err := w.conn.Write(resp.AppendCommand(nil, []byte("SUBSCRIBE"), []byte(channel))); err != nil {
 		return nil, err
 	}
 	ready := make(chan struct{})
