@@ -10,6 +10,8 @@ import (
 	"github.com/redverb/redverb/backend"
 	"github.com/redverb/redverb/internal/keyslot"
 	"github.com/redverb/redverb/internal/resp"
+	"github.com/redverb/redverb/internal/scancursor"
+	"github.com/redverb/redverb/internal/slotsplit"
 )
 
 // Commands a client of one Redis expects to act on the whole database,
@@ -21,55 +23,15 @@ import (
 // clusterCommand is a handler, or a split strategy.
 type clusterCommand struct {
 	run   func(*Session, [][]byte)
-	split *split
+	split *slotsplit.Strategy
 }
 
 func arityErrorOf(s *Session, args [][]byte) { s.arityError(string(lowerName(nil, args[0]))) }
 
-// split cuts a multi-key command into one command per slot.
-type split struct {
-	step  int // arguments per key: 1 for keys, 2 for MSET's key value pairs
-	merge func(s *Session, parts [][]byte, keysOf [][]int, nkeys int) []byte
-}
-
-// wellFormed reports whether a call names whole keys (MSET: pairs).
-func (sp split) wellFormed(args [][]byte) bool {
-	return len(args) < 2 || (len(args)-1)%sp.step == 0
-}
-
-// spansSlots reports whether a well-formed call has keys in several slots.
-// A malformed one goes to the backend as it is, for Redis's own error.
-func (sp split) spansSlots(args [][]byte) bool {
-	if len(args) < 2 || !sp.wellFormed(args) {
-		return false
-	}
-	first := keyslot.Slot(args[1])
-	for i := 1 + sp.step; i < len(args); i += sp.step {
-		if keyslot.Slot(args[i]) != first {
-			return true
-		}
-	}
-	return false
-}
-
-func (sp split) run(s *Session, args [][]byte) {
-	var slots []int
-	var keysOf [][]int // per slot, the indexes of its keys in the call
-	var cmds [][][]byte
-	for k, i := 0, 1; i < len(args); k, i = k+1, i+sp.step {
-		slot := keyslot.Slot(args[i])
-		j := 0
-		for j < len(slots) && slots[j] != slot {
-			j++
-		}
-		if j == len(slots) {
-			slots = append(slots, slot)
-			keysOf = append(keysOf, nil)
-			cmds = append(cmds, [][]byte{args[0]})
-		}
-		keysOf[j] = append(keysOf[j], k)
-		cmds[j] = append(cmds[j], args[i:i+sp.step]...)
-	}
+// runSplit runs a call whose keys span slots as one command per slot,
+// and answers with the merged replies (or the first error).
+func runSplit(s *Session, st *slotsplit.Strategy, args [][]byte) {
+	cmds, slots, keysOf := st.Split(args)
 	raws := make([][]byte, len(cmds))
 	targets := make([]backend.Target, len(cmds))
 	for i, c := range cmds {
@@ -80,39 +42,7 @@ func (sp split) run(s *Session, args [][]byte) {
 	if answeredError(s, parts) {
 		return
 	}
-	s.out = append(s.out, sp.merge(s, parts, keysOf, (len(args)-1)/sp.step)...)
-}
-
-// mergeArrays puts MGET's per-slot values back in the order of the keys.
-func mergeArrays(s *Session, parts [][]byte, keysOf [][]int, nkeys int) []byte {
-	values := make([][]byte, nkeys)
-	for i, part := range parts {
-		for j, v := range resp.SplitArray(part) {
-			if j < len(keysOf[i]) {
-				values[keysOf[i][j]] = v
-			}
-		}
-	}
-	out := resp.AppendHeader(nil, '*', nkeys)
-	for _, v := range values {
-		if v == nil {
-			v = s.proto.appendNull(nil)
-		}
-		out = append(out, v...)
-	}
-	return out
-}
-
-// mergeOK answers MSET: every slot said OK.
-func mergeOK(*Session, [][]byte, [][]int, int) []byte { return []byte("+OK\r\n") }
-
-// sumIntegers answers DEL, UNLINK, EXISTS and TOUCH: the counts add up.
-func sumIntegers(_ *Session, parts [][]byte, _ [][]int, _ int) []byte {
-	total := 0
-	for _, p := range parts {
-		total += resp.Int(p)
-	}
-	return append(strconv.AppendInt([]byte{':'}, int64(total), 10), '\r', '\n')
+	s.out = append(s.out, st.Merge(parts, keysOf, (len(args)-1)/st.Step, s.proto.appendNull(nil))...)
 }
 
 // sendEach sends commands to their targets as one scattered batch and
@@ -170,7 +100,7 @@ func clusterDBSize(s *Session, args [][]byte) {
 	if answeredError(s, parts) {
 		return
 	}
-	s.out = append(s.out, sumIntegers(s, parts, nil, 0)...)
+	s.out = append(s.out, slotsplit.Sum(parts)...)
 }
 
 // clusterKeys concatenates the masters' KEYS.
@@ -212,26 +142,22 @@ func onNode(s *Session, n *backend.Node, args [][]byte) []byte {
 	return s.srv.Backend.OnNodes(s.key(), s.id, []*backend.Node{n}, resp.AppendCommand(nil, args...), 0)[0]
 }
 
-// scanNodeBits is how many low bits of a cluster SCAN cursor name the
-// master being scanned (its index in address order); the rest are that
-// master's own cursor.
-const scanNodeBits = 10
-
 // clusterScan scans the masters one after the other, with a cursor that
-// encodes the master, so a full iteration visits every key once.
+// names the master (see package scancursor), so a full iteration visits
+// every key once.
 func clusterScan(s *Session, args [][]byte) {
 	cursor, err := strconv.ParseUint(string(args[min(1, len(args)-1)]), 10, 64)
 	masters, merr := s.srv.Backend.Masters()
-	if len(args) < 2 || err != nil || merr != nil || len(masters) >= 1<<scanNodeBits {
+	if len(args) < 2 || err != nil || merr != nil || len(masters) >= scancursor.MaxServers {
 		s.forward(args...) // Redis's own error for a bad call
 		return
 	}
-	idx := int(cursor & (1<<scanNodeBits - 1))
+	idx, own := scancursor.Decode(cursor)
 	if idx >= len(masters) {
 		s.out = resp.AppendError(s.out, "ERR invalid cursor")
 		return
 	}
-	call := append([][]byte{args[0], strconv.AppendUint(nil, cursor>>scanNodeBits, 10)}, args[2:]...)
+	call := append([][]byte{args[0], strconv.AppendUint(nil, own, 10)}, args[2:]...)
 	reply := onNode(s, masters[idx], call)
 	elems := resp.SplitArray(reply)
 	if len(elems) != 2 {
@@ -239,14 +165,8 @@ func clusterScan(s *Session, args [][]byte) {
 		return
 	}
 	next, _ := strconv.ParseUint(string(resp.Text(elems[0])), 10, 64)
-	switch {
-	case next != 0:
-		next = next<<scanNodeBits | uint64(idx)
-	case idx+1 < len(masters):
-		next = uint64(idx + 1)
-	}
 	s.out = resp.AppendHeader(s.out, '*', 2)
-	s.out = resp.AppendBulk(s.out, strconv.FormatUint(next, 10))
+	s.out = resp.AppendBulk(s.out, strconv.FormatUint(scancursor.Next(idx, len(masters), next), 10))
 	s.out = append(s.out, elems[1]...)
 }
 
@@ -410,7 +330,7 @@ func clusterLatency(s *Session, args [][]byte) {
 	}
 	parts := onMasters(s, args)
 	if !answeredError(s, parts) {
-		s.out = append(s.out, sumIntegers(s, parts, nil, 0)...)
+		s.out = append(s.out, slotsplit.Sum(parts)...)
 	}
 }
 

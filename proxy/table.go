@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redverb/redverb/internal/keyspec"
+	"github.com/redverb/redverb/internal/slotsplit"
 	"github.com/redverb/redverb/internal/stats"
 	"github.com/redverb/redverb/verb"
 )
@@ -176,12 +177,12 @@ func rows() []row {
 		{name: "readwrite", cluster: clusterCommand{run: clusterOK}},
 		{name: "asking", cluster: clusterCommand{run: clusterOK}},
 		// Multi-key commands, split per slot when their keys span slots.
-		{name: "mget", cluster: clusterCommand{split: &split{step: 1, merge: mergeArrays}}},
-		{name: "mset", cluster: clusterCommand{split: &split{step: 2, merge: mergeOK}}},
-		{name: "del", cluster: clusterCommand{split: &split{step: 1, merge: sumIntegers}}},
-		{name: "unlink", cluster: clusterCommand{split: &split{step: 1, merge: sumIntegers}}},
-		{name: "exists", cluster: clusterCommand{split: &split{step: 1, merge: sumIntegers}}},
-		{name: "touch", cluster: clusterCommand{split: &split{step: 1, merge: sumIntegers}}},
+		{name: "mget", cluster: clusterCommand{split: slotsplit.MGet}},
+		{name: "mset", cluster: clusterCommand{split: slotsplit.MSet}},
+		{name: "del", cluster: clusterCommand{split: slotsplit.Count}},
+		{name: "unlink", cluster: clusterCommand{split: slotsplit.Count}},
+		{name: "exists", cluster: clusterCommand{split: slotsplit.Count}},
+		{name: "touch", cluster: clusterCommand{split: slotsplit.Count}},
 
 		// Redis 7.0's other container commands, for CLIENT LIST's cmd=.
 		{name: "cluster", flags: container},
@@ -348,7 +349,7 @@ func (t *table) classify(c *command, buf []byte) []byte {
 			c.kind = kindBlocking
 		}
 	case sp.kind == kindClusterWide && sp.wide.split != nil:
-		if sp.wide.split.wellFormed(c.args) && !sp.wide.split.spansSlots(c.args) {
+		if sp.wide.split.WellFormed(c.args) && !sp.wide.split.SpansSlots(c.args) {
 			c.kind = kindShared // goes as it is, batched with its neighbours
 		}
 	case sp.standIn != nil && verb.UsesOption(c.args, sp.standIn):
@@ -384,12 +385,12 @@ func (c *command) wideHandler() func(*Session, [][]byte) {
 	switch {
 	case w.split == nil:
 		return w.run
-	case !w.split.wellFormed(c.args):
+	case !w.split.WellFormed(c.args):
 		// MSET with a key and no value: Redis's own arity error. Its
 		// keys may span slots, which a cluster node would answer first.
 		return arityErrorOf
 	}
-	return w.split.run
+	return func(s *Session, args [][]byte) { runSplit(s, w.split, args) }
 }
 
 // counter is the row's statistics, made on first use.
