@@ -394,7 +394,11 @@ func (s *Session) runShared(cmds []command) int {
 	case callErr != nil:
 		s.out = appendCommandError(s.out, callErr)
 	case call != nil && !req.Overflow:
-		s.finishVerb(call, req.Start(len(req.Cmds)-1), woken)
+		start := req.Start(len(req.Cmds) - 1)
+		again, repair := s.sharedAttempts(start)
+		if repair(call) {
+			s.finishVerb(call, start, woken, again)
+		}
 	}
 	clear(req.Cmds)
 	return n
@@ -642,21 +646,20 @@ func (s *Session) dedicatedVerb(call *verb.Call, err error) ([]byte, func([]byte
 
 // runSteps runs a call that takes steps (verb.Call.Then) on the session's
 // dedicated connection (WATCH or CLIENT TRACKING holds it), one step after
-// the other, each as EVAL with the script's body.
+// the other, each as EVAL with the script's body (NOSCRIPT cannot happen).
 func (s *Session) runSteps(call *verb.Call) error {
 	counters.VerbCalls.Add(1)
 	start := len(s.out)
-	for {
-		if err := s.exchange(s.ded, [][]byte{call.AppendCall(nil, true)}, waitNone, nil); err != nil {
-			return err
-		}
-		next, final := call.Then(s.out[start:])
-		if next == nil {
-			s.out = append(s.out[:start], s.proto.asProto(final)...)
-			return nil
-		}
-		s.out, call = s.out[:start], next
+	var err error
+	again := func(call *verb.Call) bool {
+		s.out = s.out[:start]
+		err = s.exchange(s.ded, [][]byte{call.AppendCall(nil, true)}, waitNone, nil)
+		return err == nil
 	}
+	if again(call) {
+		s.finishVerb(call, start, nil, again)
+	}
+	return err
 }
 
 // dropDedicated closes the session's dedicated connection after a failure;

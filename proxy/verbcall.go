@@ -52,59 +52,33 @@ func pairsAsMap(reply []byte) []byte {
 
 func isNoScript(reply []byte) bool { return bytes.HasPrefix(reply, []byte("-NOSCRIPT")) }
 
-// finishVerb completes a verb whose first reply sits at s.out[start:]: it
-// reloads the script if the backend forgot it (on a cluster, the server
-// serving the call's slot, which a failover or reshard may just have
-// changed), retries while the call asks to (LOCK ... WAIT), and converts
-// the final reply.
-func (s *Session) finishVerb(call *verb.Call, start int, woken chan struct{}) {
+// A verb call is completed the same way whichever path it took: its
+// script reloaded if the backend forgot it, run again while it asks to
+// (LOCK ... WAIT), continued while it takes steps (a stand-in's digest
+// condition), and its final reply converted. Only how one attempt is sent
+// differs: an attempt is EVALSHA on the shared connections, or EVAL with
+// the script's body on a connection the client holds (where NOSCRIPT
+// cannot happen).
+
+// verbAttempt runs call once, its reply replacing s.out[start:]; false if
+// the path broke (the client is being disconnected, or its connection
+// lost), which ends the call.
+type verbAttempt func(call *verb.Call) bool
+
+// finishVerb completes a verb whose first reply sits at s.out[start:] (see
+// above), waking early for a retry when woken is signalled.
+func (s *Session) finishVerb(call *verb.Call, start int, woken chan struct{}, again verbAttempt) {
 	reply := func() []byte { return s.out[start:] }
-	send := func(cmds ...[]byte) {
-		s.req.Cmds = append(s.req.Cmds[:0], cmds...)
-		s.routing.Targets = s.routing.Targets[:0]
-		t := s.srv.Backend.CallTarget(call)
-		for range cmds {
-			s.routing.Targets = append(s.routing.Targets, t)
-		}
-		s.req.Out = s.out
-		s.srv.Backend.Do(s.key(), s.id, &s.req, &s.routing)
-		s.out = s.req.Out
-	}
-	attempt := func() {
-		s.out = s.out[:start]
-		s.callBuf = call.AppendCall(s.callBuf[:0], false)
-		send(s.callBuf)
-	}
-	reload := func() {
-		for i := 0; i < maxReloads && isNoScript(reply()); i++ {
-			counters.ScriptReloads.Add(1)
-			s.srv.log.Info("backend answered NOSCRIPT; loading the verb's script", zap.String("sha", call.SHA))
-			// On a cluster, every master first: the call may be
-			// redirected (ASK mid-migration, MOVED after a failover) to
-			// a server other than the one that answered NOSCRIPT. Then,
-			// in one batch so that a SCRIPT FLUSH can hardly come
-			// between, the call's own server and the call.
-			load := resp.AppendCommand(nil, []byte("SCRIPT"), []byte("LOAD"), []byte(call.Script))
-			if s.srv.Backend.Redirects() {
-				onMasters(s, [][]byte{[]byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)})
-			}
-			s.out = s.out[:start]
-			s.callBuf = call.AppendCall(s.callBuf[:0], false)
-			send(load, s.callBuf)
-			s.out = append(s.out[:start], s.req.Reply(1)...)
-		}
-	}
-	reload()
-	if call.Retry != nil && !s.req.Overflow {
+	if call.Retry != nil {
 		gone, stop := s.in.watchClosed()
 		defer stop()
 		unblock := s.blocked.waitInProxy()
 		defer s.blocked.set(nil)
 	retries:
 		for {
-			again, wait := call.Retry(reply())
+			more, wait := call.Retry(reply())
 			left := time.Until(call.Deadline)
-			if !again || left <= 0 {
+			if !more || left <= 0 {
 				break
 			}
 			timer := time.NewTimer(min(wait, left))
@@ -125,28 +99,69 @@ func (s *Session) finishVerb(call *verb.Call, start int, woken chan struct{}) {
 				break retries
 			}
 			timer.Stop()
-			attempt()
-			reload()
-			if s.req.Overflow {
-				return // the client is being disconnected
+			if !again(call) {
+				return
 			}
 		}
 	}
-	for call.Then != nil && !s.req.Overflow {
+	for call.Then != nil {
 		next, final := call.Then(reply())
 		if next == nil {
 			s.out = append(s.out[:start], s.proto.asProto(final)...)
-			clear(s.req.Cmds)
 			return
 		}
 		call = next
-		attempt()
-		reload()
+		if !again(call) {
+			return
+		}
 	}
-	if convert := s.converter(call); convert != nil && !s.req.Overflow && !resp.IsError(reply()) {
+	if convert := s.converter(call); convert != nil && !resp.IsError(reply()) {
 		s.out = append(s.out[:start], convert(reply())...)
 	}
-	clear(s.req.Cmds)
+}
+
+// sharedAttempts run a verb's calls on the shared connections, as EVALSHA
+// to the server of its keys; repair mends the first reply, which came in
+// the client's batch. A NOSCRIPT is repaired: on a cluster the
+// script is loaded on every master first (the call may be redirected, by
+// ASK mid-migration or MOVED after a failover, to a server other than the
+// one that answered NOSCRIPT); then the call's own server gets SCRIPT LOAD
+// and the call in one batch, so that a SCRIPT FLUSH can hardly come
+// between.
+func (s *Session) sharedAttempts(start int) (again, repair verbAttempt) {
+	send := func(call *verb.Call, cmds ...[]byte) {
+		s.req.Cmds = append(s.req.Cmds[:0], cmds...)
+		s.routing.Targets = s.routing.Targets[:0]
+		t := s.srv.Backend.CallTarget(call)
+		for range cmds {
+			s.routing.Targets = append(s.routing.Targets, t)
+		}
+		s.req.Out = s.out
+		s.srv.Backend.Do(s.key(), s.id, &s.req, &s.routing)
+		s.out = s.req.Out
+	}
+	reload := func(call *verb.Call) bool {
+		for i := 0; i < maxReloads && isNoScript(s.out[start:]) && !s.req.Overflow; i++ {
+			counters.ScriptReloads.Add(1)
+			s.srv.log.Info("backend answered NOSCRIPT; loading the verb's script", zap.String("sha", call.SHA))
+			load := [][]byte{[]byte("SCRIPT"), []byte("LOAD"), []byte(call.Script)}
+			if s.srv.Backend.Redirects() {
+				onMasters(s, load)
+			}
+			s.out = s.out[:start]
+			s.callBuf = call.AppendCall(s.callBuf[:0], false)
+			send(call, resp.AppendCommand(nil, load...), s.callBuf)
+			s.out = append(s.out[:start], s.req.Reply(1)...)
+		}
+		return !s.req.Overflow
+	}
+	again = func(call *verb.Call) bool {
+		s.out = s.out[:start]
+		s.callBuf = call.AppendCall(s.callBuf[:0], false)
+		send(call, s.callBuf)
+		return reload(call)
+	}
+	return again, reload
 }
 
 // wakeups lets sessions wait for a message on a pub/sub channel (LOCK
