@@ -14,7 +14,15 @@ import (
 // transaction is a client's MULTI and WATCH state, on its dedicated
 // connection: whether it is inside MULTI or watching, what it queued (and
 // how each queued reply converts in EXEC's), and on a cluster, the master
-// it is pinned to (see tx.go).
+// it is pinned to.
+//
+// Transactions on a cluster. A client that thinks it talks to one Redis
+// runs MULTI before naming any key, so the transaction starts on any master
+// and moves, once, to the master of its first key: what was queued so far
+// (keyless commands) is discarded there and queued again on the new one.
+// WATCH names its keys, so a WATCH pins at once. A later command whose key
+// lives on another server gets Redis Cluster's -CROSSSLOT, and the backend
+// aborts the transaction at EXEC as it would for any refused command.
 type transaction struct {
 	s        *Session
 	inMulti  bool
@@ -24,6 +32,8 @@ type transaction struct {
 	pinned   bool                  // ded is on the server of the transaction's keys
 	unpinned [][]byte              // commands queued in MULTI before the first key pinned it
 }
+
+var multiCmd = resp.AppendCommand(nil, []byte("MULTI"))
 
 // pinTarget is the master a dedicated connection must be on for args: on a
 // cluster the one serving its first key; noSlot if any will do.
