@@ -146,39 +146,13 @@ func NewBackend(opts BackendOptions) (*Backend, error) {
 	}
 	b.scripts.thresholdMS.Store(-1)
 	b.slowlogMax.Store(-1)
-	switch u.Kind {
-	case config.KindCluster:
-		b.caps = capabilities{kind: "cluster", severalServers: true, Redirects: true, routesByKey: true}
-		b.topo = newSlotMap(redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:           u.Addrs,
-			Username:        u.Username,
-			Password:        u.Password,
-			TLSConfig:       u.TLSConfig,
-			DialTimeout:     opts.DialTimeout,
-			ReadOnly:        opts.ReadFromReplicas,
-			DisableIdentity: true,
-			Dialer:          b.topologyDialer(u.TLSConfig, opts.DialTimeout),
-		}))
-	case config.KindSentinel:
-		b.caps = capabilities{kind: "sentinel", Redirects: true, routesByKey: opts.ReadFromReplicas}
-		b.topo = newSlotMap(redis.NewFailoverClusterClient(&redis.FailoverOptions{
-			MasterName:       u.MasterName,
-			SentinelAddrs:    u.Addrs,
-			SentinelUsername: u.SentinelUsername,
-			SentinelPassword: u.SentinelPassword,
-			Username:         u.Username,
-			Password:         u.Password,
-			DB:               u.DB,
-			TLSConfig:        u.TLSConfig,
-			DialTimeout:      opts.DialTimeout,
-			ReplicaOnly:      opts.ReadFromReplicas,
-			DisableIdentity:  true,
-		}))
-	default:
-		b.caps = capabilities{kind: "standalone"}
-		b.topo = standalone{addr: u.Addrs[0]}
+	k, ok := kinds[u.Kind]
+	if !ok {
+		return nil, fmt.Errorf("no backend of kind %v", u.Kind)
 	}
-	if _, ok := b.topo.(standalone); !ok {
+	b.caps = k.caps(opts)
+	b.topo = k.topology(b, u)
+	if b.caps.redirects { // its servers change: drop the nodes no longer in it
 		go b.pruneLoop()
 	}
 	return b, nil
@@ -190,7 +164,7 @@ func (b *Backend) DB() int { return b.redis.DB }
 // Addr describes the backend for logs: its address, or for Cluster and
 // Sentinel its kind and seed addresses.
 func (b *Backend) Addr() string {
-	if !b.caps.Redirects {
+	if !b.caps.redirects {
 		return b.url.Addrs[0]
 	}
 	return b.url.Scheme + "://" + strings.Join(b.url.Addrs, ",")
@@ -415,15 +389,15 @@ func (b *Backend) Version(ctx context.Context) string {
 
 // capabilities are what the backend's kind means to the rest of redverb,
 // decided once when the backend is made: nothing else looks at the kind.
-// Adding a kind is a topology and its capabilities.
+// Each kind is a row of kinds (kinds.go).
 type capabilities struct {
 	kind string // as INFO names it: standalone, cluster, sentinel
 	// severalServers: several masters that a client must see as one; a
 	// client's whole-database commands and keyless scripts reach each.
 	severalServers bool
-	// Redirects: a server may answer MOVED or ASK (a cluster, or a
+	// redirects: a server may answer MOVED or ASK (a cluster, or a
 	// Sentinel master that changed), which the backend follows.
-	Redirects bool
+	redirects bool
 	// routesByKey: a command goes where its first key's slot is served
 	// (a cluster, or Sentinel reading from replicas).
 	routesByKey bool
@@ -434,7 +408,7 @@ type capabilities struct {
 func (b *Backend) SeveralServers() bool { return b.caps.severalServers }
 
 // Redirects reports whether a server may answer MOVED or ASK.
-func (b *Backend) Redirects() bool { return b.caps.Redirects }
+func (b *Backend) Redirects() bool { return b.caps.redirects }
 
 // AuthClients reports whether each client's own AUTH reaches the backend
 // (--auth backend): connections are opened per user.

@@ -31,7 +31,7 @@ func (b *Backend) OnHeld(n *Node, key ConnKey, raw []byte, hidden bool, run func
 			reply = reply[len("+OK\r\n"):]
 		}
 		kind, slot, addr := parseRedirect(reply)
-		if !b.caps.Redirects || try == maxRedirects || (kind != movedTo && kind != askAt) {
+		if !b.caps.redirects || try == maxRedirects || (kind != movedTo && kind != askAt) {
 			return reply, nil
 		}
 		raws = [][]byte{raw}

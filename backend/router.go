@@ -108,7 +108,7 @@ func (b *Backend) Do(key ConnKey, session uint64, req *Request, rt *Routing) {
 	} else {
 		b.scatter(key, session, req, rt)
 	}
-	if b.caps.Redirects {
+	if b.caps.redirects {
 		b.followRedirects(key, session, req, rt)
 	}
 }
