@@ -454,7 +454,7 @@ func (b *Backend) info(ctx context.Context) serverInfo {
 		return known // busy or loading: ask again next time
 	}
 	if err != nil {
-		c.Net.Close()
+		c.nc.Close()
 		return known
 	}
 	c.Give()
@@ -487,11 +487,11 @@ func (b *Backend) Ping(timeout time.Duration) error {
 		if err != nil {
 			return err
 		}
-		c.Net.SetDeadline(time.Now().Add(timeout))
+		c.nc.SetDeadline(time.Now().Add(timeout))
 		reply, err := c.RoundTrip([]byte("PING"))
-		c.Net.SetDeadline(time.Time{})
+		c.nc.SetDeadline(time.Time{})
 		if err != nil {
-			c.Net.Close()
+			c.nc.Close()
 			return ErrBackend{err}
 		}
 		c.Give()

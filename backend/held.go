@@ -23,7 +23,7 @@ func (b *Backend) OnHeld(n *Node, key ConnKey, raw []byte, hidden bool, run func
 		}
 		reply, err := run(c, raws)
 		if err != nil {
-			c.Net.Close()
+			c.nc.Close()
 			return nil, err
 		}
 		c.Give()

@@ -149,7 +149,7 @@ func (mf *MonitorFeed) forgetOld() {
 // NoteOwn records commands redverb sends on c for itself.
 func (c *Conn) NoteOwn(raws ...[]byte) {
 	f := &c.Node.b.monitor
-	addr := c.Net.LocalAddr().String()
+	addr := c.nc.LocalAddr().String()
 	for _, raw := range raws {
 		f.note(addr, raw)
 	}

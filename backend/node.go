@@ -73,13 +73,13 @@ type ConnKey struct {
 type Conn struct {
 	Node    *Node
 	Key     ConnKey
-	Net     net.Conn
-	In      *bufio.Reader
+	nc      net.Conn
+	r       *bufio.Reader
 	kick    chan struct{} // wakes a shared connection's writer
 	ID      int64         // the backend's CLIENT ID for it, once asked (see backendID)
 	counted *countedConn  // nc, for its close hook
 	// Tracker, if set, owns reading the connection (a CLIENT TRACKING
-	// client's, which receives pushes at any time); readReply takes
+	// client's, which receives pushes at any time); ReadReply takes
 	// frames from it.
 	Tracker frameReader
 }
@@ -117,7 +117,7 @@ func (n *Node) Dial(ctx context.Context, key ConnKey) (*Conn, error) {
 	}
 	b.open.Add(1)
 	cc := &countedConn{Conn: nc, open: &b.open}
-	c := &Conn{Node: n, Key: key, Net: cc, In: bufio.NewReaderSize(cc, 32<<10), counted: cc}
+	c := &Conn{Node: n, Key: key, nc: cc, r: bufio.NewReaderSize(cc, 32<<10), counted: cc}
 	nc = cc
 	// A cluster replica serves reads only after READONLY; on a master the
 	// command is harmless, and a replica may be promoted at any time.
@@ -209,8 +209,8 @@ func (c *Conn) Pipeline(raws [][]byte, deadline time.Time) ([][]byte, error) {
 		buf = append(buf, r...)
 	}
 	if !deadline.IsZero() {
-		c.Net.SetDeadline(deadline)
-		defer c.Net.SetDeadline(time.Time{})
+		c.nc.SetDeadline(deadline)
+		defer c.nc.SetDeadline(time.Time{})
 	}
 	if err := c.Write(buf); err != nil {
 		return nil, ErrBackend{err}
@@ -218,7 +218,7 @@ func (c *Conn) Pipeline(raws [][]byte, deadline time.Time) ([][]byte, error) {
 	replies := make([][]byte, len(raws))
 	for i := range raws {
 		var err error
-		if replies[i], err = resp.ReadReply(c.In, nil); err != nil {
+		if replies[i], err = resp.ReadReply(c.r, nil); err != nil {
 			return nil, ErrBackend{err}
 		}
 	}
@@ -249,7 +249,7 @@ func (n *Node) Take(ctx context.Context, key ConnKey) (*Conn, error) {
 	closed := n.closed.Load()
 	n.mu.Unlock()
 	if closed {
-		c.Net.Close()
+		c.nc.Close()
 	}
 	return c, nil
 }
@@ -266,9 +266,9 @@ func (n *Node) forget(c *Conn) {
 // back; anything else must be closed by the caller instead.
 func (n *Node) give(c *Conn) {
 	n.mu.Lock()
-	if n.closed.Load() || len(n.idle[c.Key]) >= n.b.opts.MaxIdle || c.In.Buffered() > 0 {
+	if n.closed.Load() || len(n.idle[c.Key]) >= n.b.opts.MaxIdle || c.r.Buffered() > 0 {
 		n.mu.Unlock()
-		c.Net.Close()
+		c.nc.Close()
 		return
 	}
 	delete(n.lent, c)
@@ -284,7 +284,7 @@ func (n *Node) dropIdle() {
 	n.mu.Unlock()
 	for _, list := range idle {
 		for _, c := range list {
-			c.Net.Close()
+			c.nc.Close()
 		}
 	}
 }
@@ -338,11 +338,11 @@ func (n *Node) close() {
 	n.idle, n.shared, n.spill = map[ConnKey][]*Conn{}, map[ConnKey][]*pipe{}, map[ConnKey]*pipe{}
 	n.mu.Unlock()
 	for _, c := range lent {
-		c.Net.Close()
+		c.nc.Close()
 	}
 	for _, list := range idle {
 		for _, c := range list {
-			c.Net.Close()
+			c.nc.Close()
 		}
 	}
 	for _, list := range shared {
@@ -385,15 +385,36 @@ func (c *Conn) send(raw []byte) ([]byte, error) {
 	if err := c.Write(raw); err != nil {
 		return nil, err
 	}
-	return resp.ReadReply(c.In, nil)
+	return resp.ReadReply(c.r, nil)
 }
 
 // Write sends raw, whole commands, in one write. Every command sent on a
 // connection of its own (held by a client, pooled, out of band) goes
 // through here; the shared pipes have their one writer (pipe.go).
 func (c *Conn) Write(raw []byte) error {
-	_, err := c.Net.Write(raw)
+	_, err := c.nc.Write(raw)
 	return err
+}
+
+// Close closes the connection; a pooled one is forgotten by its node.
+func (c *Conn) Close() error { return c.nc.Close() }
+
+// ReadFrame reads the next frame as it comes, a push or a reply, into dst:
+// for a connection whose frames the caller sorts itself (a subscription).
+func (c *Conn) ReadFrame(dst []byte) ([]byte, error) { return resp.ReadReply(c.r, dst) }
+
+// SetReadDeadline bounds the reads in progress and to come; zero: none.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
+
+// RepliesWithin reports whether a reply starts arriving within d. Redis
+// writes a script's reply only once the script has ended, so the rest of
+// the reply follows at once. Nothing is consumed: a late reply is read
+// later as usual.
+func (c *Conn) RepliesWithin(d time.Duration) bool {
+	c.nc.SetReadDeadline(time.Now().Add(d))
+	_, err := c.r.Peek(1)
+	c.nc.SetReadDeadline(time.Time{})
+	return err == nil
 }
 
 // Give returns the connection to its node's pool.

@@ -43,7 +43,7 @@ func TestNodeCloseClosesLentConnections(t *testing.T) {
 		return c
 	}
 	held, dropped, returned := take(), take(), take()
-	dropped.Net.Close()
+	dropped.nc.Close()
 	returned.Give()
 	n.mu.Lock()
 	lent := len(n.lent)
@@ -52,7 +52,7 @@ func TestNodeCloseClosesLentConnections(t *testing.T) {
 		t.Fatalf("%d connections lent, want 1 (the one still held)", lent)
 	}
 	n.close()
-	if _, err := held.Net.Write([]byte("PING\r\n")); err == nil {
+	if _, err := held.nc.Write([]byte("PING\r\n")); err == nil {
 		t.Fatal("a held connection still works after its node closed")
 	}
 	if open := b.Stats().Open; open != 0 {

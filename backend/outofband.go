@@ -29,7 +29,7 @@ func (n *Node) oneCommand(key ConnKey, own bool, args ...[]byte) ([]byte, error)
 		reply, err = c.send(resp.AppendCommand(nil, args...))
 	}
 	if err != nil {
-		c.Net.Close()
+		c.nc.Close()
 		return nil, ErrBackend{err}
 	}
 	c.Give()

@@ -125,8 +125,8 @@ func (p *pipe) writeLoop(c *Conn) {
 		if len(buf) == 0 {
 			continue
 		}
-		if _, err := c.Net.Write(buf); err != nil {
-			c.Net.Close() // the reader fails what is queued
+		if _, err := c.nc.Write(buf); err != nil {
+			c.nc.Close() // the reader fails what is queued
 			return
 		}
 	}
@@ -149,7 +149,7 @@ func (p *pipe) connectLocked(ctx context.Context) error {
 	c, err := p.n.Dial(ctx, p.key)
 	if err == nil {
 		if err = p.n.b.loadLibraries(c); err != nil {
-			c.Net.Close()
+			c.nc.Close()
 		}
 	}
 	p.dialedAt = time.Now()
@@ -175,7 +175,7 @@ func (p *pipe) ensure(ctx context.Context) error {
 
 func (p *pipe) readLoop(c *Conn) {
 	for {
-		if _, err := c.In.Peek(1); err != nil {
+		if _, err := c.r.Peek(1); err != nil {
 			p.fail(c, err)
 			return
 		}
@@ -189,7 +189,7 @@ func (p *pipe) readLoop(c *Conn) {
 		p.mu.Unlock()
 		for len(req.Ends) < len(req.Cmds) {
 			var err error
-			req.Out, err = resp.ReadReply(c.In, req.Out)
+			req.Out, err = resp.ReadReply(c.r, req.Out)
 			if err != nil {
 				p.fail(c, err)
 				return
@@ -215,7 +215,7 @@ func (p *pipe) readLoop(c *Conn) {
 
 // fail drops a broken connection and answers everything waiting on it.
 func (p *pipe) fail(c *Conn, cause error) {
-	c.Net.Close()
+	c.nc.Close()
 	p.mu.Lock()
 	if p.c != c {
 		p.mu.Unlock()
@@ -261,7 +261,7 @@ func (p *pipe) close() {
 	c := p.c
 	p.mu.Unlock()
 	if c != nil {
-		c.Net.Close()
+		c.nc.Close()
 	}
 }
 

@@ -13,7 +13,7 @@ type frameReader interface {
 // place, and do not count as the reply.
 func (c *Conn) ReadReply(dst []byte) ([]byte, error) {
 	if c.Tracker == nil {
-		return resp.ReadReply(c.In, dst)
+		return resp.ReadReply(c.r, dst)
 	}
 	for {
 		f, err := c.Tracker.Next()

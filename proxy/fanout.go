@@ -108,7 +108,7 @@ func (sub *subscriber) sendOthers(name string, args [][]byte, raw []byte) {
 			}
 			sub.mu.Unlock()
 			if stopped {
-				c.Net.Close()
+				c.Close()
 				return
 			}
 			go sub.readOther(c)
@@ -157,7 +157,7 @@ func (sub *subscriber) readOther(c *backend.Conn) {
 	var frame []byte
 	for {
 		var err error
-		frame, err = resp.ReadReply(c.In, frame[:0])
+		frame, err = c.ReadFrame(frame[:0])
 		if err != nil {
 			sub.lost(err)
 			return

@@ -278,13 +278,13 @@ func (s *Session) selectRefused(db int) []byte {
 		resp.AppendCommand(nil, []byte("SELECT"), []byte(strconv.Itoa(key.DB)))}, time.Time{})
 	switch {
 	case err != nil:
-		c.Net.Close()
+		c.Close()
 		return appendBackendError(nil, err)
 	case resp.IsError(replies[0]):
 		c.Give() // still in its database
 		return replies[0]
 	case resp.IsError(replies[1]):
-		c.Net.Close() // in db, and may not go back
+		c.Close() // in db, and may not go back
 	default:
 		c.Give()
 	}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/redverb/redverb/backend"
-	"github.com/redverb/redverb/internal/resp"
 	"go.uber.org/zap"
 )
 
@@ -40,7 +39,7 @@ func (s *Session) startStreaming(cmds []command) int {
 		if s.ded == nil && c.Key == s.key() {
 			s.ded = c
 		} else {
-			c.Net.Close()
+			c.Close()
 		}
 	}
 	if !s.ensureDedicated(s.tx.pinTarget(&cmds[0])) {
@@ -112,7 +111,7 @@ func (sub *subscriber) readLoop() {
 	var frame []byte
 	for {
 		var err error
-		frame, err = resp.ReadReply(sub.c.In, frame[:0])
+		frame, err = sub.c.ReadFrame(frame[:0])
 		if err != nil {
 			sub.lost(err)
 			return
@@ -125,7 +124,7 @@ func (sub *subscriber) readLoop() {
 			sub.s.srv.log.Warn("disconnecting subscriber over its backlog limit",
 				zap.Uint64("client", sub.s.id), zap.Int("limit", sub.limit))
 			sub.s.nc.Close()
-			sub.c.Net.Close()
+			sub.c.Close()
 			return
 		}
 	}
@@ -195,10 +194,10 @@ func (sub *subscriber) stop() {
 	sub.mu.Lock()
 	sub.stopped = true
 	for _, c := range sub.others {
-		c.Net.Close()
+		c.Close()
 	}
 	sub.mu.Unlock()
-	sub.c.Net.Close()
+	sub.c.Close()
 	select {
 	case sub.wake <- struct{}{}:
 	default:

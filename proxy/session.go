@@ -667,7 +667,7 @@ func (s *Session) runSteps(call *verb.Call) error {
 // for a client whose connection drops.
 func (s *Session) dropDedicated() {
 	if s.ded != nil {
-		s.ded.Net.Close()
+		s.ded.Close()
 		s.ded = nil
 	}
 	s.track.close()
@@ -685,17 +685,6 @@ func (s *Session) dropDedicated() {
 // waited for before the client is watched too: most scripts answer well
 // within it, and skip the watcher's goroutines.
 const quickReply = 2 * time.Millisecond
-
-// repliesWithin reports whether c's reply starts arriving within d. Redis
-// writes a script's reply only once the script has ended, so the rest of
-// the reply follows at once. Nothing is consumed: a late reply is read
-// later as usual.
-func repliesWithin(c *backend.Conn, d time.Duration) bool {
-	c.Net.SetReadDeadline(time.Now().Add(d))
-	_, err := c.In.Peek(1)
-	c.Net.SetReadDeadline(time.Time{})
-	return err == nil
-}
 
 // wait says how long a command may keep its backend connection.
 type wait uint8
@@ -757,7 +746,7 @@ func (s *Session) exchange(c *backend.Conn, raws [][]byte, w wait, each func(i, 
 		}
 		return len(raws), nil
 	}
-	if w == waitNone || w == waitLong && len(raws) == 1 && c.Tracker == nil && repliesWithin(c, quickReply) {
+	if w == waitNone || w == waitLong && len(raws) == 1 && c.Tracker == nil && c.RepliesWithin(quickReply) {
 		got, err := read()
 		if err != nil {
 			s.failReplies(len(raws)-got, err)
@@ -782,7 +771,7 @@ func (s *Session) exchange(c *backend.Conn, raws [][]byte, w wait, each func(i, 
 		}
 		return r.err
 	case <-gone:
-		c.Net.Close()
+		c.Close()
 		<-done
 		s.quit = true
 		return errClientGone
@@ -836,7 +825,7 @@ func (s *Session) releaseDedicated() {
 	}
 	if s.ded != nil {
 		if s.tx.inMulti || s.tx.watching || s.track.enabled {
-			s.ded.Net.Close()
+			s.ded.Close()
 		} else {
 			s.ded.Give()
 		}
@@ -851,7 +840,7 @@ func (s *Session) releaseDedicated() {
 // close releases everything the session holds.
 func (s *Session) close() {
 	if c := s.reserved.take(); c != nil {
-		c.Net.Close()
+		c.Close()
 	}
 	s.releaseDedicated()
 	s.nc.Close()

@@ -49,7 +49,7 @@ func trackerOf(c *backend.Conn) *tracker {
 func (tr *tracker) watch() {
 	defer close(tr.done)
 	for {
-		frame, err := resp.ReadReply(tr.c.In, nil)
+		frame, err := tr.c.ReadFrame(nil)
 		tr.mu.Lock()
 		switch {
 		case err != nil:
@@ -100,7 +100,7 @@ func (tr *tracker) stop() {
 	tr.mu.Lock()
 	tr.stopping = true
 	tr.mu.Unlock()
-	tr.c.Net.Close()
+	tr.c.Close()
 	<-tr.done
 }
 
@@ -376,7 +376,7 @@ func (r *reservedStream) reserve(s *Session) (int64, error) {
 func relayPushes(s *Session, c *backend.Conn, done chan struct{}) {
 	defer close(done)
 	for {
-		frame, err := resp.ReadReply(c.In, nil)
+		frame, err := c.ReadFrame(nil)
 		if err != nil {
 			return
 		}
@@ -395,9 +395,9 @@ func (r *reservedStream) take() *backend.Conn {
 	defer r.mu.Unlock()
 	c := r.c
 	if relay := r.relay; relay != nil {
-		c.Net.SetReadDeadline(time.Now()) // ends relayPushes' read
+		c.SetReadDeadline(time.Now()) // ends relayPushes' read
 		<-relay
-		c.Net.SetReadDeadline(time.Time{})
+		c.SetReadDeadline(time.Time{})
 		r.relay = nil
 	}
 	r.c = nil

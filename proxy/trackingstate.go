@@ -70,7 +70,7 @@ func (t *trackingState) connOn(n *backend.Node) (*backend.Conn, error) {
 		err = backend.ReplyError{Reply: reply}
 	}
 	if err != nil {
-		c.Net.Close()
+		c.Close()
 		return nil, err
 	}
 	t.start(c)

@@ -77,7 +77,7 @@ func (x *transaction) pin(t backend.Target, holds bool) bool {
 	}
 	if err != nil {
 		if c != nil && !x.s.track.enabled {
-			c.Net.Close()
+			c.Close()
 		}
 		x.s.out = appendBackendError(x.s.out, err)
 		return false
@@ -91,7 +91,7 @@ func (x *transaction) pin(t backend.Target, holds bool) bool {
 		}
 	case x.inMulti:
 		if _, err := old.RoundTrip([]byte("DISCARD")); err != nil {
-			old.Net.Close()
+			old.Close()
 		} else {
 			old.Give()
 		}

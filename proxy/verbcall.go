@@ -246,7 +246,7 @@ func (w *wakeups) subscribeLocked(channel string) (<-chan struct{}, error) {
 
 func (w *wakeups) readLoop(c *backend.Conn) {
 	for {
-		frame, err := resp.ReadReply(c.In, nil)
+		frame, err := c.ReadFrame(nil)
 		if err != nil {
 			w.mu.Lock()
 			if w.conn == c {
@@ -289,7 +289,7 @@ func (w *wakeups) readLoop(c *backend.Conn) {
 func (w *wakeups) close() {
 	w.mu.Lock()
 	if w.conn != nil {
-		w.conn.Net.Close()
+		w.conn.Close()
 		w.conn = nil
 	}
 	w.mu.Unlock()
