@@ -1,6 +1,8 @@
 package proxy_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/redverb/redverb/commands"
@@ -35,6 +37,37 @@ func BenchmarkCAS(b *testing.B) {
 	}
 	b.Run("evalsha-direct", func(b *testing.B) { pipelined(b, r.Addr(), "EVALSHA", string(sha), "1", "k", "x", "y") })
 	b.Run("verb-proxy", func(b *testing.B) { pipelined(b, p.Addr(), "CAS", "k", "x", "y") })
+}
+
+// BenchmarkOnePipeliningClient compares one client pipelining GET (16 or
+// 128 commands a batch, the next sent once the replies are read) against
+// redis-server directly and through the proxy, in one run; ns/op is per
+// command. A proxy that keeps one batch of a client in flight at a time
+// pays a round trip through itself per batch.
+//
+//	go test ./proxy -run '^$' -bench OnePipeliningClient -benchtime 400000x
+func BenchmarkOnePipeliningClient(b *testing.B) {
+	r := redistest.StartRedis(b)
+	p := redistest.StartProxy(b, r.URL())
+	redistest.Dial(b, r.Addr()).Do("SET", "k", "v")
+	for _, depth := range []int{16, 128} {
+		for _, target := range []struct{ name, addr string }{{"direct", r.Addr()}, {"proxy", p.Addr()}} {
+			b.Run(fmt.Sprintf("P%d/%s", depth, target.name), func(b *testing.B) {
+				c := redistest.Dial(b, target.addr)
+				batch := []byte(strings.Repeat("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", depth))
+				b.ReportAllocs()
+				for sent := 0; sent < b.N; sent += depth {
+					c.Write(batch)
+					for range depth {
+						if reply := c.Read(); reply != "$1\r\nv\r\n" {
+							b.Fatalf("GET: %q", reply)
+						}
+					}
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+			})
+		}
+	}
 }
 
 func pipelined(b *testing.B, addr string, args ...string) {

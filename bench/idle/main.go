@@ -1,6 +1,7 @@
 // Command idle measures the memory a server spends on idle clients: it
-// reads the server's RSS, opens N connections that each send one PING and
-// then sit idle, reads the RSS again, closes them all and reads it a last
+// reads the server's RSS, opens N connections that each send one GET (a
+// command that reaches the backend through a proxy, as real application
+// connections' do) and then sit idle, reads the RSS again, closes them all and reads it a last
 // time once the server has had a moment to give memory back.
 //
 //	go run ./bench/idle -addr 127.0.0.1:6380 -pid $(pidof redverb) -n 10000
@@ -12,6 +13,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -38,10 +40,10 @@ func main() {
 			fmt.Fprintf(os.Stderr, "idle: connection %d: %v\n", i, err)
 			os.Exit(1)
 		}
-		c.Write([]byte("*1\r\n$4\r\nPING\r\n")) // RESP: twemproxy takes no inline commands
+		c.Write([]byte("*2\r\n$3\r\nGET\r\n$9\r\nidle:none\r\n")) // RESP: twemproxy takes no inline commands
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		if m, err := c.Read(buf); err != nil || string(buf[:m]) != "+PONG\r\n" {
-			fmt.Fprintf(os.Stderr, "idle: PING on connection %d: %q %v\n", i, buf[:m], err)
+		if m, err := io.ReadFull(c, buf[:5]); err != nil || string(buf[:m]) != "$-1\r\n" {
+			fmt.Fprintf(os.Stderr, "idle: GET on connection %d: %q %v\n", i, buf[:m], err)
 			os.Exit(1)
 		}
 		conns = append(conns, c)
