@@ -98,7 +98,8 @@ func newSession(srv *Server, id uint64, nc net.Conn) *Session {
 		nameBuf:    make([]byte, 0, 32),
 		lastTarget: backend.NoSlot,
 	}
-	s.track.s, s.tx.s, s.tx.multiDB = s, s, -1
+	s.track.s, s.tx.s = s, s
+	s.tx.reset()
 	s.authed.Store(srv.RequirePass == "")
 	s.in = newInput(nc, func() bool { return !s.authed.Load() })
 	s.in.queryLimit = srv.queryBufferLimit()
@@ -301,7 +302,7 @@ func (s *Session) step(cmds []command) int {
 		s.runOutOfBand(args...)
 		return 1
 	case kindClusterWide:
-		c.wideHandler()(s, args)
+		c.runWide(s)
 		return 1
 	}
 	return s.runShared(cmds)
@@ -670,15 +671,13 @@ func (s *Session) dropDedicated() {
 		s.ded.Close()
 		s.ded = nil
 	}
-	s.track.close()
 	if s.track.enabled {
 		// Invalidations may have been lost: the client must drop its
 		// cache, as it does when its own connection drops.
 		s.quit = true
 	}
-	s.track.enabled, s.track.redirect = false, 0
-	s.tx.inMulti, s.tx.watching, s.tx.multiDB, s.tx.queued = false, false, -1, nil
-	s.tx.pinned, s.tx.unpinned = false, nil
+	s.track.close()
+	s.tx.reset()
 }
 
 // quickReply is how long a command that may run for long (a script) is
@@ -832,9 +831,7 @@ func (s *Session) releaseDedicated() {
 		s.ded = nil
 	}
 	s.track.close()
-	s.tx.inMulti, s.tx.watching, s.tx.multiDB, s.tx.queued = false, false, -1, nil
-	s.tx.pinned, s.tx.unpinned = false, nil
-	s.track.enabled, s.track.redirect = false, 0
+	s.tx.reset()
 }
 
 // close releases everything the session holds.

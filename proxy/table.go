@@ -379,18 +379,19 @@ func (t *table) lookup(args [][]byte) command {
 	return c
 }
 
-// wideHandler is how a cluster answers a kindClusterWide command.
-func (c *command) wideHandler() func(*Session, [][]byte) {
+// runWide answers a kindClusterWide command as a cluster must.
+func (c *command) runWide(s *Session) {
 	w := c.spec.wide
 	switch {
 	case w.split == nil:
-		return w.run
+		w.run(s, c.args)
 	case !w.split.WellFormed(c.args):
 		// MSET with a key and no value: Redis's own arity error. Its
 		// keys may span slots, which a cluster node would answer first.
-		return arityErrorOf
+		arityErrorOf(s, c.args)
+	default:
+		runSplit(s, w.split, c.args)
 	}
-	return func(s *Session, args [][]byte) { runSplit(s, w.split, args) }
 }
 
 // counter is the row's statistics, made on first use.

@@ -226,7 +226,7 @@ func clientTracking(s *Session, args [][]byte) {
 		// whatever tracking state the backend kept for them.
 		s.track.close()
 		s.ded = nil
-		s.track.enabled, s.track.redirect, s.tx.pinned = false, 0, false
+		s.tx.pinned = false
 	}
 }
 

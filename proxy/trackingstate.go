@@ -122,7 +122,8 @@ func (t *trackingState) own(c *backend.Conn, raw []byte) ([]byte, error) {
 	}
 }
 
-// close stops tracking on every connection it is on (they close).
+// close stops tracking on every connection it is on (they close), and
+// forgets it was on.
 func (t *trackingState) close() {
 	for _, c := range t.conns {
 		if c != t.s.ded {
@@ -133,6 +134,7 @@ func (t *trackingState) close() {
 		trackerOf(t.s.ded).stop()
 	}
 	t.conns, t.args, t.caching = nil, nil, nil
+	t.enabled, t.redirect = false, 0
 }
 
 // placeCaching makes a pending CLIENT CACHING apply where the next

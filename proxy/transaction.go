@@ -35,6 +35,12 @@ type transaction struct {
 
 var multiCmd = resp.AppendCommand(nil, []byte("MULTI"))
 
+// reset forgets the transaction, as the connection it was on is gone.
+func (x *transaction) reset() {
+	x.inMulti, x.watching, x.multiDB, x.queued = false, false, -1, nil
+	x.pinned, x.unpinned = false, nil
+}
+
 // pinTarget is the master a dedicated connection must be on for args: on a
 // cluster the one serving its first key; noSlot if any will do.
 func (x *transaction) pinTarget(c *command) backend.Target {

@@ -136,9 +136,7 @@ func (s *Session) sharedAttempts(start int) (again, repair verbAttempt) {
 		for range cmds {
 			s.routing.Targets = append(s.routing.Targets, t)
 		}
-		s.req.Out = s.out
-		s.srv.Backend.Do(s.key(), s.id, &s.req, &s.routing)
-		s.out = s.req.Out
+		s.sendShared()
 	}
 	reload := func(call *verb.Call) bool {
 		for i := 0; i < maxReloads && isNoScript(s.out[start:]) && !s.req.Overflow; i++ {
