@@ -117,7 +117,7 @@ func (b *Backend) Do(key ConnKey, session uint64, req *Request, rt *Routing) {
 // connections, and returns their replies in the nodes' order (limit bounds
 // the replies' bytes as a session's output limit does; 0: none).
 func (b *Backend) OnNodes(key ConnKey, session uint64, nodes []*Node, raw []byte, limit int) [][]byte {
-	req := &Request{Limit: limit, Done: make(chan struct{}, 1)}
+	req := &Request{Limit: limit} // scatter signals on its routing, not on req
 	for range nodes {
 		req.Cmds = append(req.Cmds, raw)
 	}

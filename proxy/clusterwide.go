@@ -26,8 +26,6 @@ type clusterCommand struct {
 	split *slotsplit.Strategy
 }
 
-func arityErrorOf(s *Session, args [][]byte) { s.arityError(string(lowerName(nil, args[0]))) }
-
 // runSplit runs a call whose keys span slots as one command per slot,
 // and answers with the merged replies (or the first error).
 func runSplit(s *Session, st *slotsplit.Strategy, args [][]byte) {

@@ -121,7 +121,7 @@ func (sub *subscriber) sendOthers(name string, args [][]byte, raw []byte) {
 		}
 	}
 	want := 0
-	switch string(name) {
+	switch name {
 	case "monitor":
 		want = 1
 	case "subscribe", "psubscribe":

@@ -388,7 +388,7 @@ func (c *command) runWide(s *Session) {
 	case !w.split.WellFormed(c.args):
 		// MSET with a key and no value: Redis's own arity error. Its
 		// keys may span slots, which a cluster node would answer first.
-		arityErrorOf(s, c.args)
+		s.arityError(c.spec.name)
 	default:
 		runSplit(s, w.split, c.args)
 	}
