@@ -39,6 +39,10 @@ type Request struct {
 	// dropped, and overflow is set (the client is then disconnected).
 	Limit    int
 	Overflow bool
+
+	// pipe is where Send sent it: a session's next request may follow it
+	// without waiting only on the same pipe, which keeps their order.
+	pipe *pipe
 }
 
 // pipe is a backend connection shared by many sessions. Commands of all
@@ -87,6 +91,7 @@ func (p *pipe) send(req *Request) bool {
 		p.wbuf = append(p.wbuf, cmd...)
 	}
 	p.queue = append(p.queue, req)
+	req.pipe = p
 	if len(p.queue)-p.head == 1 {
 		p.headAt = time.Now()
 	}

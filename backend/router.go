@@ -113,6 +113,52 @@ func (b *Backend) Do(key ConnKey, session uint64, req *Request, rt *Routing) {
 	}
 }
 
+// Send sends req like Do but does not wait for its replies: Wait does. It
+// sends only a request that stays in order behind after (a request of the
+// same session sent earlier, nil if none is in flight): every command goes
+// to one server, on the connection after went on. Otherwise it sends
+// nothing and reports false; the caller waits for after and uses Do.
+// req.Cmds must stay valid until Wait returns (a redirect resends them).
+func (b *Backend) Send(key ConnKey, session uint64, req *Request, rt *Routing, after *Request) bool {
+	var p *pipe
+	prev := NoSlot
+	for i := range req.Cmds {
+		t := NoSlot
+		if i < len(rt.Targets) {
+			t = rt.Targets[i]
+		}
+		if i > 0 && t == prev {
+			continue
+		}
+		prev = t
+		n, err := b.nodeFor(t)
+		if err != nil {
+			return false
+		}
+		np, err := n.pipeFor(key, session)
+		if err != nil || (p != nil && np != p) {
+			return false
+		}
+		p = np
+	}
+	if p == nil || (after != nil && after.pipe != p) {
+		return false
+	}
+	if !p.send(req) {
+		req.complete() // failed at once: its replies are errors
+	}
+	return true
+}
+
+// Wait waits for a request Send sent, and follows the redirects among its
+// replies.
+func (b *Backend) Wait(key ConnKey, session uint64, req *Request, rt *Routing) {
+	<-req.Done
+	if b.caps.redirects {
+		b.followRedirects(key, session, req, rt)
+	}
+}
+
 // OnNodes sends raw to every node in nodes at once, on the shared
 // connections, and returns their replies in the nodes' order (limit bounds
 // the replies' bytes as a session's output limit does; 0: none).

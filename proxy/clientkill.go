@@ -150,7 +150,7 @@ func (s *Session) kill(target *Session) {
 		s.quit = true
 		return
 	}
-	target.nc.Close()
+	s.srv.parker.hangUp(target)
 }
 
 // sessionByAddr finds a client by its address as CLIENT LIST shows it.

@@ -39,3 +39,10 @@ func ForwardAllocs(t testing.TB, srv *Server, pipeline string, runs int) float64
 	forward() // warm: the shared connection, the table, the buffers
 	return testing.AllocsPerRun(runs, forward)
 }
+
+// ParkedClients is how many clients the parker holds without a goroutine.
+func (srv *Server) ParkedClients() int {
+	srv.parker.mu.Lock()
+	defer srv.parker.mu.Unlock()
+	return len(srv.parker.parked)
+}

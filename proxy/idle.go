@@ -10,16 +10,19 @@ import (
 	"github.com/redverb/redverb/internal/stats"
 )
 
-// A goroutine's stack grows while it runs commands, to 4 KiB or more, and
-// the runtime shrinks a stack only when less than a quarter of it is in use,
-// which a goroutine parked deep in a socket read never gets down to. So a
-// client idle for shedAfter is moved to a fresh goroutine, whose stack
-// starts as small as Go makes them: an idle client then costs about half.
-// A busy client is never moved, so the hot path pays only a mutex.
-const shedAfter = 2 * time.Second
+// A goroutine costs its stack (2 KiB to start, 4 KiB or more once it has
+// run commands) and its g while its client says nothing, more than all the
+// rest of an idle client. So a client idle for shedAfter drops its scratch
+// buffers and its goroutine ends: the client is parked, without a
+// goroutine, until it sends something (see park_linux.go), or, where it
+// cannot be parked, moved to a fresh goroutine with the smallest stack.
+// Parking costs two epoll_ctl calls and a goroutine start per idle spell,
+// nothing to a client idle that long; a busy client is never parked, so
+// the hot path pays only a mutex.
+const shedAfter = 500 * time.Millisecond
 
-// errShed ends a session goroutine's read so that a fresh one takes over.
-var errShed = errors.New("idle client moved to a fresh goroutine")
+// errShed ends a session goroutine's read so that it can be parked.
+var errShed = errors.New("idle client parked")
 
 // shedding coordinates the janitor, which asks an idle client to move by
 // setting a read deadline in the past, with the client's own read.
@@ -80,8 +83,10 @@ func (sh *shedding) ask(conn net.Conn) bool {
 	return true
 }
 
-// giveBackAfter is how many clients must have left, or moved to small
-// stacks, before the janitor returns the memory they freed to the OS. Go's
+// giveBackAfter is how many clients must have left, or been parked,
+// before the janitor returns the memory they freed to the OS (a tenth of
+// it, once no more are coming). A forced GC and scavenge is not free, so
+// a trickle of clients does not trigger one every tick. Go's
 // own scavenger gives memory back only slowly, so without this the RSS of a
 // proxy stays at its peak long after a crowd of clients has gone.
 const giveBackAfter = 1000
@@ -93,27 +98,29 @@ const giveBackAfter = 1000
 func (srv *Server) shedIdleClients(stop <-chan struct{}) {
 	tick := time.NewTicker(shedAfter / 2)
 	defer tick.Stop()
-	freed, last := 0, 0
+	freed, last, wave := 0, 0, 0
 	for {
 		select {
 		case <-stop:
 			return
 		case now := <-tick.C:
 			// Clients moved or gone by the last tick have freed their
-			// memory by now.
-			if freed >= giveBackAfter {
+			// memory by now. Give it back once many have, or once a
+			// crowd has stopped arriving (or leaving).
+			if freed >= giveBackAfter || (freed >= giveBackAfter/10 && freed == wave) {
 				debug.FreeOSMemory()
 				freed = 0
 			}
+			wave = freed
 			sessions := srv.sessionsSnapshot()
 			for _, s := range sessions {
 				idle := now.Sub(time.Unix(0, s.lastSeen.Load()))
-				if srv.Timeout > 0 && idle > srv.Timeout && s.in.shed.waiting() && !s.isStreaming() {
+				if srv.Timeout > 0 && idle > srv.Timeout && (s.in.shed.waiting() || srv.parker.holds(s)) && !s.isStreaming() {
 					// Redis's timeout: an idle client is closed, one
 					// blocked in a command or subscribed is not.
 					counters.Count(stats.ErrTimeout)
 					s.killed.Store(true)
-					s.nc.Close()
+					srv.parker.hangUp(s)
 					continue
 				}
 				if idle > shedAfter && s.in.shed.ask(s.nc) {
@@ -126,4 +133,19 @@ func (srv *Server) shedIdleClients(stop <-chan struct{}) {
 			last = len(sessions)
 		}
 	}
+}
+
+// plain reports whether the session has nothing running for it but its
+// own reads: no subscription, dedicated connection or tracking, whose
+// goroutines and connections a parked session would leave unattended.
+func (s *Session) plain() bool {
+	return s.sub == nil && s.ded == nil && !s.track.enabled && len(s.track.conns) == 0
+}
+
+// shrink drops the buffers and scratch space a session grew while it ran
+// commands, when its client has gone idle; they grow again on demand.
+func (s *Session) shrink() {
+	s.fl.shed()
+	s.out, s.scratch = nil, nil
+	s.in.shrink()
 }

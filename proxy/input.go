@@ -460,3 +460,11 @@ func (in *input) held() (held, room int) {
 	defer in.mu.Unlock()
 	return len(in.buf) - in.start, cap(in.buf) - len(in.buf)
 }
+
+// shrink drops the command and argument slices of the last batch, for an
+// idle client; the read buffer is already given back.
+func (in *input) shrink() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.cmds, in.args = nil, nil
+}

@@ -62,6 +62,7 @@ type Server struct {
 	lns      []net.Listener
 	wg       sync.WaitGroup
 	wake     wakeups
+	parker   parker // idle clients without a goroutine (see park_linux.go)
 	janitor  sync.Once
 	stop     chan struct{} // closed by Shutdown; ends the janitor
 }
@@ -102,6 +103,7 @@ func (srv *Server) Serve(ln net.Listener) error {
 	srv.lns = append(srv.lns, ln)
 	srv.janitor.Do(func() {
 		srv.stop = make(chan struct{})
+		srv.parker.log = srv.log
 		go srv.shedIdleClients(srv.stop)
 	})
 	srv.wake.b, srv.wake.log = srv.Backend, srv.log
@@ -221,6 +223,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		s.in.conn.SetReadDeadline(time.Now())
 	}
 	srv.mu.Unlock()
+	srv.parker.wakeAll()
 	done := make(chan struct{})
 	go func() {
 		srv.wg.Wait()
@@ -232,7 +235,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 		for _, s := range srv.sessionsSnapshot() {
-			s.nc.Close()
+			srv.parker.hangUp(s)
 		}
 	}
 	srv.wake.close()

@@ -29,15 +29,10 @@ type Session struct {
 	in       *input
 	out      []byte // replies not yet written to the client
 	nameBuf  []byte
-	req      backend.Request
-	routing  backend.Routing
-	inBatch  []batchVerb // verbs sent as FCALL in the batch being run
-	fcallBuf []byte      // their encoded calls
-	rebuf    []byte      // spare output buffer, for rewriting a batch's replies
+	*scratch        // while commands run; nil while the client is idle
 	// lastTarget is where the client's last keyed command went: on a
 	// cluster, WAIT asks that master about its replicas.
 	lastTarget backend.Target
-	callBuf    []byte // the verb call being sent (EVALSHA ...)
 
 	db       int
 	proto    protocol
@@ -60,6 +55,7 @@ type Session struct {
 	replies    replyMode     // CLIENT REPLY
 	user, pass string        // the backend identity AUTH gave (--auth backend only)
 	track      trackingState // CLIENT TRACKING (see tracking.go)
+	fl         flights       // batches sent and not yet answered (see stream.go)
 	// streamIDs are the backend's CLIENT IDs of a subscribed session's
 	// connections, per master, for other clients' CLIENT TRACKING
 	// REDIRECT; nil when not streaming.
@@ -68,9 +64,28 @@ type Session struct {
 	// writeMu keeps a reply and a push relayed from a reserved connection
 	// (relayPushes) from interleaving on the client's socket.
 	writeMu     sync.Mutex
+	hungUp      bool // the connection was closed by the proxy (guarded by the parker's mutex)
 	noEvict     bool // CLIENT NO-EVICT
 	noTouch     bool // CLIENT NO-TOUCH
 	replyChosen bool // the command running was CLIENT REPLY, which decides its own reply
+}
+
+// scratch is what a session needs only while it runs commands. An idle
+// client drops it (see Session.shrink), for the memory idle clients cost.
+type scratch struct {
+	req      backend.Request
+	routing  backend.Routing
+	inBatch  []batchVerb // verbs sent as FCALL in the batch being run
+	fcallBuf []byte      // their encoded calls
+	rebuf    []byte      // spare output buffer, for rewriting a batch's replies
+	callBuf  []byte      // the verb call being sent (EVALSHA ...)
+}
+
+func newScratch(limit int) *scratch {
+	sc := &scratch{}
+	sc.req.Done = make(chan struct{}, 1)
+	sc.req.Limit = limit
+	return sc
 }
 
 // replyMode is what CLIENT REPLY set: the proxy drops the replies the
@@ -99,12 +114,12 @@ func newSession(srv *Server, id uint64, nc net.Conn) *Session {
 		lastTarget: backend.NoSlot,
 	}
 	s.track.s, s.tx.s = s, s
+	s.fl.cond.L = &s.fl.mu
 	s.tx.reset()
 	s.authed.Store(srv.RequirePass == "")
 	s.in = newInput(nc, func() bool { return !s.authed.Load() })
 	s.in.queryLimit = srv.queryBufferLimit()
-	s.req.Done = make(chan struct{}, 1)
-	s.req.Limit = srv.clientOutputLimit()
+	s.scratch = newScratch(srv.clientOutputLimit())
 	s.lastSeen.Store(time.Now().UnixNano())
 	return s
 }
@@ -113,6 +128,11 @@ func newSession(srv *Server, id uint64, nc net.Conn) *Session {
 // down, or the client breaks the protocol.
 func (s *Session) serve() {
 	if s.loop() {
+		s.shrink()
+		if s.plain() && s.srv.parker.park(s) {
+			s.srv.log.Debug("idle client parked", zap.Uint64("id", s.id))
+			return
+		}
 		s.srv.log.Debug("idle client moved to a fresh goroutine", zap.Uint64("id", s.id))
 		go s.serve() // a small stack again (see idle.go)
 		return
@@ -133,12 +153,16 @@ func (s *Session) loop() (moved bool) {
 	for !s.srv.draining.Load() {
 		cmds, err := s.in.readCommands()
 		if err == errShed {
+			s.fl.shed()
 			return true
 		}
 		for _, c := range s.track.conns {
 			trackerOf(c).begin() // until its replies are written, pushes wait behind them
 		}
 		if err != nil {
+			if s.drain() {
+				return false
+			}
 			switch {
 			case isProtocolError(err):
 				counters.Count(stats.ErrProtocol)
@@ -151,9 +175,20 @@ func (s *Session) loop() (moved bool) {
 			return
 		}
 		s.lastSeen.Store(time.Now().UnixNano())
+		if s.scratch == nil {
+			s.scratch = newScratch(s.srv.clientOutputLimit())
+		}
 		t := s.srv.commands()
 		for i := range cmds {
 			s.nameBuf = t.classify(&cmds[i], s.nameBuf)
+		}
+		if n := s.streamable(cmds); n > 0 && s.stream(cmds[:n]) {
+			if cmds = cmds[n:]; len(cmds) == 0 {
+				continue
+			}
+		}
+		if s.drain() {
+			return false
 		}
 		s.run(cmds)
 		s.overLimit()
@@ -836,6 +871,7 @@ func (s *Session) releaseDedicated() {
 
 // close releases everything the session holds.
 func (s *Session) close() {
+	s.drain() // a client that closed only its sending side still reads its replies
 	if c := s.reserved.take(); c != nil {
 		c.Close()
 	}
