@@ -53,9 +53,12 @@ type pipe struct {
 	n   *Node
 	key ConnKey
 
-	mu       sync.Mutex
-	c        *Conn
-	wbuf     []byte
+	mu      sync.Mutex
+	c       *Conn
+	wbuf    []byte
+	writing bool   // someone (the writer, or a session writing itself) is writing to c
+	direct  []byte // a session's own write, while writing
+
 	queue    []*Request // written or about to be, waiting for replies
 	head     int
 	headAt   time.Time // when the request at head became the oldest waiting
@@ -87,13 +90,37 @@ func (p *pipe) send(req *Request) bool {
 		req.failRest(err)
 		return false
 	}
-	for _, cmd := range req.Cmds {
-		p.wbuf = append(p.wbuf, cmd...)
-	}
+	idle := p.head == len(p.queue) && !p.writing && len(p.wbuf) == 0
 	p.queue = append(p.queue, req)
 	req.pipe = p
 	if len(p.queue)-p.head == 1 {
 		p.headAt = time.Now()
+	}
+	if idle {
+		// Nothing else is waiting on this connection: the session writes
+		// its commands itself, sparing a hand-off to the writer. Under
+		// load the pipe is never idle, and commands gather in wbuf.
+		p.writing = true
+		c := p.c
+		buf := p.direct[:0]
+		for _, cmd := range req.Cmds {
+			buf = append(buf, cmd...)
+		}
+		p.direct = buf
+		p.mu.Unlock()
+		_, err := c.nc.Write(buf)
+		p.mu.Lock()
+		p.writing = false
+		if err != nil {
+			c.nc.Close() // the reader fails what is queued
+		} else if len(p.wbuf) > 0 {
+			kick(c)
+		}
+		p.mu.Unlock()
+		return true
+	}
+	for _, cmd := range req.Cmds {
+		p.wbuf = append(p.wbuf, cmd...)
 	}
 	kick(p.c)
 	p.mu.Unlock()
@@ -125,12 +152,21 @@ func (p *pipe) writeLoop(c *Conn) {
 			p.mu.Unlock()
 			return
 		}
-		buf, p.wbuf = p.wbuf, buf[:0]
-		p.mu.Unlock()
-		if len(buf) == 0 {
+		if p.writing || len(p.wbuf) == 0 {
+			p.mu.Unlock() // a session writing itself kicks again when done
 			continue
 		}
-		if _, err := c.nc.Write(buf); err != nil {
+		buf, p.wbuf = p.wbuf, buf[:0]
+		p.writing = true
+		p.mu.Unlock()
+		_, err := c.nc.Write(buf)
+		p.mu.Lock()
+		p.writing = false
+		if len(p.wbuf) > 0 {
+			kick(c)
+		}
+		p.mu.Unlock()
+		if err != nil {
 			c.nc.Close() // the reader fails what is queued
 			return
 		}
