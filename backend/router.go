@@ -150,6 +150,20 @@ func (b *Backend) Send(key ConnKey, session uint64, req *Request, rt *Routing, a
 	return true
 }
 
+// Answered is Wait for a request whose replies may not all be in yet: it
+// reports false at once if they are not.
+func (b *Backend) Answered(key ConnKey, session uint64, req *Request, rt *Routing) bool {
+	select {
+	case <-req.Done:
+	default:
+		return false
+	}
+	if b.caps.redirects {
+		b.followRedirects(key, session, req, rt)
+	}
+	return true
+}
+
 // Wait waits for a request Send sent, and follows the redirects among its
 // replies.
 func (b *Backend) Wait(key ConnKey, session uint64, req *Request, rt *Routing) {

@@ -60,4 +60,3 @@ func TestIdleClientsAreParked(t *testing.T) {
 		}
 	}
 }
-

@@ -29,7 +29,7 @@ type Session struct {
 	in       *input
 	out      []byte // replies not yet written to the client
 	nameBuf  []byte
-	*scratch        // while commands run; nil while the client is idle
+	*scratch // while commands run; nil while the client is idle
 	// lastTarget is where the client's last keyed command went: on a
 	// cluster, WAIT asks that master about its replicas.
 	lastTarget backend.Target

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ import (
 // output buffers: a fast writer waits for its replies beyond them, and so
 // does a client that does not read the replies it has.
 const (
+	writevMax      = 16 // flights written together, at most
 	maxFlights     = 16
 	maxFlightBytes = 1 << 20 // commands sent and not yet answered
 )
@@ -148,8 +150,10 @@ func (s *Session) stream(cmds []command) bool {
 }
 
 // writeFlights writes the flights' replies in order until none is left.
+// The replies of every flight already answered go out in one writev.
 func (s *Session) writeFlights() {
 	fl := &s.fl
+	var bufs, pending net.Buffers
 	for {
 		fl.mu.Lock()
 		if fl.inAir() == 0 {
@@ -159,49 +163,65 @@ func (s *Session) writeFlights() {
 			fl.mu.Unlock()
 			return
 		}
-		f, failed := fl.queue[fl.head], fl.failed
+		// Only this goroutine removes flights; the reading goroutine may
+		// append (and move the queue), which leaves these entries as they are.
+		inAir, failed := fl.queue[fl.head:], fl.failed
 		fl.mu.Unlock()
 
+		f := inAir[0]
 		s.srv.Backend.Wait(f.key, s.id, &f.req, &f.rt)
-		d := time.Since(f.sent)
-		for _, spec := range f.specs {
-			spec.counter().Observe(d)
+		ready := 1
+		for ready < len(inAir) && ready < writevMax && s.srv.Backend.Answered(inAir[ready].key, s.id, &inAir[ready].req, &inAir[ready].rt) {
+			ready++
 		}
-		switch {
-		case failed:
-		case f.req.Overflow || (f.req.Limit > 0 && len(f.req.Out) > f.req.Limit):
-			counters.Count(stats.ErrOutputLimit)
-			s.srv.log.Warn("Client " + strings.TrimSpace(s.describe(time.Now(), nil)) +
-				" scheduled to be closed ASAP for overcoming of output buffer limits.")
-			failed = true
-		default:
-			s.mem.out.Add(int64(len(f.req.Out))) // CLIENT LIST's omem while it is written
+		now, size := time.Now(), 0
+		bufs = bufs[:0]
+		for _, f := range inAir[:ready] {
+			d := now.Sub(f.sent)
+			for _, spec := range f.specs {
+				spec.counter().Observe(d)
+			}
+			if !failed && (f.req.Overflow || (f.req.Limit > 0 && len(f.req.Out) > f.req.Limit)) {
+				counters.Count(stats.ErrOutputLimit)
+				s.srv.log.Warn("Client " + strings.TrimSpace(s.describe(time.Now(), nil)) +
+					" scheduled to be closed ASAP for overcoming of output buffer limits.")
+				failed = true
+			}
+			bufs = append(bufs, f.req.Out)
+			size += len(f.req.Out)
+		}
+		if !failed {
+			s.mem.out.Add(int64(size)) // CLIENT LIST's omem while it is written
 			fl.mu.Lock()
-			fl.unwritten = len(f.req.Out)
+			fl.unwritten = size
 			fl.mu.Unlock()
+			pending = append(pending[:0], bufs...) // WriteTo consumes what it is given
 			s.writeMu.Lock()
-			n, err := s.nc.Write(f.req.Out)
+			n, err := pending.WriteTo(s.nc)
 			s.writeMu.Unlock()
-			s.mem.out.Add(-int64(len(f.req.Out)))
-			counters.BytesOut.Add(int64(n))
+			s.mem.out.Add(-int64(size))
+			counters.BytesOut.Add(n)
 			failed = err != nil
 		}
 		if failed {
 			s.nc.Close() // the reading goroutine sees the client gone
 		}
-		if cap(f.req.Out) > 64<<10 {
-			f.req.Out = nil // do not keep a huge reply's buffer
-		}
-		clear(f.req.Cmds)
 		fl.mu.Lock()
-		fl.queue[fl.head] = nil
-		fl.head++
-		fl.bytes -= f.size
+		for _, f := range inAir[:ready] {
+			if cap(f.req.Out) > 64<<10 {
+				f.req.Out = nil // do not keep a huge reply's buffer
+			}
+			clear(f.req.Cmds)
+			fl.queue[fl.head] = nil
+			fl.head++
+			fl.bytes -= f.size
+			fl.free = append(fl.free, f)
+		}
 		fl.unwritten = 0
 		fl.failed = fl.failed || failed
-		fl.free = append(fl.free, f)
 		fl.cond.Broadcast()
 		fl.mu.Unlock()
+		clear(bufs)
 	}
 }
 

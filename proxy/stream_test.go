@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redverb/redverb/internal/keyslot"
 	"github.com/redverb/redverb/internal/redistest"
 	"github.com/redverb/redverb/internal/resp"
 )
@@ -140,5 +141,86 @@ func TestHalfClosedClientGetsItsReplies(t *testing.T) {
 		if got, err := resp.ReadReply(rd, nil); err != nil || string(got) != "+OK\r\n" {
 			t.Fatalf("reply %d: %q, %v", i, got, err)
 		}
+	}
+}
+
+// On a cluster, a client streams INCR and GET over keys of several slots
+// while two of the slots move to another master: batches change servers
+// (and wait for one another), redirects resend commands from batches in
+// flight, and every reply still comes in order, each counter exact.
+func TestClusterStreamingClientKeepsOrder(t *testing.T) {
+	cl := sharedCluster(t)
+	p := redistest.StartProxy(t, cl.URL())
+	nc, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	tags := []string{"{sa}", "{sb}", "{sc}", "{sd}", "{se}", "{sf}"}
+	rng := rand.New(rand.NewSource(7))
+	counters := map[string]int{}
+	var out []byte
+	var want []string
+	for _, tag := range tags {
+		out = resp.AppendCommand(out, []byte("DEL"), []byte(tag+"n"))
+		want = append(want, "")
+	}
+	for range 20000 {
+		key := tags[rng.Intn(len(tags))] + "n"
+		if rng.Intn(3) == 0 {
+			out = resp.AppendCommand(out, []byte("GET"), []byte(key))
+			if counters[key] == 0 {
+				want = append(want, "$-1\r\n")
+			} else {
+				want = append(want, redistest.Bulk(strconv.Itoa(counters[key])))
+			}
+			continue
+		}
+		counters[key]++
+		out = resp.AppendCommand(out, []byte("INCR"), []byte(key))
+		want = append(want, ":"+strconv.Itoa(counters[key])+"\r\n")
+	}
+	go func() {
+		for len(out) > 0 {
+			n := min(len(out), 1+rng.Intn(4000))
+			if _, err := nc.Write(out[:n]); err != nil {
+				return
+			}
+			out = out[n:]
+			time.Sleep(time.Duration(rng.Intn(2000)) * time.Microsecond)
+		}
+	}()
+	moved := make(chan error, 1)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		for _, tag := range tags[:2] {
+			slot := keyslot.Slot([]byte(tag))
+			owner, to := cl.Owner(slot), ""
+			for _, m := range cl.Masters() {
+				if m.Addr() != owner {
+					to = m.Addr()
+					break
+				}
+			}
+			if err := cl.MoveSlot(slot, to, time.Millisecond); err != nil {
+				moved <- err
+				return
+			}
+		}
+		moved <- cl.WaitStable(30 * time.Second)
+	}()
+	rd := bufio.NewReader(nc)
+	nc.SetReadDeadline(time.Now().Add(60 * time.Second))
+	for i, w := range want {
+		got, err := resp.ReadReply(rd, nil)
+		if err != nil {
+			t.Fatalf("reply %d of %d: %v", i, len(want), err)
+		}
+		if w != "" && string(got) != w {
+			t.Fatalf("reply %d of %d: got %q, want %q", i, len(want), got, w)
+		}
+	}
+	if err := <-moved; err != nil {
+		t.Fatal(err)
 	}
 }
