@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Measures redverb against redis-server directly and against twemproxy
 # (nutcracker), side by side on this machine, and prints one markdown table
-# with every figure; the chart goes to bench/results.png.
+# with every figure (CPU per request of each server too); the chart goes
+# to bench/results.png.
 #
 #   bench/run.sh                       # about 6 minutes on 2 cores
 #   ROUNDS=5 N=400000 bench/run.sh     # steadier medians
 #
 # Needs: redis-server, redis-benchmark (redis-tools), nutcracker, go.
 # Throughput: redis-benchmark, SET and GET, pipeline 1 and 16, 50 and 500
-# clients; each round runs every target once, interleaved, so a noisy
+# clients, and one client pipelining GET 16 and 128 deep; each round runs every target once, interleaved, so a noisy
 # neighbour hurts all alike, and the median of the rounds is reported.
 # Latency: bench/load sends GET at a fixed rate, half of what direct Redis
 # peaks at (P1, 50 clients), and reports p50/p99/p99.9 from each request's
@@ -67,17 +68,38 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "throughput (redis-benchmark, $N requests, $ROUNDS rounds)" >&2
 ops() { redis-benchmark -p "$1" -c "$2" -n "$N" -P "$3" -t "$4" -r 100000 --csv 2>/dev/null | awk -F'","' 'NR==2 {print int($2)}'; }
-for C in 50 500; do
-  for P in 1 16; do
-    for T in set get; do
-      declare -A runs=()
-      for _ in $(seq "$ROUNDS"); do
-        for target in redis twemproxy redverb; do runs[$target]+="$(ops "${PORT[$target]}" "$C" "$P" "$T") "; done
-      done
-      for target in redis twemproxy redverb; do say "tput.$T.$P.$C.$target" "$(tr ' ' '\n' <<<"${runs[$target]}" | grep . | median)"; done
-      unset runs
+# CPU per request: each server's own user+system time (/proc/PID/stat)
+# over the rounds, in ns per request. For a proxy, that is what the hop
+# costs beyond Redis's own work.
+declare -A PID_OF=([redis]=$REDIS_PID [twemproxy]=$NUT_PID [redverb]=$RV_PID)
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+NS_PER_TICK=$(( 1000000000 / $(getconf CLK_TCK) ))
+# measure NAME PID command...: runs the command with its output in
+# $work/out, and adds the CPU ticks PID spent meanwhile to TICKS[NAME].
+declare -A TICKS=()
+measure() {
+  local name=$1 pid=$2 t0; shift 2
+  t0=$(cpu_ticks "$pid"); "$@" >"$work/out"
+  TICKS[$name]=$(( ${TICKS[$name]:-0} + $(cpu_ticks "$pid") - t0 ))
+}
+say_cpu() { say "cpu.$1" $(( ${TICKS[$1]:-0} * NS_PER_TICK / (ROUNDS * N) )); }
+# Rows: clients pipeline commands. One client pipelining 16 and 128 deep
+# shows what the hop costs a client's own pipeline.
+rows="50:1:set 50:1:get 50:16:set 50:16:get 500:1:set 500:1:get 500:16:set 500:16:get 1:16:get 1:128:get"
+for row in $rows; do
+  IFS=: read -r C P T <<<"$row"
+  declare -A runs=()
+  for _ in $(seq "$ROUNDS"); do
+    for target in redis twemproxy redverb; do
+      measure "$T.$P.$C.$target" "${PID_OF[$target]}" ops "${PORT[$target]}" "$C" "$P" "$T"
+      runs[$target]+="$(cat "$work/out") "
     done
   done
+  for target in redis twemproxy redverb; do
+    say "tput.$T.$P.$C.$target" "$(tr ' ' '\n' <<<"${runs[$target]}" | grep . | median)"
+    say_cpu "$T.$P.$C.$target"
+  done
+  unset runs
 done
 
 echo "verbs" >&2
@@ -88,23 +110,21 @@ SHA=$(cat lua/prelude.lua lua/cas.lua | redis-cli -p "$REDIS" -x SCRIPT LOAD)
   { echo "bench: the CAS script's SHA1 differs from redverb's" >&2; exit 1; }
 # cas_ops PORT CLIENTS PIPELINE command...
 cas_ops() { redis-benchmark -p "$1" -c "$2" -n "$N" -P "$3" -r 10 --csv "${@:4}" 2>/dev/null | awk -F'","' 'NR==2 {print int($2)}'; }
-d=""; v=""
-for _ in $(seq "$ROUNDS"); do
-  d+="$(cas_ops "$REDIS" 50 1 EVALSHA "$SHA" 1 key:__rand_int__ x y) "
-  v+="$(cas_ops "$RV" 50 1 CAS key:__rand_int__ x y) "
-done
-say cas.direct "$(tr ' ' '\n' <<<"$d" | grep . | median)"
-say cas.redverb "$(tr ' ' '\n' <<<"$v" | grep . | median)"
-# Pipelined verbs: CAS at pipeline 16 against EVALSHA of its script at
-# pipeline 16 straight to Redis, one client and 50.
-for C in 1 50; do
+# CAS at pipeline 1 with 50 clients, and pipelined (16 deep with 1 and 50
+# clients, 128 deep with 1), against EVALSHA of its script straight to
+# Redis in the same shape.
+for row in 50:1 1:16 50:16 1:128; do
+  IFS=: read -r C P <<<"$row"
   d=""; v=""
   for _ in $(seq "$ROUNDS"); do
-    d+="$(cas_ops "$REDIS" "$C" 16 EVALSHA "$SHA" 1 key:__rand_int__ x y) "
-    v+="$(cas_ops "$RV" "$C" 16 CAS key:__rand_int__ x y) "
+    measure "cas.$P.$C.direct" "$REDIS_PID" cas_ops "$REDIS" "$C" "$P" EVALSHA "$SHA" 1 key:__rand_int__ x y
+    d+="$(cat "$work/out") "
+    measure "cas.$P.$C.redverb" "$RV_PID" cas_ops "$RV" "$C" "$P" CAS key:__rand_int__ x y
+    v+="$(cat "$work/out") "
   done
-  say "cas16.$C.direct" "$(tr ' ' '\n' <<<"$d" | grep . | median)"
-  say "cas16.$C.redverb" "$(tr ' ' '\n' <<<"$v" | grep . | median)"
+  say "cas.$P.$C.direct" "$(tr ' ' '\n' <<<"$d" | grep . | median)"
+  say "cas.$P.$C.redverb" "$(tr ' ' '\n' <<<"$v" | grep . | median)"
+  say_cpu "cas.$P.$C.direct"; say_cpu "cas.$P.$C.redverb"
 done
 # Contended CAS on 10 keys: the verb against client-side WATCH/GET/MULTI/
 # SET/EXEC on redis-server. One scheduler thread, like redis-benchmark.

@@ -66,7 +66,7 @@ func read(path string) (figures, error) {
 	return f, sc.Err()
 }
 
-// workloads are the throughput rows, in order.
+// workloads are the throughput rows, in order: command.pipeline.clients.
 var workloads = func() (list []string) {
 	for _, c := range []string{"50", "500"} {
 		for _, p := range []string{"1", "16"} {
@@ -75,8 +75,11 @@ var workloads = func() (list []string) {
 			}
 		}
 	}
-	return list
+	return append(list, "get.16.1", "get.128.1")
 }()
+
+// casRows are the CAS verb's rows: pipeline.clients.
+var casRows = []string{"1.50", "16.1", "16.50", "128.1"}
 
 func label(w string) string {
 	parts := strings.Split(w, ".")
@@ -98,27 +101,30 @@ func ratio(a, b float64) string {
 }
 
 func table(f figures) {
-	fmt.Println("| figure | direct Redis | twemproxy | redverb | redverb vs Redis | redverb vs twemproxy |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|")
+	fmt.Println("| figure | direct Redis | twemproxy | redverb | redverb vs Redis | redverb vs twemproxy | CPU per request, ns: Redis / twemproxy / redverb |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
 	for _, w := range workloads {
 		d, t, r := f["tput."+w+".redis"], f["tput."+w+".twemproxy"], f["tput."+w+".redverb"]
-		fmt.Printf("| %s (ops/s) | %s | %s | %s | %s | %s |\n", label(w), num(d), num(t), num(r), ratio(r, d), ratio(r, t))
+		fmt.Printf("| %s (ops/s) | %s | %s | %s | %s | %s | %s / %s / %s |\n", label(w), num(d), num(t), num(r), ratio(r, d), ratio(r, t),
+			num(f["cpu."+w+".redis"]), num(f["cpu."+w+".twemproxy"]), num(f["cpu."+w+".redverb"]))
 	}
-	fmt.Printf("| CAS verb vs EVALSHA of its script, P1 (ops/s) | %s | – | %s | %s | – |\n",
-		num(f["cas.direct"]), num(f["cas.redverb"]), ratio(f["cas.redverb"], f["cas.direct"]))
-	for _, c := range []string{"1", "50"} {
-		fmt.Printf("| CAS verb vs EVALSHA of its script, P16, %s client(s) (ops/s) | %s | – | %s | %s | – |\n",
-			c, num(f["cas16."+c+".direct"]), num(f["cas16."+c+".redverb"]), ratio(f["cas16."+c+".redverb"], f["cas16."+c+".direct"]))
+	for _, c := range casRows {
+		p, clients, _ := strings.Cut(c, ".")
+		d, r := f["cas."+c+".direct"], f["cas."+c+".redverb"]
+		fmt.Printf("| CAS verb vs EVALSHA of its script, P%s %sc (ops/s) | %s | – | %s | %s | – | %s / – / %s |\n",
+			p, clients, num(d), num(r), ratio(r, d), num(f["cpu.cas."+c+".direct"]), num(f["cpu.cas."+c+".redverb"]))
 	}
-	fmt.Printf("| contended CAS, 10 keys: verb vs WATCH/MULTI loop (ops/s) | %s | – | %s | %s | – |\n",
+	fmt.Printf("| contended CAS, 10 keys: verb vs WATCH/MULTI loop (ops/s) | %s | – | %s | %s | – | |\n",
 		num(f["contended.watch"]), num(f["contended.redverb"]), ratio(f["contended.redverb"], f["contended.watch"]))
-	fmt.Printf("| memory per idle client, 10,000 clients (bytes) | – | %s | %s | – | %s |\n",
+	fmt.Printf("| memory per idle client that sent a GET, 10,000 clients (bytes) | – | %s | %s | – | %s | |\n",
 		num(f["mem.twemproxy"]), num(f["mem.redverb"]), ratio(f["mem.redverb"], f["mem.twemproxy"]))
-	fmt.Printf("| RSS after the idle clients left (KiB; before them: twemproxy %s, redverb %s) | – | %s | %s | – | – |\n",
-		num(f["mem.twemproxy.before"]), num(f["mem.redverb.before"]), num(f["mem.twemproxy.after"]), num(f["mem.redverb.after"]))
+	fmt.Printf("| RSS with the idle clients (KiB; before them: twemproxy %s, redverb %s) | – | %s | %s | – | – | |\n",
+		num(f["mem.twemproxy.before"]), num(f["mem.redverb.before"]), num(f["mem.twemproxy.peak"]), num(f["mem.redverb.peak"]))
+	fmt.Printf("| RSS after the idle clients left (KiB) | – | %s | %s | – | – | |\n",
+		num(f["mem.twemproxy.after"]), num(f["mem.redverb.after"]))
 	for _, p := range []string{"p50", "p99", "p999"} {
 		d, t, r := f["lat.redis."+p], f["lat.twemproxy."+p], f["lat.redverb."+p]
-		fmt.Printf("| GET latency %s at %s req/s (µs; in brackets: added to direct Redis's) | %s | %s (%+.0f) | %s (%+.0f) | %+.0f µs | %s |\n",
+		fmt.Printf("| GET latency %s at %s req/s (µs; in brackets: added to direct Redis's) | %s | %s (%+.0f) | %s (%+.0f) | %+.0f µs | %s | |\n",
 			strings.Replace(p, "p999", "p99.9", 1), num(f["lat.rate"]), num(d), num(t), t-d, num(r), r-d, r-d, addedVs(r-d, t-d))
 	}
 }
