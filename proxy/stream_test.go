@@ -85,20 +85,7 @@ func streamAndCheck(t *testing.T, addr string, seed int64) {
 			send("+PONG\r\n", "PING")
 		}
 	}
-	// Send in pieces of random sizes, without reading, so that batches are
-	// cut everywhere, even inside a command and inside a transaction.
-	go func() {
-		for len(out) > 0 {
-			n := min(len(out), 1+rng.Intn(2000))
-			if _, err := nc.Write(out[:n]); err != nil {
-				return
-			}
-			out = out[n:]
-			if rng.Intn(8) == 0 {
-				time.Sleep(time.Duration(rng.Intn(300)) * time.Microsecond)
-			}
-		}
-	}()
+	go sendInPieces(nc, out, rng, 2000, 8, 300*time.Microsecond)
 	rd := bufio.NewReader(nc)
 	nc.SetReadDeadline(time.Now().Add(30 * time.Second))
 	for i, w := range want {
@@ -108,6 +95,22 @@ func streamAndCheck(t *testing.T, addr string, seed int64) {
 		}
 		if string(got) != w {
 			t.Fatalf("reply %d of %d: got %q, want %q", i, len(want), got, w)
+		}
+	}
+}
+
+// sendInPieces writes out without reading replies, in pieces of 1 to
+// maxPiece bytes, pausing up to maxPause after one piece in pauseOneIn:
+// the proxy's batches are cut everywhere, even inside a command.
+func sendInPieces(nc net.Conn, out []byte, rng *rand.Rand, maxPiece, pauseOneIn int, maxPause time.Duration) {
+	for len(out) > 0 {
+		n := min(len(out), 1+rng.Intn(maxPiece))
+		if _, err := nc.Write(out[:n]); err != nil {
+			return
+		}
+		out = out[n:]
+		if rng.Intn(pauseOneIn) == 0 {
+			time.Sleep(time.Duration(rng.Int63n(int64(maxPause))))
 		}
 	}
 }
@@ -180,29 +183,13 @@ func TestClusterStreamingClientKeepsOrder(t *testing.T) {
 		out = resp.AppendCommand(out, []byte("INCR"), []byte(key))
 		want = append(want, ":"+strconv.Itoa(counters[key])+"\r\n")
 	}
-	go func() {
-		for len(out) > 0 {
-			n := min(len(out), 1+rng.Intn(4000))
-			if _, err := nc.Write(out[:n]); err != nil {
-				return
-			}
-			out = out[n:]
-			time.Sleep(time.Duration(rng.Intn(2000)) * time.Microsecond)
-		}
-	}()
+	go sendInPieces(nc, out, rng, 4000, 1, 2*time.Millisecond)
 	moved := make(chan error, 1)
 	go func() {
 		time.Sleep(20 * time.Millisecond)
 		for _, tag := range tags[:2] {
 			slot := keyslot.Slot([]byte(tag))
-			owner, to := cl.Owner(slot), ""
-			for _, m := range cl.Masters() {
-				if m.Addr() != owner {
-					to = m.Addr()
-					break
-				}
-			}
-			if err := cl.MoveSlot(slot, to, time.Millisecond); err != nil {
+			if err := cl.MoveSlot(slot, cl.OtherMaster(slot), time.Millisecond); err != nil {
 				moved <- err
 				return
 			}

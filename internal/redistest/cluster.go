@@ -235,6 +235,17 @@ func (c *Cluster) Owner(slot int) string {
 	return ""
 }
 
+// OtherMaster returns the address of a master that does not serve slot.
+func (c *Cluster) OtherMaster(slot int) string {
+	owner := c.Owner(slot)
+	for _, m := range c.Masters() {
+		if m.Addr() != owner {
+			return m.Addr()
+		}
+	}
+	return ""
+}
+
 // MoveSlot migrates slot to the master at addr the way redis-cli
 // --cluster reshard does: IMPORTING on the target, MIGRATING on the source,
 // MIGRATE of its keys a few at a time (pausing between batches, so clients
