@@ -4,7 +4,7 @@
 # with every figure (CPU per request of each server too); the chart goes
 # to bench/results.png.
 #
-#   bench/run.sh                       # about 6 minutes on 2 cores
+#   bench/run.sh                       # about 13 minutes on 2 cores
 #   ROUNDS=5 N=400000 bench/run.sh     # steadier medians
 #
 # Needs: redis-server, redis-benchmark (redis-tools), nutcracker, go.
