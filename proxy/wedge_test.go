@@ -42,9 +42,14 @@ func TestRunawayScriptCanBeKilled(t *testing.T) {
 	r := busyRedis(t)
 	p := redistest.StartProxy(t, r.URL())
 	runaway := redistest.Dial(t, p.Addr())
+	// Warm up first (the command table, the shared connection, a pooled
+	// one for scripts), so that the runaway script is surely running on
+	// Redis when the other client's INCR arrives 50ms later.
+	waiting := redistest.Dial(t, p.Addr())
+	expect(t, waiting.Do("GET", "n"), "$-1\r\n")
+	expect(t, runaway.Do("EVAL", "return 1", "0"), ":1\r\n")
 	runaway.Send("EVAL", "while true do end", "0")
 	time.Sleep(50 * time.Millisecond)
-	waiting := redistest.Dial(t, p.Addr())
 	waiting.Send("INCR", "n")
 	time.Sleep(1200 * time.Millisecond)
 	if got := redistest.Dial(t, p.Addr()).Do("GET", "n"); !strings.HasPrefix(got, "-BUSY") {
