@@ -77,6 +77,8 @@ func TestClientsVanishingMidPipeline(t *testing.T) {
 	waitFor(t, func() bool { return c.Do("GET", "counter") == redistest.Bulk("25000") })
 	expect(t, c.Do("EXISTS", "k"), ":0\r\n")
 	expect(t, redistest.Dial(t, r.Addr()).Do("GET", "counter"), redistest.Bulk("25000"))
+	// Every vanished client's session ended, replies in flight or not.
+	waitFor(t, func() bool { return p.Server.Clients().Connected == 1 })
 }
 
 // While the backend is down every command gets a prompt error, and the
