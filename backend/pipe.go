@@ -91,6 +91,21 @@ func (p *pipe) send(req *Request) bool {
 		return false
 	}
 	idle := p.head == len(p.queue) && !p.writing && len(p.wbuf) == 0
+	if idle {
+		// Let goroutines already runnable go first: commands of other
+		// clients that reached the proxy with this one (woken by the same
+		// poll) then reach Redis before it, as they would reach Redis
+		// itself. The writer's yields did this for every batch.
+		p.mu.Unlock()
+		runtime.Gosched()
+		p.mu.Lock()
+		if err := p.connectLocked(context.Background()); err != nil {
+			p.mu.Unlock()
+			req.failRest(err)
+			return false
+		}
+		idle = p.head == len(p.queue) && !p.writing && len(p.wbuf) == 0
+	}
 	p.queue = append(p.queue, req)
 	req.pipe = p
 	if len(p.queue)-p.head == 1 {
