@@ -85,13 +85,7 @@ func (p *pipe) send(req *Request) bool {
 	req.Ends = req.Ends[:0]
 	req.Overflow = false
 	p.mu.Lock()
-	if err := p.connectLocked(context.Background()); err != nil {
-		p.mu.Unlock()
-		req.failRest(err)
-		return false
-	}
-	idle := p.head == len(p.queue) && !p.writing && len(p.wbuf) == 0
-	if idle {
+	if p.idleLocked() {
 		// Let goroutines already runnable go first: commands of other
 		// clients that reached the proxy with this one (woken by the same
 		// poll) then reach Redis before it, as they would reach Redis
@@ -99,13 +93,13 @@ func (p *pipe) send(req *Request) bool {
 		p.mu.Unlock()
 		runtime.Gosched()
 		p.mu.Lock()
-		if err := p.connectLocked(context.Background()); err != nil {
-			p.mu.Unlock()
-			req.failRest(err)
-			return false
-		}
-		idle = p.head == len(p.queue) && !p.writing && len(p.wbuf) == 0
 	}
+	if err := p.connectLocked(context.Background()); err != nil {
+		p.mu.Unlock()
+		req.failRest(err)
+		return false
+	}
+	idle := p.idleLocked()
 	p.queue = append(p.queue, req)
 	req.pipe = p
 	if len(p.queue)-p.head == 1 {
@@ -124,14 +118,10 @@ func (p *pipe) send(req *Request) bool {
 		p.direct = buf
 		p.mu.Unlock()
 		_, err := c.nc.Write(buf)
-		p.mu.Lock()
-		p.writing = false
+		p.wrote(c)
 		if err != nil {
 			c.nc.Close() // the reader fails what is queued
-		} else if len(p.wbuf) > 0 {
-			kick(c)
 		}
-		p.mu.Unlock()
 		return true
 	}
 	for _, cmd := range req.Cmds {
@@ -175,17 +165,29 @@ func (p *pipe) writeLoop(c *Conn) {
 		p.writing = true
 		p.mu.Unlock()
 		_, err := c.nc.Write(buf)
-		p.mu.Lock()
-		p.writing = false
-		if len(p.wbuf) > 0 {
-			kick(c)
-		}
-		p.mu.Unlock()
+		p.wrote(c)
 		if err != nil {
 			c.nc.Close() // the reader fails what is queued
 			return
 		}
 	}
+}
+
+// idleLocked reports whether nothing is waiting on the connection: no
+// reply due, no write pending, no one writing. p.mu is held.
+func (p *pipe) idleLocked() bool {
+	return p.head == len(p.queue) && !p.writing && len(p.wbuf) == 0
+}
+
+// wrote ends a write to c, by the writer or by a session writing itself,
+// and wakes the writer for what was queued meanwhile.
+func (p *pipe) wrote(c *Conn) {
+	p.mu.Lock()
+	p.writing = false
+	if len(p.wbuf) > 0 {
+		kick(c)
+	}
+	p.mu.Unlock()
 }
 
 func kick(c *Conn) {

@@ -78,6 +78,27 @@ type Routing struct {
 // batch whose commands all go to one server is sent as it is.
 func (b *Backend) Do(key ConnKey, session uint64, req *Request, rt *Routing) {
 	req.Base, req.Ends, req.Overflow = len(req.Out), req.Ends[:0], false
+	single, err := b.route(req, rt)
+	if err != nil {
+		req.failRest(err)
+		return
+	}
+	if single {
+		p, err := rt.nodes[0].pipeFor(key, session)
+		if err != nil {
+			req.failRest(err)
+			return
+		}
+		p.do(req)
+	} else {
+		b.scatter(key, session, req, rt)
+	}
+	b.followRedirects(key, session, req, rt)
+}
+
+// route finds the server of each of req's commands (rt.nodes) and reports
+// whether they are all one.
+func (b *Backend) route(req *Request, rt *Routing) (single bool, err error) {
 	rt.nodes = rt.nodes[:0]
 	single, prev := true, NoSlot
 	for i := range req.Cmds {
@@ -92,25 +113,12 @@ func (b *Backend) Do(key ConnKey, session uint64, req *Request, rt *Routing) {
 		prev = t
 		n, err := b.nodeFor(t)
 		if err != nil {
-			req.failRest(err)
-			return
+			return false, err
 		}
 		rt.nodes = append(rt.nodes, n)
 		single = single && n == rt.nodes[0]
 	}
-	if single {
-		p, err := rt.nodes[0].pipeFor(key, session)
-		if err != nil {
-			req.failRest(err)
-			return
-		}
-		p.do(req)
-	} else {
-		b.scatter(key, session, req, rt)
-	}
-	if b.caps.redirects {
-		b.followRedirects(key, session, req, rt)
-	}
+	return single, nil
 }
 
 // Send sends req like Do but does not wait for its replies: Wait does. It
@@ -120,28 +128,12 @@ func (b *Backend) Do(key ConnKey, session uint64, req *Request, rt *Routing) {
 // nothing and reports false; the caller waits for after and uses Do.
 // req.Cmds must stay valid until Wait returns (a redirect resends them).
 func (b *Backend) Send(key ConnKey, session uint64, req *Request, rt *Routing, after *Request) bool {
-	var p *pipe
-	prev := NoSlot
-	for i := range req.Cmds {
-		t := NoSlot
-		if i < len(rt.Targets) {
-			t = rt.Targets[i]
-		}
-		if i > 0 && t == prev {
-			continue
-		}
-		prev = t
-		n, err := b.nodeFor(t)
-		if err != nil {
-			return false
-		}
-		np, err := n.pipeFor(key, session)
-		if err != nil || (p != nil && np != p) {
-			return false
-		}
-		p = np
+	single, err := b.route(req, rt)
+	if err != nil || !single || len(rt.nodes) == 0 {
+		return false
 	}
-	if p == nil || (after != nil && after.pipe != p) {
+	p, err := rt.nodes[0].pipeFor(key, session)
+	if err != nil || (after != nil && after.pipe != p) {
 		return false
 	}
 	if !p.send(req) {
@@ -158,9 +150,7 @@ func (b *Backend) Answered(key ConnKey, session uint64, req *Request, rt *Routin
 	default:
 		return false
 	}
-	if b.caps.redirects {
-		b.followRedirects(key, session, req, rt)
-	}
+	b.followRedirects(key, session, req, rt)
 	return true
 }
 
@@ -168,9 +158,7 @@ func (b *Backend) Answered(key ConnKey, session uint64, req *Request, rt *Routin
 // replies.
 func (b *Backend) Wait(key ConnKey, session uint64, req *Request, rt *Routing) {
 	<-req.Done
-	if b.caps.redirects {
-		b.followRedirects(key, session, req, rt)
-	}
+	b.followRedirects(key, session, req, rt)
 }
 
 // OnNodes sends raw to every node in nodes at once, on the shared
@@ -263,8 +251,12 @@ const maxRedirects = 16
 // followRedirects resends the commands the cluster redirected (MOVED: the
 // slot lives elsewhere now; ASK: this key is being migrated) or refused for
 // the moment. None of these replies means the command ran, so a resend
-// never runs a command twice. Replies are replaced in place.
+// never runs a command twice. Replies are replaced in place. A backend
+// that never redirects is not looked at.
 func (b *Backend) followRedirects(key ConnKey, session uint64, req *Request, rt *Routing) {
+	if !b.caps.redirects {
+		return
+	}
 	redirected := false
 	for i := range req.Ends {
 		if reply := req.Reply(i); reply[0] == '-' && redirectOf(reply) != notRedirect {

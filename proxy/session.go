@@ -153,7 +153,6 @@ func (s *Session) loop() (moved bool) {
 	for !s.srv.draining.Load() {
 		cmds, err := s.in.readCommands()
 		if err == errShed {
-			s.fl.shed()
 			return true
 		}
 		for _, c := range s.track.conns {
@@ -211,11 +210,17 @@ func (s *Session) overLimit() bool {
 	if !s.req.Overflow && (s.req.Limit == 0 || len(s.out) <= s.req.Limit) {
 		return false
 	}
+	s.outputLimitPassed()
+	s.out, s.quit, s.req.Overflow = nil, true, false
+	return true
+}
+
+// outputLimitPassed counts and logs, as Redis does, a client dropped for
+// the replies waiting for it.
+func (s *Session) outputLimitPassed() {
 	counters.Count(stats.ErrOutputLimit)
 	s.srv.log.Warn("Client " + strings.TrimSpace(s.describe(time.Now(), nil)) +
 		" scheduled to be closed ASAP for overcoming of output buffer limits.")
-	s.out, s.quit, s.req.Overflow = nil, true, false
-	return true
 }
 
 func (s *Session) flush() error {

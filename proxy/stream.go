@@ -2,12 +2,10 @@ package proxy
 
 import (
 	"net"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/redverb/redverb/backend"
-	"github.com/redverb/redverb/internal/stats"
 )
 
 // A client that pipelines keeps sending while the replies to what it sent
@@ -23,7 +21,6 @@ import (
 // output buffers: a fast writer waits for its replies beyond them, and so
 // does a client that does not read the replies it has.
 const (
-	writevMax      = 16 // flights written together, at most
 	maxFlights     = 16
 	maxFlightBytes = 1 << 20 // commands sent and not yet answered
 )
@@ -98,18 +95,15 @@ func (s *Session) stream(cmds []command) bool {
 		if t != backend.NoSlot {
 			s.lastTarget = t
 		}
-		raw := c.raw
 		if copied {
-			start := len(f.raw)
-			f.raw = append(f.raw, raw...)
-			raw = f.raw[start:len(f.raw):len(f.raw)]
+			f.raw = append(f.raw, c.raw...)
 		}
-		f.req.Cmds, f.rt.Targets = append(f.req.Cmds, raw), append(f.rt.Targets, t)
+		f.req.Cmds, f.rt.Targets = append(f.req.Cmds, c.raw), append(f.rt.Targets, t)
 		f.specs = append(f.specs, c.spec)
 		f.size += len(c.raw)
 	}
 	if copied {
-		// f.raw may have moved while it grew: point at its final bytes.
+		// The commands point at their copies, once f.raw has stopped growing.
 		off := 0
 		for i, raw := range f.req.Cmds {
 			f.req.Cmds[i] = f.raw[off : off+len(raw) : off+len(raw)]
@@ -171,7 +165,7 @@ func (s *Session) writeFlights() {
 		f := inAir[0]
 		s.srv.Backend.Wait(f.key, s.id, &f.req, &f.rt)
 		ready := 1
-		for ready < len(inAir) && ready < writevMax && s.srv.Backend.Answered(inAir[ready].key, s.id, &inAir[ready].req, &inAir[ready].rt) {
+		for ready < len(inAir) && s.srv.Backend.Answered(inAir[ready].key, s.id, &inAir[ready].req, &inAir[ready].rt) {
 			ready++
 		}
 		now, size := time.Now(), 0
@@ -182,9 +176,7 @@ func (s *Session) writeFlights() {
 				spec.counter().Observe(d)
 			}
 			if !failed && (f.req.Overflow || (f.req.Limit > 0 && len(f.req.Out) > f.req.Limit)) {
-				counters.Count(stats.ErrOutputLimit)
-				s.srv.log.Warn("Client " + strings.TrimSpace(s.describe(time.Now(), nil)) +
-					" scheduled to be closed ASAP for overcoming of output buffer limits.")
+				s.outputLimitPassed()
 				failed = true
 			}
 			bufs = append(bufs, f.req.Out)
