@@ -37,35 +37,67 @@ func (ck *Command) FirstKey(args [][]byte) int {
 	if ck == nil {
 		return -1
 	}
-	argc := len(args)
 	for _, sp := range ck.Specs {
-		first := sp.index
-		if sp.keyword != "" {
-			first = -1
-			start, end, step := sp.index, argc-1, 1
-			if sp.index < 0 {
-				start, end, step = argc+sp.index, 1, -1
-			}
-			for i := start; i >= 1 && i < argc && (step > 0 && i <= end || step < 0 && i >= end); i += step {
-				if bytes.EqualFold(args[i], []byte(sp.keyword)) {
-					first = i + 1
-					break
-				}
-			}
+		if first, _, _ := sp.keys(args); first > 0 {
+			return first
 		}
-		if first <= 0 || first >= argc {
-			continue
-		}
-		if sp.keynum {
-			n, err := strconv.Atoi(string(args[min(first+sp.keynumidx, argc-1)]))
-			if err != nil || n <= 0 || first+sp.firstkey >= argc {
-				continue
-			}
-			return first + sp.firstkey
-		}
-		return first
 	}
 	return -1
+}
+
+// Keys appends to dst every key of a call, as its key specs find them
+// (a key two specs find appears twice).
+func (ck *Command) Keys(args [][]byte, dst [][]byte) [][]byte {
+	if ck == nil {
+		return dst
+	}
+	for _, sp := range ck.Specs {
+		first, last, step := sp.keys(args)
+		for i := first; first > 0 && i <= last && i < len(args); i += step {
+			dst = append(dst, args[i])
+		}
+	}
+	return dst
+}
+
+// keys returns where one spec's keys are in args: from first to last by
+// step; first is 0 when the spec finds none.
+func (sp *Spec) keys(args [][]byte) (first, last, step int) {
+	argc := len(args)
+	first = sp.index
+	if sp.keyword != "" {
+		first = -1
+		start, end, step := sp.index, argc-1, 1
+		if sp.index < 0 {
+			start, end, step = argc+sp.index, 1, -1
+		}
+		for i := start; i >= 1 && i < argc && (step > 0 && i <= end || step < 0 && i >= end); i += step {
+			if bytes.EqualFold(args[i], []byte(sp.keyword)) {
+				first = i + 1
+				break
+			}
+		}
+	}
+	if first <= 0 || first >= argc {
+		return 0, 0, 1
+	}
+	step = max(sp.keystep, 1)
+	if sp.keynum {
+		n, err := strconv.Atoi(string(args[min(first+sp.keynumidx, argc-1)]))
+		if err != nil || n <= 0 || first+sp.firstkey >= argc {
+			return 0, 0, 1
+		}
+		return first + sp.firstkey, first + sp.firstkey + (n-1)*step, step
+	}
+	switch {
+	case sp.lastkey >= 0:
+		last = first + sp.lastkey
+	case sp.limit > 1: // the keys are the first 1/limit of what is left
+		last = first + (argc-first)/sp.limit - 1
+	default:
+		last = argc + sp.lastkey
+	}
+	return first, last, step
 }
 
 // Parse reads a COMMAND reply: every command by lower-case name, its
@@ -105,7 +137,11 @@ func addCommand(cmds map[string]*Command, entry []byte) {
 	if len(ck.Specs) == 0 {
 		// Before key specs (Redis < 7): first key, last key and step.
 		if first := resp.Int(f[3]); first > 0 {
-			ck.Specs = []Spec{{index: first, lastkey: 0, keystep: 1}}
+			last := resp.Int(f[4]) // absolute, or counted from the end
+			if last > 0 {
+				last -= first
+			}
+			ck.Specs = []Spec{{index: first, lastkey: last, keystep: resp.Int(f[5])}}
 		}
 	}
 	if len(f) >= 10 {

@@ -1,6 +1,7 @@
 package keyspec
 
 import (
+	"bytes"
 	"os"
 	"strings"
 	"testing"
@@ -49,6 +50,22 @@ func TestParseRedis70(t *testing.T) {
 			t.Errorf("%q: first key at %d, want %d", tc.call, got, tc.first)
 		}
 	}
+	for _, tc := range []struct{ name, call, keys string }{
+		{"get", "GET k", "k"},
+		{"set", "SET k v EX 1", "k"},
+		{"xread", "XREAD COUNT 2 STREAMS s1 s2 0 0", "s1 s2"},
+		{"xread", "XREAD STREAMS s1 0", "s1"},
+		{"eval", "EVAL body 2 k1 k2 a", "k1 k2"},
+		{"eval", "EVAL body 0 a", ""},
+		{"zunionstore", "ZUNIONSTORE dest 2 a b WEIGHTS 1 2", "dest a b"},
+		{"migrate", "MIGRATE host 6379 \"\" 0 5000 KEYS a b", "\"\" a b"}, // the empty key too, as Redis finds it
+		{"ping", "PING", ""},
+	} {
+		keys := cmds[tc.name].Keys(fields(tc.call), nil)
+		if got := string(bytes.Join(keys, []byte(" "))); got != tc.keys {
+			t.Errorf("%q: keys %q, want %q", tc.call, got, tc.keys)
+		}
+	}
 }
 
 // Before key specs (Redis 6), the first key is COMMAND's first-key field.
@@ -57,6 +74,11 @@ func TestParseRedis6(t *testing.T) {
 	c := Parse([]byte(reply))["get"]
 	if c == nil || !c.ReadOnly || c.FirstKey(fields("GET k")) != 1 {
 		t.Fatalf("get: %+v", c)
+	}
+	// first key 1, last key -1 (the last argument), step 2.
+	mset := Parse([]byte("*1\r\n*6\r\n$4\r\nmset\r\n:-3\r\n*1\r\n+write\r\n:1\r\n:-1\r\n:2\r\n"))["mset"]
+	if got := string(bytes.Join(mset.Keys(fields("MSET a 1 b 2 c 3"), nil), []byte(" "))); got != "a b c" {
+		t.Fatalf("mset keys %q", got)
 	}
 }
 
