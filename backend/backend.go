@@ -108,6 +108,7 @@ type Backend struct {
 	pausedUntil atomic.Int64
 
 	mu     sync.Mutex
+	inval  *invalidations // if WatchInvalidations was called
 	nodes  map[string]*Node
 	closed bool
 	server serverInfo
@@ -219,6 +220,7 @@ func (b *Backend) Master(slot int) (*Node, error) {
 func (b *Backend) moved(slot int, addr string) {
 	b.topo.moved(slot, addr)
 	b.gen.Add(1)
+	b.trackersChanged()
 }
 
 // replica returns a node serving reads for slot: a replica if the backend
@@ -324,6 +326,7 @@ func (b *Backend) Close() {
 		return
 	}
 	b.closed = true
+	b.inval.close()
 	nodes := b.nodes
 	b.nodes = map[string]*Node{}
 	close(b.prune)

@@ -16,6 +16,9 @@ type Options struct {
 	// MaxAge bounds how long an entry lives. If zero, until it is
 	// invalidated, evicted, or its key expires.
 	MaxAge time.Duration
+	// Prefixes, if any, are the only keys cached: those that start with
+	// one of them. If empty, every key.
+	Prefixes []string
 }
 
 // DefaultMaxMemory is MaxMemory's default.
@@ -87,6 +90,23 @@ func New(opts Options) *Cache {
 	c := &Cache{opts: opts, entries: map[string]*entry{}, keys: map[string]*keyState{}}
 	c.lru.next, c.lru.prev = &c.lru, &c.lru
 	return c
+}
+
+// Prefixes are Options.Prefixes: the keys whose changes must reach the
+// cache.
+func (c *Cache) Prefixes() []string { return c.opts.Prefixes }
+
+// Covers reports whether key may be cached (Options.Prefixes).
+func (c *Cache) Covers(key []byte) bool {
+	if len(c.opts.Prefixes) == 0 {
+		return true
+	}
+	for _, p := range c.opts.Prefixes {
+		if len(key) >= len(p) && string(key[:len(p)]) == p {
+			return true
+		}
+	}
+	return false
 }
 
 // Get appends the reply cached under id to dst.

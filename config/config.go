@@ -99,6 +99,25 @@ type Config struct {
 	// ClientQueryBufferLimit closes a client whose unprocessed input (one
 	// command still arriving) passes it, in Redis's units. If empty, 1gb.
 	ClientQueryBufferLimit string `yaml:"client-query-buffer-limit"`
+	// Cache keeps the replies of cacheable reads in redverb until Redis
+	// announces that their key changed (CLIENT TRACKING). If false, off.
+	Cache bool `yaml:"cache"`
+	// CachePrefix, if set, limits the cache to keys starting with one of
+	// these prefixes. If empty, every key.
+	CachePrefix []string `yaml:"cache-prefix"`
+	// CacheMaxMemory bounds the bytes the cache holds, in Redis's units.
+	// If empty, 64mb.
+	CacheMaxMemory string `yaml:"cache-max-memory"`
+	// CacheTTL bounds how long an entry is served. If zero, until it is
+	// invalidated, evicted, or its key expires.
+	CacheTTL time.Duration `yaml:"cache-ttl"`
+}
+
+// CacheBytes returns cache-max-memory in bytes. Call it on a validated
+// Config.
+func (c Config) CacheBytes() int64 {
+	n, _ := ParseSize(c.CacheMaxMemory)
+	return n
 }
 
 // QueryBufferLimit returns client-query-buffer-limit in bytes. Call it on
@@ -152,6 +171,7 @@ const (
 	DefaultPubSubOutput    = "32mb"
 	DefaultMaxClients      = 10000
 	DefaultQueryBuffer     = "1gb"
+	DefaultCacheMaxMemory  = "64mb"
 )
 
 // setting describes one option once, for flags, environment and help.
@@ -161,6 +181,17 @@ type setting struct {
 	def   string
 	set   func(*Config, string) error
 }
+
+// form is how a setting is given, when not as one name=value.
+type form uint8
+
+const (
+	single   form = iota
+	boolean       // the flag may be given without a value (--cache)
+	repeated      // given several times; its environment variable separates values with commas; set is called for each
+)
+
+var forms = map[string]form{"cache": boolean, "cache-prefix": repeated}
 
 var settings = []setting{
 	{"listen", "address to accept clients on", DefaultListen, func(c *Config, v string) error { c.Listen = v; return nil }},
@@ -215,6 +246,54 @@ var settings = []setting{
 	}},
 	{"client-query-buffer-limit", "close a client whose unprocessed input passes this size", DefaultQueryBuffer,
 		func(c *Config, v string) error { c.ClientQueryBufferLimit = v; return nil }},
+	{name: "cache", usage: "keep cacheable read replies in redverb until Redis invalidates them (CLIENT TRACKING BCAST)", def: "false",
+		set: func(c *Config, v string) (err error) {
+			c.Cache, err = boolValue(v)
+			return err
+		}},
+	{name: "cache-prefix", usage: "cache only keys with this prefix (repeatable; default: every key)",
+		set: func(c *Config, v string) error { c.CachePrefix = append(c.CachePrefix, v); return nil }},
+	{name: "cache-max-memory", usage: "bytes the cache may hold", def: DefaultCacheMaxMemory,
+		set: func(c *Config, v string) error { c.CacheMaxMemory = v; return nil }},
+	{name: "cache-ttl", usage: "longest time an entry is served (0: until invalidated, evicted or its key expires)", def: "0s",
+		set: func(c *Config, v string) (err error) {
+			c.CacheTTL, err = time.ParseDuration(v)
+			return err
+		}},
+}
+
+// flagValue is a setting's flag: its values in the order given.
+type flagValue struct {
+	s    *setting
+	vals []string
+}
+
+func (f *flagValue) String() string {
+	if f == nil || f.s == nil {
+		return ""
+	}
+	return f.s.def
+}
+
+func (f *flagValue) Set(v string) error {
+	if forms[f.s.name] != repeated {
+		f.vals = f.vals[:0]
+	}
+	f.vals = append(f.vals, v)
+	return nil
+}
+
+func (f *flagValue) IsBoolFlag() bool { return forms[f.s.name] == boolean }
+
+// boolValue reads yes/no or true/false.
+func boolValue(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "yes", "true", "1":
+		return true, nil
+	case "no", "false", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not yes or no", v)
 }
 
 // EnvName is the environment variable that carries a setting.
@@ -232,9 +311,11 @@ var ErrHelp = flag.ErrHelp
 func Load(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("redverb", flag.ContinueOnError)
 	fs.SetOutput(usage)
-	values := make(map[string]*string, len(settings))
-	for _, s := range settings {
-		values[s.name] = fs.String(s.name, s.def, fmt.Sprintf("%s (env %s)", s.usage, EnvName(s.name)))
+	values := make(map[string]*flagValue, len(settings))
+	for i := range settings {
+		s := &settings[i]
+		values[s.name] = &flagValue{s: s}
+		fs.Var(values[s.name], s.name, fmt.Sprintf("%s (env %s)", s.usage, EnvName(s.name)))
 	}
 	file := fs.String("config", "", "YAML file with the same settings (env "+EnvName("config")+")")
 	fs.Usage = func() {
@@ -261,16 +342,25 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		}
 	}
 	for _, s := range settings {
-		source, v := "", ""
+		var source string
+		var vals []string
 		if explicit[s.name] {
-			source, v = "--"+s.name, *values[s.name]
+			source, vals = "--"+s.name, values[s.name].vals
 		} else if ev, ok := lookup(getenv, EnvName(s.name)); ok {
-			source, v = EnvName(s.name), ev
+			source, vals = EnvName(s.name), []string{ev}
+			if forms[s.name] == repeated {
+				vals = strings.Split(ev, ",")
+			}
 		} else {
 			continue
 		}
-		if err := s.set(&c, v); err != nil {
-			return Config{}, fmt.Errorf("invalid setting %s=%q: %v", source, v, err)
+		if forms[s.name] == repeated {
+			c.CachePrefix = nil // the values given here replace the file's
+		}
+		for _, v := range vals {
+			if err := s.set(&c, v); err != nil {
+				return Config{}, fmt.Errorf("invalid setting %s=%q: %v", source, v, err)
+			}
 		}
 	}
 	c.Normalize()
@@ -337,6 +427,9 @@ func (c *Config) Normalize() {
 	if c.ClientQueryBufferLimit == "" {
 		c.ClientQueryBufferLimit = DefaultQueryBuffer
 	}
+	if c.CacheMaxMemory == "" {
+		c.CacheMaxMemory = DefaultCacheMaxMemory
+	}
 }
 
 // Validate reports the first bad setting, naming it and the reason.
@@ -399,6 +492,9 @@ func (c *Config) Validate() error {
 	if c.Timeout < 0 {
 		return fmt.Errorf("invalid setting timeout=%d: must not be negative", c.Timeout)
 	}
+	if err := c.validateCache(); err != nil {
+		return err
+	}
 	if c.VerbsDir != "" {
 		if st, err := os.Stat(c.VerbsDir); err != nil || !st.IsDir() {
 			return fmt.Errorf("invalid setting verbs-dir=%q: not a readable directory", c.VerbsDir)
@@ -436,6 +532,26 @@ func (c *Config) validateTLS() error {
 	backendTLS := c.BackendTLSCACertFile != "" || c.BackendTLSCertFile != "" || c.BackendTLSServerName != "" || c.BackendTLSInsecureSkipVerify
 	if backendTLS && !strings.HasPrefix(c.Backend, "rediss") {
 		return fmt.Errorf("invalid setting backend=%q: backend-tls-* settings need a rediss backend", c.Backend)
+	}
+	return nil
+}
+
+func (c *Config) validateCache() error {
+	if n, err := ParseSize(c.CacheMaxMemory); err != nil || n < 1<<20 {
+		return fmt.Errorf("invalid setting cache-max-memory=%q: must be a size of at least 1mb", c.CacheMaxMemory)
+	}
+	if c.CacheTTL < 0 {
+		return fmt.Errorf("invalid setting cache-ttl=%s: must not be negative", c.CacheTTL)
+	}
+	for _, p := range c.CachePrefix {
+		if p == "" {
+			return fmt.Errorf("invalid setting cache-prefix: an empty prefix (leave cache-prefix out to cache every key)")
+		}
+	}
+	if c.Cache && c.ReadFrom == "replicas" {
+		// A replica may still serve a value after the master announced
+		// its change: the cache would keep it until the next change.
+		return fmt.Errorf("invalid setting cache: cannot cache reads from replicas (read-from replicas); read from masters")
 	}
 	return nil
 }

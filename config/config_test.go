@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -29,8 +30,8 @@ func TestDefaults(t *testing.T) {
 	}
 	want := Config{Listen: "127.0.0.1:6380", ProtectedMode: "yes", LogLevel: "info", LogFormat: "console",
 		ShutdownTimeout: 10 * time.Second, BackendConns: 1, ClientOutputBufferLimit: "0", PubSubOutputBufferLimit: "32mb",
-		MaxClients: 10000, ClientQueryBufferLimit: "1gb", TLSAuthClients: "yes", Auth: "backend"}
-	if c != want {
+		MaxClients: 10000, ClientQueryBufferLimit: "1gb", TLSAuthClients: "yes", Auth: "backend", CacheMaxMemory: "64mb"}
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v, want %+v", c, want)
 	}
 	// With a password of its own, redverb checks AUTH itself.
@@ -95,6 +96,11 @@ func TestBadSettingsNameTheSetting(t *testing.T) {
 		{args: []string{"--config", "/does/not/exist.yaml"}, want: "config"},
 		{args: []string{"--no-such-flag"}, want: "no-such-flag"},
 		{args: []string{"stray"}, want: "stray"},
+		{args: []string{"--cache=maybe"}, want: "cache"},
+		{args: []string{"--cache-max-memory", "10k"}, want: "cache-max-memory"},
+		{args: []string{"--cache-ttl", "-1s"}, want: "cache-ttl"},
+		{args: []string{"--cache-prefix", ""}, want: "cache-prefix"},
+		{args: []string{"--cache", "--read-from", "replicas"}, want: "cannot cache reads from replicas"},
 	}
 	for _, tc := range cases {
 		args := tc.args
@@ -142,5 +148,40 @@ func TestParseSize(t *testing.T) {
 	c, _ := Load([]string{"--client-output-buffer-limit", "0", "--pubsub-output-buffer-limit", "1kb"}, env(nil), io.Discard)
 	if client, pubsub := c.OutputLimits(); client != -1 || pubsub != 1024 {
 		t.Errorf("OutputLimits() = %d, %d", client, pubsub)
+	}
+}
+
+func TestCacheSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		file string
+		want Config
+	}{
+		{name: "flag alone", args: []string{"--cache"}, want: Config{Cache: true, CacheMaxMemory: "64mb"}},
+		{name: "flags", args: []string{"--cache=yes", "--cache-prefix", "user:", "--cache-prefix", "cfg:", "--cache-max-memory", "1gb", "--cache-ttl", "30s"},
+			want: Config{Cache: true, CachePrefix: []string{"user:", "cfg:"}, CacheMaxMemory: "1gb", CacheTTL: 30 * time.Second}},
+		{name: "environment", env: map[string]string{"REDVERB_CACHE": "yes", "REDVERB_CACHE_PREFIX": "a:,b:"},
+			want: Config{Cache: true, CachePrefix: []string{"a:", "b:"}, CacheMaxMemory: "64mb"}},
+		{name: "file", file: "cache: true\ncache-prefix: [x:, y:]\ncache-max-memory: 2mb\ncache-ttl: 1m\n",
+			want: Config{Cache: true, CachePrefix: []string{"x:", "y:"}, CacheMaxMemory: "2mb", CacheTTL: time.Minute}},
+		{name: "flag replaces the file's prefixes", file: "cache: true\ncache-prefix: [x:]\n", args: []string{"--cache-prefix", "z:"},
+			want: Config{Cache: true, CachePrefix: []string{"z:"}, CacheMaxMemory: "64mb"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if tc.file != "" {
+				args = append(args, "--config", writeFile(t, tc.file))
+			}
+			c, err := Load(args, env(tc.env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := Config{Cache: c.Cache, CachePrefix: c.CachePrefix, CacheMaxMemory: c.CacheMaxMemory, CacheTTL: c.CacheTTL}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }

@@ -69,6 +69,18 @@ var (
 	bytesIn     = desc("client_received_bytes_total", "Bytes received from clients.")
 	bytesOut    = desc("client_sent_bytes_total", "Bytes sent to clients.")
 	uptime      = desc("uptime_seconds", "Seconds since the process started.")
+
+	cacheHits          = desc("cache_hits_total", "Reads answered from the cache (--cache).")
+	cacheMisses        = desc("cache_misses_total", "Cacheable reads sent to the backend.")
+	cacheEvictions     = desc("cache_evictions_total", "Entries dropped to stay within cache-max-memory.")
+	cacheInvalidations = desc("cache_invalidations_total", "Entries dropped because their key changed.")
+	cacheExpirations   = desc("cache_expirations_total", "Entries dropped at their key's expiry or at cache-ttl.")
+	cacheRefused       = desc("cache_refused_total", "Replies not cached: their key changed while they were read, or the cache was not tracking every master.")
+	cacheFlushes       = desc("cache_flushes_total", "Times every entry was dropped (FLUSHALL, SWAPDB, a lost tracking connection, a new master).")
+	cacheBytes         = desc("cache_bytes", "Bytes the cache holds, bookkeeping included.")
+	cacheMaxBytes      = desc("cache_max_bytes", "cache-max-memory.")
+	cacheEntries       = desc("cache_entries", "Entries the cache holds.")
+	cacheLive          = desc("cache_live", "1 while every master's changes reach the cache (it serves and fills), else 0.")
 )
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -122,4 +134,23 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(bytesIn, st.BytesIn.Load())
 	counter(bytesOut, st.BytesOut.Load())
 	gauge(uptime, time.Since(st.Started).Seconds())
+	if c.srv.Cache != nil {
+		cs := c.srv.Cache.Stats()
+		u := func(d *prometheus.Desc, v uint64) { counter(d, int64(v)) }
+		u(cacheHits, cs.Hits)
+		u(cacheMisses, cs.Misses)
+		u(cacheEvictions, cs.Evictions)
+		u(cacheInvalidations, cs.Invalidations)
+		u(cacheExpirations, cs.Expirations)
+		u(cacheRefused, cs.Refused)
+		u(cacheFlushes, cs.Flushes)
+		gauge(cacheBytes, float64(cs.Bytes))
+		gauge(cacheMaxBytes, float64(cs.MaxMemory))
+		gauge(cacheEntries, float64(cs.Entries))
+		live := 0.0
+		if cs.Live {
+			live = 1
+		}
+		gauge(cacheLive, live)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redverb/redverb/cache"
 	"github.com/redverb/redverb/internal/redistest"
 	"github.com/redverb/redverb/metrics"
 )
@@ -102,5 +103,36 @@ func TestMetricsFollowTraffic(t *testing.T) {
 	}
 	if _, body := scrape(t, web.URL+"/healthz"); !strings.Contains(body, "ok") {
 		t.Error("/healthz follows the process, not the backend")
+	}
+}
+
+// With the cache on, its counters and size are served.
+func TestCacheMetrics(t *testing.T) {
+	r := redistest.StartRedis(t)
+	p := redistest.StartProxy(t, r.URL(), redistest.WithCache(cache.Options{MaxMemory: 2 << 20}))
+	p.WaitCacheLive(t)
+	web := httptest.NewServer(metrics.Handler(p.Server, p.Backend))
+	defer web.Close()
+	c := redistest.Dial(t, p.Addr())
+	c.Do("SET", "k", "v")
+	c.Do("GET", "k") // miss
+	c.Do("GET", "k") // hit
+	c.Do("GET", "k") // hit
+	c.Do("DEL", "k") // invalidates
+	_, body := scrape(t, web.URL+"/metrics")
+	for _, want := range []string{
+		"redverb_cache_hits_total 2\n", "redverb_cache_misses_total 1\n", "redverb_cache_invalidations_total 1\n",
+		"redverb_cache_entries 0\n", "redverb_cache_bytes 0\n", "redverb_cache_max_bytes 2.097152e+06\n", "redverb_cache_live 1\n",
+		"redverb_cache_evictions_total 0\n", "redverb_cache_flushes_total 0\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	info := c.Do("INFO", "cache")
+	for _, want := range []string{"# Cache\r\n", "cache_enabled:1\r\n", "cache_hits:2\r\n", "cache_misses:1\r\n", "cache_hit_ratio:0.6667\r\n", "cache_max_memory:2097152\r\n"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("INFO cache lacks %q:\n%s", want, info)
+		}
 	}
 }

@@ -28,7 +28,7 @@ func clusterInfo(s *Session, args [][]byte) {
 	}
 	reply := ownClients(s, appendInfoReply(nil, parts[0][0], mergeInfo(texts)))
 	if wantsProxyInfo(args) {
-		reply = withProxyInfo(s, reply)
+		reply = withProxyInfo(s, reply, args)
 	}
 	s.out = append(s.out, reply...)
 }

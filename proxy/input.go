@@ -48,6 +48,9 @@ type command struct {
 	args [][]byte
 	spec *cmdSpec // its row of the command table (see table.classify)
 	kind kind     // how it runs: its row's, refined by its arguments
+	// sampled: counted for hot keys when the cache is looked up for it
+	// (see noteCommand).
+	sampled bool
 }
 
 // input reads a client's commands. It checks Redis's input limits as bytes

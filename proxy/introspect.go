@@ -241,8 +241,12 @@ func btoi(b bool) int {
 	return 0
 }
 
-// cmdRedverb answers REDVERB VERBS and REDVERB RELOAD.
+// cmdRedverb answers REDVERB VERBS, RELOAD and HOTKEYS.
 func cmdRedverb(s *Session, args [][]byte) {
+	if len(args) >= 2 && strings.EqualFold(string(args[1]), "hotkeys") {
+		cmdHotkeys(s, args)
+		return
+	}
 	if len(args) != 2 {
 		s.arityError("redverb")
 		return
@@ -269,6 +273,6 @@ func cmdRedverb(s *Session, args [][]byte) {
 		}
 		s.out = append(s.out, "+OK\r\n"...)
 	default:
-		s.out = resp.AppendError(s.out, "ERR unknown subcommand '"+string(args[1])+"'. Try REDVERB VERBS or REDVERB RELOAD.")
+		s.out = resp.AppendError(s.out, "ERR unknown subcommand '"+string(args[1])+"'. Try REDVERB VERBS, REDVERB RELOAD or REDVERB HOTKEYS [COUNT n].")
 	}
 }

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/redverb/redverb/backend"
+	"github.com/redverb/redverb/cache"
 	"github.com/redverb/redverb/internal/stats"
+	"github.com/redverb/redverb/internal/topk"
 	"github.com/redverb/redverb/verb"
 	"go.uber.org/zap"
 )
@@ -49,10 +51,17 @@ type Server struct {
 	QueryBufferLimit int
 	// Verbs are the commands run as scripts on the backend. If nil, none.
 	Verbs verb.Set
+	// Cache, if set, answers cacheable reads from memory (see cache.go).
+	// The backend must pass Redis's invalidations to it
+	// (Backend.WatchInvalidations); it is not live until then. If nil, no
+	// cache.
+	Cache *cache.Cache
 	// Logger receives start-up, fault and shutdown events. If nil, none.
 	Logger *zap.Logger
 
 	log      *zap.Logger
+	hot      *topk.Sketch // the most requested keys (see hotkeys.go)
+	hotOnce  sync.Once
 	draining atomic.Bool
 	table    atomic.Pointer[table] // see commands
 	tableMu  sync.Mutex            // held to build it

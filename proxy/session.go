@@ -64,10 +64,11 @@ type Session struct {
 	// writeMu keeps a reply and a push relayed from a reserved connection
 	// (relayPushes) from interleaving on the client's socket.
 	writeMu     sync.Mutex
-	hungUp      bool // the connection was closed by the proxy (guarded by the parker's mutex)
-	noEvict     bool // CLIENT NO-EVICT
-	noTouch     bool // CLIENT NO-TOUCH
-	replyChosen bool // the command running was CLIENT REPLY, which decides its own reply
+	hungUp      bool  // the connection was closed by the proxy (guarded by the parker's mutex)
+	hotTick     uint8 // counts commands, for sampling hot keys
+	noEvict     bool  // CLIENT NO-EVICT
+	noTouch     bool  // CLIENT NO-TOUCH
+	replyChosen bool  // the command running was CLIENT REPLY, which decides its own reply
 }
 
 // scratch is what a session needs only while it runs commands. An idle
@@ -79,6 +80,15 @@ type scratch struct {
 	fcallBuf []byte      // their encoded calls
 	rebuf    []byte      // spare output buffer, for rewriting a batch's replies
 	callBuf  []byte      // the verb call being sent (EVALSHA ...)
+
+	// With a cache (see cache.go): the batch's hits after its first sent
+	// command, its fills, and buffers for entry ids, PTTLs and keys.
+	hits       []cachedHit
+	hitBuf     []byte
+	cacheFills []cacheFill
+	pttlBuf    []byte
+	idBuf      []byte
+	keysBuf    [][]byte
 }
 
 func newScratch(limit int) *scratch {
@@ -173,13 +183,15 @@ func (s *Session) loop() (moved bool) {
 			}
 			return
 		}
-		s.lastSeen.Store(time.Now().UnixNano())
+		now := time.Now()
+		s.lastSeen.Store(now.UnixNano())
 		if s.scratch == nil {
 			s.scratch = newScratch(s.srv.clientOutputLimit())
 		}
 		t := s.srv.commands()
 		for i := range cmds {
 			s.nameBuf = t.classify(&cmds[i], s.nameBuf)
+			s.noteCommand(&cmds[i], now)
 		}
 		if n := s.streamable(cmds); n > 0 && s.stream(cmds[:n]) {
 			if cmds = cmds[n:]; len(cmds) == 0 {
@@ -252,6 +264,9 @@ func (s *Session) run(cmds []command) {
 			n = s.step(cmds)
 		default:
 			n = s.stepQuietly(cmds[:1])
+		}
+		if s.srv.Cache != nil {
+			s.invalidateAfter(cmds[:n])
 		}
 		s.count(cmds[:n], time.Since(start))
 		cmds = cmds[n:]
@@ -370,12 +385,54 @@ func (s *Session) runShared(cmds []command) int {
 	n, alone := 0, false
 	var call *verb.Call
 	var callErr error
+	cached, lead, wrote, info := s.srv.Cache != nil, 0, false, false
+	var now time.Time
+	if cached {
+		now = time.Now()
+	}
 	for n < len(cmds) && !alone {
 		c := &cmds[n]
 		if c.kind != kindShared && c.kind != kindVerb {
 			break
 		}
 		t := s.srv.Backend.TargetOf(c.spec.keys, c.args)
+		if cached {
+			// A batch either uses the cache or has verbs and INFO, whose
+			// replies are rewritten otherwise; a read after a write in
+			// the batch waits for it, so that it sees it.
+			work := lead > 0 || len(s.hits) > 0 || len(s.cacheFills) > 0
+			if work && (c.kind == kindVerb || c.spec.flags&addsProxyInfo != 0) {
+				break
+			}
+			if s.cacheable(c) {
+				if wrote || len(s.inBatch) > 0 || info {
+					break
+				}
+				if len(req.Cmds) == 0 {
+					var hit bool
+					if s.out, hit = s.fromCache(s.out, c, now); hit {
+						lead, n = lead+1, n+1
+						continue
+					}
+				} else {
+					start := len(s.hitBuf)
+					var hit bool
+					if s.hitBuf, hit = s.fromCache(s.hitBuf, c, now); hit {
+						s.hits = append(s.hits, cachedHit{cmd: n, start: start, end: len(s.hitBuf)})
+						n++
+						continue
+					}
+				}
+				s.beginFill(c, t)
+				if t != backend.NoSlot {
+					s.lastTarget = t
+				}
+				n++
+				continue
+			}
+			wrote = wrote || c.kind == kindVerb || c.spec.inval != invNone
+			info = info || c.spec.flags&addsProxyInfo != 0
+		}
 		raw := c.raw
 		if c.kind == kindVerb {
 			counters.VerbCalls.Add(1)
@@ -421,12 +478,19 @@ func (s *Session) runShared(cmds []command) int {
 		woken, done = s.srv.wake.register(call.WakeChannel, call.Wake)
 		defer done()
 	}
+	sent := time.Now()
 	s.sendShared()
 	if len(s.inBatch) > 0 && !req.Overflow {
 		s.finishFunctions()
 	}
 	s.fcallBuf = s.fcallBuf[:0]
-	for i, c := range cmds[:len(req.Cmds)] { // a refused verb, last, has no reply here
+	if len(s.hits) > 0 || len(s.cacheFills) > 0 {
+		if !req.Overflow {
+			s.finishCached(cmds[:n], lead, sent)
+		}
+		s.endCached()
+	}
+	for i, c := range cmds[:min(len(req.Cmds), n)] { // a refused verb, last, has no reply here
 		if !req.Overflow && c.spec.flags&addsProxyInfo != 0 {
 			finishInfo(s, i, c.args)
 		}

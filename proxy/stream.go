@@ -64,7 +64,8 @@ func (s *Session) streamable(cmds []command) int {
 	for i := range cmds {
 		c := &cmds[i]
 		if c.kind != kindShared || c.spec.flags&addsProxyInfo != 0 ||
-			c.spec.flags&heldByPause != 0 && s.srv.Backend.WritesPaused() {
+			c.spec.flags&heldByPause != 0 && s.srv.Backend.WritesPaused() ||
+			s.srv.Cache != nil && (c.spec.flags&cachedRead != 0 || c.spec.inval != invNone) {
 			return i
 		}
 	}

@@ -50,6 +50,8 @@ const (
 	runsFunction                     // FCALL and FCALL_RO: a user function
 	refusedInMulti                   // Redis refuses it inside MULTI, aborting the transaction
 	addsProxyInfo                    // INFO: the proxy adds its own section to the reply
+	cachedRead                       // its reply may come from the cache (see cache.go)
+	cachedPerKey                     // cached key by key (MGET)
 )
 
 // cmdSpec is one row of the table.
@@ -65,6 +67,7 @@ type cmdSpec struct {
 	// nil, it takes every call of a kindVerb row.
 	standIn []string
 	subs    map[string]*cmdSpec // by lower-case subcommand
+	inval   invalidation        // what running it means for the cache
 	stats   atomic.Pointer[stats.CommandStats]
 }
 
@@ -269,6 +272,18 @@ func buildTable(b commandFacts, verbs verb.Set) *table {
 	}
 	if verbs != nil {
 		t.addVerbs(b, verbs)
+	}
+	for name, f := range cachedReads {
+		if sp := t.byName[name]; sp != nil && sp.keys != nil && sp.keys.ReadOnly && sp.kind == kindShared {
+			sp.flags |= cachedRead | f
+		}
+	}
+	t.unknown.inval = invalidationOf(t.unknown)
+	for _, sp := range t.byName {
+		sp.inval = invalidationOf(sp)
+		for _, sub := range sp.subs {
+			sub.inval = invalidationOf(sub)
+		}
 	}
 	return t
 }

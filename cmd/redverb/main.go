@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/redverb/redverb/backend"
+	"github.com/redverb/redverb/cache"
 	"github.com/redverb/redverb/commands"
 	"github.com/redverb/redverb/config"
 	"github.com/redverb/redverb/metrics"
@@ -141,6 +142,10 @@ func run(cfg config.Config, log *zap.Logger) error {
 		Verbs:             verbs,
 		Logger:            log,
 	}
+	if cfg.Cache {
+		srv.Cache = cache.New(cache.Options{MaxMemory: cfg.CacheBytes(), MaxAge: cfg.CacheTTL, Prefixes: cfg.CachePrefix})
+		backend.WatchInvalidations(srv.Cache.Prefixes(), srv.Cache)
+	}
 	addrs := []string{}
 	for _, ln := range listeners {
 		addrs = append(addrs, ln.Addr().String())
@@ -151,6 +156,7 @@ func run(cfg config.Config, log *zap.Logger) error {
 		zap.String("version", version),
 		zap.Bool("requirepass", cfg.RequirePass != ""),
 		zap.Int("verbs", len(verbs.Verbs())),
+		zap.Bool("cache", cfg.Cache),
 		zap.Int("gomaxprocs", runtime.GOMAXPROCS(0)))
 
 	served := make(chan error, len(listeners))

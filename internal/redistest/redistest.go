@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/redverb/redverb/backend"
+	"github.com/redverb/redverb/cache"
 	"github.com/redverb/redverb/commands"
 	"github.com/redverb/redverb/internal/resp"
 	"github.com/redverb/redverb/proxy"
@@ -158,6 +160,7 @@ type Proxy struct {
 	Server  *proxy.Server
 	Backend *backend.Backend
 	ln      net.Listener
+	sink    *switchableSink // with a cache
 }
 
 // ProxyOption adjusts a proxy before it starts.
@@ -217,6 +220,10 @@ func ServeProxy(t testing.TB, ln net.Listener, backendURL string, opts ...ProxyO
 	}
 	srv.Backend = backend
 	p := &Proxy{Server: srv, Backend: backend, ln: ln}
+	if srv.Cache != nil {
+		p.sink = &switchableSink{Cache: srv.Cache}
+		backend.WatchInvalidations(srv.Cache.Prefixes(), p.sink)
+	}
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -356,4 +363,42 @@ func Bulk(s string) string { return "$" + strconv.Itoa(len(s)) + "\r\n" + s + "\
 // WithBackend changes the backend options (read from replicas, ...).
 func WithBackend(f func(*backend.BackendOptions)) ProxyOption {
 	return func(_ *proxy.Server, bo *backend.BackendOptions) { f(bo) }
+}
+
+// WithCache turns the proxy's cache on.
+func WithCache(opts cache.Options) ProxyOption {
+	return func(s *proxy.Server, _ *backend.BackendOptions) { s.Cache = cache.New(opts) }
+}
+
+// switchableSink passes Redis's invalidations to a cache, unless a test
+// turned them off.
+type switchableSink struct {
+	*cache.Cache
+	off atomic.Bool
+}
+
+func (s *switchableSink) Invalidate(keys ...[]byte) {
+	if !s.off.Load() {
+		s.Cache.Invalidate(keys...)
+	}
+}
+
+// IgnoreInvalidations stops passing Redis's invalidations to the proxy's
+// cache, to show that a test catches the stale reads that follow.
+func (p *Proxy) IgnoreInvalidations() { p.sink.off.Store(true) }
+
+// WaitCacheLive waits until the proxy's cache, if any, tracks every
+// master: from then on its reads fill it.
+func (p *Proxy) WaitCacheLive(t testing.TB) {
+	t.Helper()
+	if p.Server.Cache == nil {
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !p.Server.Cache.Stats().Live {
+		if time.Now().After(deadline) {
+			t.Fatal("the cache did not become live")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -34,10 +34,12 @@ type Sketch struct {
 }
 
 type item struct {
-	key   string
-	count float64 // forward-decayed weight
-	err   float64 // weight it may have inherited
-	index int     // in the heap
+	key     string
+	count   float64 // forward-decayed weight
+	err     float64 // weight it may have inherited
+	lookups float64 // of count, the requests that looked a cache up (decayed alike)
+	hits    float64 // of lookups, those the cache answered
+	index   int     // in the heap
 }
 
 // An Entry is one of the top keys.
@@ -45,6 +47,9 @@ type Entry struct {
 	Key   string
 	Rate  float64 // estimated requests per second, recently
 	Error float64 // the rate may be over-estimated by up to this much
+	// HitRatio is the share of the key's cache lookups that hit, since it
+	// was last counted; -1 if none looked the cache up.
+	HitRatio float64
 }
 
 // New returns a sketch that counts at most capacity keys, whose counts
@@ -68,8 +73,21 @@ func New(capacity int, halfLife time.Duration) *Sketch {
 // scaled back: e^60 keeps float64 far from overflow and precision loss.
 const maxExponent = 60
 
+// Outcome is what a counted request did with a cache.
+type Outcome uint8
+
+const (
+	NoLookup Outcome = iota // did not look a cache up
+	Miss
+	Hit
+)
+
 // Add counts one request for key at now.
-func (s *Sketch) Add(key []byte, now time.Time) {
+func (s *Sketch) Add(key []byte, now time.Time) { s.AddOutcome(key, now, NoLookup) }
+
+// AddOutcome counts one request for key at now, and what it did with a
+// cache.
+func (s *Sketch) AddOutcome(key []byte, now time.Time, o Outcome) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.t0.IsZero() {
@@ -81,23 +99,29 @@ func (s *Sketch) Add(key []byte, now time.Time) {
 		x = 0
 	}
 	w := math.Exp(x)
-	if it, ok := s.items[string(key)]; ok { // no allocation for the lookup
+	it, ok := s.items[string(key)] // no allocation for the lookup
+	switch {
+	case ok:
 		it.count += w
 		heap.Fix(&s.order, it.index)
-		return
-	}
-	if len(s.items) < s.capacity {
-		it := &item{key: string(key), count: w}
+	case len(s.items) < s.capacity:
+		it = &item{key: string(key), count: w}
 		s.items[it.key] = it
 		heap.Push(&s.order, it)
-		return
+	default:
+		it = s.order[0]
+		delete(s.items, it.key)
+		it.key, it.err, it.lookups, it.hits = string(key), it.count, 0, 0
+		it.count += w
+		s.items[it.key] = it
+		heap.Fix(&s.order, 0)
 	}
-	least := s.order[0]
-	delete(s.items, least.key)
-	least.key, least.err = string(key), least.count
-	least.count += w
-	s.items[least.key] = least
-	heap.Fix(&s.order, 0)
+	if o != NoLookup {
+		it.lookups += w
+	}
+	if o == Hit {
+		it.hits += w
+	}
 }
 
 // rebase moves t0 to now, scaling every count to the new origin.
@@ -106,6 +130,8 @@ func (s *Sketch) rebase(now time.Time) {
 	for _, it := range s.order {
 		it.count *= f
 		it.err *= f
+		it.lookups *= f
+		it.hits *= f
 	}
 	s.t0 = now
 }
@@ -130,7 +156,10 @@ func (s *Sketch) Top(n int, now time.Time) []Entry {
 	scale := math.Exp(-now.Sub(s.t0).Seconds()/s.tau) / s.tau
 	top := make([]Entry, len(items))
 	for i, it := range items {
-		top[i] = Entry{Key: it.key, Rate: it.count * scale, Error: it.err * scale}
+		top[i] = Entry{Key: it.key, Rate: it.count * scale, Error: it.err * scale, HitRatio: -1}
+		if it.lookups > 0 {
+			top[i].HitRatio = it.hits / it.lookups
+		}
 	}
 	return top
 }

@@ -152,3 +152,22 @@ func BenchmarkAddZipf(b *testing.B) {
 		s.Add(keys[i%len(keys)], now)
 	}
 }
+
+func TestHitRatios(t *testing.T) {
+	s := New(4, time.Minute)
+	now := time.Unix(1000, 0)
+	for i := 0; i < 100; i++ {
+		o := Miss
+		if i%4 != 0 {
+			o = Hit
+		}
+		s.AddOutcome([]byte("cached"), now, o)
+		s.Add([]byte("written"), now)
+	}
+	for _, e := range s.Top(2, now) {
+		want := map[string]float64{"cached": 0.75, "written": -1}[e.Key]
+		if math.Abs(e.HitRatio-want) > 1e-9 {
+			t.Errorf("%s: hit ratio %v, want %v", e.Key, e.HitRatio, want)
+		}
+	}
+}

@@ -1,0 +1,282 @@
+package backend
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/redverb/redverb/internal/resp"
+	"go.uber.org/zap"
+)
+
+// Redis tells a client which keys changed (CLIENT TRACKING); redverb keeps
+// one such client per master, in broadcasting mode (BCAST): every change
+// of a key under the prefixes is announced, whoever made it and whether or
+// not redverb read the key. Default mode would announce only keys read on
+// the tracked connections, which means tracking every shared connection,
+// Redis remembering every key read through them, and reads on dedicated
+// connections escaping it; BCAST costs one message per write instead and
+// keeps redverb's other connections untouched.
+
+// InvalidationSink receives what the masters announce.
+type InvalidationSink interface {
+	// Invalidate is called with the keys a master announced as changed.
+	Invalidate(keys ...[]byte)
+	// Flush is called when a master announced that every key changed
+	// (FLUSHALL, FLUSHDB).
+	Flush()
+	// SetLive is false as soon as an announcement may have been missed (a
+	// tracking connection dropped, a master with none yet), and true once
+	// every master has a tracking connection again.
+	SetLive(live bool)
+}
+
+// trackRetry is how often the masters are checked for a tracking
+// connection, and a lost one is dialled again.
+const trackRetry = 500 * time.Millisecond
+
+type invalidations struct {
+	b        *Backend
+	prefixes []string
+	sink     InvalidationSink
+	kick     chan struct{} // a check now: a tracker died, or a slot moved
+	stop     chan struct{}
+
+	mu       sync.Mutex
+	trackers map[string]*tracker // by master address
+}
+
+// tracker is one master's tracking connection.
+type tracker struct {
+	addr    string
+	c       *Conn
+	mu      sync.Mutex      // writes, and waiters
+	waiters []chan struct{} // Syncs, one per PING sent
+	dead    chan struct{}   // closed when the connection is lost
+}
+
+// WatchInvalidations keeps a tracking connection on every master and
+// passes what they announce to sink, until Close.
+func (b *Backend) WatchInvalidations(prefixes []string, sink InvalidationSink) {
+	w := &invalidations{b: b, prefixes: prefixes, sink: sink, kick: make(chan struct{}, 1),
+		stop: make(chan struct{}), trackers: map[string]*tracker{}}
+	b.mu.Lock()
+	b.inval = w
+	b.mu.Unlock()
+	go w.run()
+}
+
+func (w *invalidations) run() {
+	tick := time.NewTicker(trackRetry)
+	defer tick.Stop()
+	for {
+		w.check()
+		select {
+		case <-w.stop:
+			w.mu.Lock()
+			for _, t := range w.trackers {
+				t.c.Close()
+			}
+			w.mu.Unlock()
+			return
+		case <-tick.C:
+		case <-w.kick:
+		}
+	}
+}
+
+// check makes the trackers match the masters. Announcements are complete
+// only while every master has a live tracker; any change of that set
+// flushes the sink, whose entries may have missed one.
+func (w *invalidations) check() {
+	masters, err := w.b.topo.masters()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	complete := err == nil
+	changed := false
+	for addr, t := range w.trackers {
+		select {
+		case <-t.dead:
+		default:
+			if err == nil && slices.Contains(masters, addr) {
+				continue
+			}
+			t.c.Close() // no longer a master: its replacement is tracked instead
+		}
+		delete(w.trackers, addr)
+		changed = true
+	}
+	for _, addr := range masters {
+		if w.trackers[addr] != nil {
+			continue
+		}
+		changed = true
+		t, err := w.dial(addr)
+		if err != nil {
+			w.b.log.Warn("cache: cannot track a master's keys; the cache stays empty until it can", zap.String("node", addr), zap.Error(err))
+			complete = false
+			continue
+		}
+		w.trackers[addr] = t
+	}
+	if changed || !complete {
+		w.sink.SetLive(false)
+	}
+	if complete {
+		w.sink.SetLive(true)
+	}
+}
+
+// dial opens a tracking connection to a master (RESP3, whose pushes share
+// the connection with replies).
+func (w *invalidations) dial(addr string) (*tracker, error) {
+	n, err := w.b.nodeAt(addr)
+	if err != nil {
+		return nil, err
+	}
+	c, err := n.Dial(context.Background(), ConnKey{DB: w.b.DB(), Proto: 3})
+	if err != nil {
+		return nil, err
+	}
+	args := [][]byte{[]byte("CLIENT"), []byte("TRACKING"), []byte("ON"), []byte("BCAST")}
+	for _, p := range w.prefixes {
+		args = append(args, []byte("PREFIX"), []byte(p))
+	}
+	raw := resp.AppendCommand(nil, args...)
+	c.NoteOwn(raw)
+	replies, err := c.Pipeline([][]byte{raw}, time.Now().Add(w.b.opts.DialTimeout))
+	if err == nil && resp.IsError(replies[0]) {
+		err = ReplyError{replies[0]}
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	t := &tracker{addr: addr, c: c, dead: make(chan struct{})}
+	go w.read(t)
+	return t, nil
+}
+
+// read passes a tracker's announcements on until its connection drops.
+func (w *invalidations) read(t *tracker) {
+	var frame []byte
+	var err error
+	for {
+		if frame, err = t.c.ReadFrame(frame[:0]); err != nil {
+			break
+		}
+		if frame[0] != '>' {
+			t.answered()
+			continue
+		}
+		push := resp.SplitArray(frame)
+		if len(push) != 2 || string(resp.Text(push[0])) != "invalidate" {
+			continue
+		}
+		if push[1][0] == '_' || push[1][0] == '*' && push[1][1] == '-' { // a null: every key
+			w.sink.Flush()
+			continue
+		}
+		keys := resp.SplitArray(push[1])
+		for i := range keys {
+			keys[i] = resp.Text(keys[i])
+		}
+		w.sink.Invalidate(keys...)
+	}
+	// Announcements may be lost from here: stop the cache before anyone
+	// waiting on this tracker goes on.
+	w.sink.SetLive(false)
+	t.c.Close()
+	t.mu.Lock()
+	close(t.dead)
+	for _, ch := range t.waiters {
+		close(ch)
+	}
+	t.waiters = nil
+	t.mu.Unlock()
+	select {
+	case <-w.stop:
+	default:
+		w.b.log.Warn("cache: lost a tracking connection; cache flushed", zap.String("node", t.addr), zap.Error(err))
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// answered releases the oldest Sync waiting on t.
+func (t *tracker) answered() {
+	t.mu.Lock()
+	if len(t.waiters) > 0 {
+		close(t.waiters[0])
+		t.waiters = t.waiters[1:]
+	}
+	t.mu.Unlock()
+}
+
+// ping asks t for a reply, which comes after every announcement of a
+// change made before it; the channel closes then, or when t is lost.
+func (t *tracker) ping() chan struct{} {
+	ch := make(chan struct{})
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	select {
+	case <-t.dead:
+		close(ch)
+		return ch
+	default:
+	}
+	t.waiters = append(t.waiters, ch)
+	if err := t.c.Write(pingCmd); err != nil {
+		t.c.Close() // the reader ends, and releases the waiters
+	}
+	return ch
+}
+
+var pingCmd = resp.AppendCommand(nil, []byte("PING"))
+
+// SyncInvalidations returns once every master's announcements of changes
+// made before the call have reached the sink (or its tracker was lost,
+// which makes the sink not live): after a write whose keys redverb cannot
+// name (a script, EXEC), the writer then reads its own write.
+func (b *Backend) SyncInvalidations() {
+	b.mu.Lock()
+	w := b.inval
+	b.mu.Unlock()
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	waits := make([]chan struct{}, 0, len(w.trackers))
+	for _, t := range w.trackers {
+		waits = append(waits, t.ping())
+	}
+	w.mu.Unlock()
+	for _, ch := range waits {
+		<-ch
+	}
+}
+
+// trackersChanged asks for a check of the trackers now (a slot moved: a
+// new master may serve it).
+func (b *Backend) trackersChanged() {
+	b.mu.Lock()
+	w := b.inval
+	b.mu.Unlock()
+	if w == nil {
+		return
+	}
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// close ends the trackers.
+func (w *invalidations) close() {
+	if w != nil {
+		close(w.stop)
+	}
+}
