@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -30,6 +31,8 @@ type InvalidationSink interface {
 	// tracking connection dropped, a master with none yet), and true once
 	// every master has a tracking connection again.
 	SetLive(live bool)
+	// Mark returns a mark of the announcements received so far.
+	Mark() uint64
 }
 
 // trackRetry is how often the masters are checked for a tracking
@@ -47,13 +50,34 @@ type invalidations struct {
 	trackers map[string]*tracker // by master address
 }
 
-// tracker is one master's tracking connection.
+// tracker is one master's tracking connection. Besides announcements it
+// carries PINGs, whose replies follow every announcement made before them,
+// and reads (TrackedRead), whose replies are ordered with announcements:
+// one that comes before a reply was made before the read ran.
 type tracker struct {
-	addr    string
-	c       *Conn
-	mu      sync.Mutex      // writes, and waiters
-	waiters []chan struct{} // Syncs, one per PING sent
+	addr  string
+	c     *Conn
+	mu    sync.Mutex     // writes, and the queue
+	queue []*TrackedRead // sent, waiting for replies, oldest first
+	// One PING is in flight at a time: those who sync while it is answer
+	// the next one, sent when it returns, so that syncs share PINGs.
+	pinging *TrackedRead
+	waiting []chan struct{} // released by the next PING
 	dead    chan struct{}   // closed when the connection is lost
+}
+
+// A TrackedRead is commands sent on a tracking connection.
+type TrackedRead struct {
+	Cmds [][]byte
+	Out  []byte // the replies, appended (RESP3)
+	Ends []int  // Ends[i] is len(Out) after reply i
+	// Mark is the sink's Mark when the last reply was read: the
+	// announcements read before it.
+	Mark uint64
+	Err  error
+	Done chan struct{} // closed when every reply is in, or Err is set
+	// waiters are released with a PING's reply.
+	waiters []chan struct{}
 }
 
 // WatchInvalidations keeps a tracking connection on every master and
@@ -167,7 +191,7 @@ func (w *invalidations) read(t *tracker) {
 			break
 		}
 		if frame[0] != '>' {
-			t.answered()
+			t.answered(frame, w.sink)
 			continue
 		}
 		push := resp.SplitArray(frame)
@@ -190,10 +214,13 @@ func (w *invalidations) read(t *tracker) {
 	t.c.Close()
 	t.mu.Lock()
 	close(t.dead)
-	for _, ch := range t.waiters {
+	for _, r := range t.queue {
+		r.fail(ErrBackend{errors.New("tracking connection lost")})
+	}
+	for _, ch := range t.waiting {
 		close(ch)
 	}
-	t.waiters = nil
+	t.queue, t.waiting, t.pinging = nil, nil, nil
 	t.mu.Unlock()
 	select {
 	case <-w.stop:
@@ -206,18 +233,39 @@ func (w *invalidations) read(t *tracker) {
 	}
 }
 
-// answered releases the oldest Sync waiting on t.
-func (t *tracker) answered() {
+// answered takes a reply for the oldest request; a PING's releases the
+// syncs it answers, and sends the next PING if anyone waits for it.
+func (t *tracker) answered(reply []byte, sink InvalidationSink) {
 	t.mu.Lock()
-	if len(t.waiters) > 0 {
-		close(t.waiters[0])
-		t.waiters = t.waiters[1:]
+	defer t.mu.Unlock()
+	if len(t.queue) == 0 {
+		return
 	}
-	t.mu.Unlock()
+	r := t.queue[0]
+	r.Out = append(r.Out, reply...)
+	r.Ends = append(r.Ends, len(r.Out))
+	if len(r.Ends) < len(r.Cmds) {
+		return
+	}
+	t.queue[0] = nil
+	t.queue = t.queue[1:]
+	r.Mark = sink.Mark()
+	close(r.Done)
+	if r != t.pinging {
+		return
+	}
+	for _, ch := range r.waiters {
+		close(ch)
+	}
+	t.pinging = nil
+	if len(t.waiting) > 0 {
+		t.sendPing(t.waiting)
+		t.waiting = nil
+	}
 }
 
-// ping asks t for a reply, which comes after every announcement of a
-// change made before it; the channel closes then, or when t is lost.
+// ping returns a channel closed once every announcement of a change made
+// before the call has been read (or t is lost).
 func (t *tracker) ping() chan struct{} {
 	ch := make(chan struct{})
 	t.mu.Lock()
@@ -228,12 +276,77 @@ func (t *tracker) ping() chan struct{} {
 		return ch
 	default:
 	}
-	t.waiters = append(t.waiters, ch)
-	if err := t.c.Write(pingCmd); err != nil {
-		t.c.Close() // the reader ends, and releases the waiters
+	if t.pinging == nil {
+		t.sendPing([]chan struct{}{ch})
+	} else {
+		t.waiting = append(t.waiting, ch)
 	}
 	return ch
 }
+
+// sendPing sends a PING that releases waiters (t.mu held).
+func (t *tracker) sendPing(waiters []chan struct{}) {
+	t.pinging = &TrackedRead{Cmds: [][]byte{pingCmd}, Done: make(chan struct{}), waiters: waiters}
+	t.sendLocked(t.pinging)
+}
+
+// sendLocked queues r and writes its commands (t.mu held).
+func (t *tracker) sendLocked(r *TrackedRead) {
+	t.queue = append(t.queue, r)
+	var buf []byte
+	for _, c := range r.Cmds {
+		buf = append(buf, c...)
+	}
+	if err := t.c.Write(buf); err != nil {
+		t.c.Close() // the reader ends, and fails the queue
+	}
+}
+
+// fail ends r with err, releasing its waiters.
+func (r *TrackedRead) fail(err error) {
+	r.Err = err
+	close(r.Done)
+	for _, ch := range r.waiters {
+		close(ch)
+	}
+}
+
+// StartTrackedRead sends r.Cmds on the tracking connection of the master
+// serving t, without waiting: r.Done closes when the replies are in. It
+// reports false, having sent nothing, when that master has no tracking
+// connection; the caller then sends the commands as usual.
+func (b *Backend) StartTrackedRead(t Target, r *TrackedRead) bool {
+	b.mu.Lock()
+	w := b.inval
+	b.mu.Unlock()
+	if w == nil {
+		return false
+	}
+	n, err := b.nodeFor(t.Master())
+	if err != nil {
+		return false
+	}
+	w.mu.Lock()
+	tr := w.trackers[n.addr]
+	w.mu.Unlock()
+	if tr == nil {
+		return false
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	select {
+	case <-tr.dead:
+		return false
+	default:
+	}
+	r.Out, r.Ends, r.Err, r.Done = r.Out[:0], r.Ends[:0], nil, make(chan struct{})
+	tr.sendLocked(r)
+	return true
+}
+
+// TrackingDB is the database of the tracking connections, where tracked
+// reads run.
+func (b *Backend) TrackingDB() int { return b.DB() }
 
 var pingCmd = resp.AppendCommand(nil, []byte("PING"))
 

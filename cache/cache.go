@@ -6,6 +6,8 @@ package cache
 import (
 	"sync"
 	"time"
+
+	"github.com/zeebo/xxh3"
 )
 
 // Options bound a cache.
@@ -39,10 +41,15 @@ const entryOverhead = 240
 type Cache struct {
 	opts Options
 
-	mu      sync.Mutex
-	entries map[string]*entry
+	mu sync.Mutex
+	// entries are by the hash of their id (a map keyed by a number is
+	// cheaper to search than by a long string); a hit compares the id.
+	entries map[uint64]*entry
 	keys    map[string]*keyState
-	lru     entry // sentinel: lru.next is the most recently used
+	// lru is the entries' list, newest first, for the second-chance
+	// eviction of the oldest: a hit only marks an entry (ref), and the
+	// oldest entry, if marked, goes to the front instead of out.
+	lru entry
 	bytes   int64
 	live    bool
 	epoch   uint64 // bumped by Flush and by going live: older fills are refused
@@ -52,6 +59,8 @@ type Cache struct {
 
 type entry struct {
 	id         string
+	hash       uint64
+	ref        bool // hit since it was last considered for eviction
 	reply      []byte
 	keys       []*keyState
 	expires    int64 // unix nanoseconds; 0: none
@@ -65,6 +74,9 @@ type keyState struct {
 	entries []*entry
 	fills   int    // reads begun and not finished
 	changed uint64 // seq of its last invalidation
+	// announced is seq of its last invalidation by Redis (not Written),
+	// which alone refuses a read that ran after a mark (Fill.RanAfter).
+	announced uint64
 }
 
 // Stats are the cache's counters and size.
@@ -87,7 +99,7 @@ func New(opts Options) *Cache {
 	if opts.MaxMemory <= 0 {
 		opts.MaxMemory = DefaultMaxMemory
 	}
-	c := &Cache{opts: opts, entries: map[string]*entry{}, keys: map[string]*keyState{}}
+	c := &Cache{opts: opts, entries: map[uint64]*entry{}, keys: map[string]*keyState{}}
 	c.lru.next, c.lru.prev = &c.lru, &c.lru
 	return c
 }
@@ -111,8 +123,12 @@ func (c *Cache) Covers(key []byte) bool {
 
 // Get appends the reply cached under id to dst.
 func (c *Cache) Get(id []byte, dst []byte, now time.Time) ([]byte, bool) {
+	h := xxh3.Hash(id)
 	c.mu.Lock()
-	e := c.entries[string(id)]
+	e := c.entries[h]
+	if e != nil && e.id != string(id) {
+		e = nil
+	}
 	if e != nil && e.expires != 0 && now.UnixNano() >= e.expires {
 		c.drop(e)
 		c.stats.Expirations++
@@ -124,8 +140,7 @@ func (c *Cache) Get(id []byte, dst []byte, now time.Time) ([]byte, bool) {
 		return dst, false
 	}
 	c.stats.Hits++
-	c.unlink(e)
-	c.pushFront(e)
+	e.ref = true
 	reply := e.reply // never changed once stored
 	c.mu.Unlock()
 	return append(dst, reply...), true
@@ -137,6 +152,24 @@ type Fill struct {
 	seq   uint64
 	keys  []*keyState
 	ok    bool
+	after bool // RanAfter: only Redis's later announcements refuse it
+}
+
+// Mark returns a mark of the changes seen so far, for Fill.RanAfter.
+func (c *Cache) Mark() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seq
+}
+
+// RanAfter tells the fill that its read ran after every change the cache
+// had seen at mark (a read whose reply came on a tracking connection after
+// those announcements): only Redis's later announcements refuse its reply.
+// Changes written through this proxy (Written) do not: each is announced
+// by Redis after a read that ran before it, and its writer waits for the
+// announcement when the key was being read (see Written).
+func (f *Fill) RanAfter(mark uint64) {
+	f.seq, f.after = max(f.seq, mark), true
 }
 
 // Begin registers a read of keys about to be sent. The Fill must be
@@ -185,17 +218,22 @@ func (c *Cache) Finish(f *Fill, id, reply []byte, expires time.Time, now time.Ti
 	if size > c.opts.MaxMemory/16 {
 		return false // one huge reply would evict much of the cache
 	}
-	if old := c.entries[string(id)]; old != nil {
-		c.remove(old) // its keys are the fill's: their states stay
+	h := xxh3.Hash(id)
+	if old := c.entries[h]; old != nil {
+		if old.id == string(id) {
+			c.remove(old) // its keys are the fill's: their states stay
+		} else {
+			c.drop(old) // another id of the same hash: one of them is kept
+		}
 	}
-	e := &entry{id: string(id), reply: append([]byte(nil), reply...), keys: f.keys, size: size}
+	e := &entry{id: string(id), hash: h, reply: append([]byte(nil), reply...), keys: f.keys, size: size}
 	if c.opts.MaxAge > 0 {
 		e.expires = now.Add(c.opts.MaxAge).UnixNano()
 	}
 	if !expires.IsZero() && (e.expires == 0 || expires.UnixNano() < e.expires) {
 		e.expires = expires.UnixNano()
 	}
-	c.entries[e.id] = e
+	c.entries[h] = e
 	for _, ks := range f.keys {
 		ks.entries = append(ks.entries, e)
 	}
@@ -203,7 +241,14 @@ func (c *Cache) Finish(f *Fill, id, reply []byte, expires time.Time, now time.Ti
 	c.bytes += size
 	c.stats.Stored++
 	for c.bytes > c.opts.MaxMemory {
-		c.drop(c.lru.prev)
+		old := c.lru.prev
+		if old.ref && old != e {
+			old.ref = false
+			c.unlink(old)
+			c.pushFront(old)
+			continue
+		}
+		c.drop(old)
 		c.stats.Evictions++
 	}
 	return true
@@ -231,7 +276,7 @@ func (c *Cache) done(f *Fill) bool {
 	}
 	fresh := true
 	for _, ks := range f.keys {
-		if ks.changed > f.seq {
+		if ks.changed > f.seq && !f.after || ks.announced > f.seq {
 			fresh = false
 		}
 		ks.fills--
@@ -242,7 +287,16 @@ func (c *Cache) done(f *Fill) bool {
 // Invalidate drops every entry that read one of keys, in every database
 // (Redis's invalidations do not name one), and refuses the replies of
 // reads of them in flight.
-func (c *Cache) Invalidate(keys ...[]byte) {
+func (c *Cache) Invalidate(keys ...[]byte) { c.invalidate(keys, true) }
+
+// Written is Invalidate for keys a write through this proxy changed. It
+// reports whether one of them had an entry or a read in flight: the
+// writer must then wait for Redis's announcement of its write before it
+// reads (a read that ran before the write may still be stored until the
+// announcement arrives).
+func (c *Cache) Written(keys ...[]byte) (held bool) { return c.invalidate(keys, false) }
+
+func (c *Cache) invalidate(keys [][]byte, announced bool) (held bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
@@ -251,13 +305,18 @@ func (c *Cache) Invalidate(keys ...[]byte) {
 		if ks == nil {
 			continue
 		}
+		held = true
 		ks.changed = c.seq
+		if announced {
+			ks.announced = c.seq
+		}
 		for len(ks.entries) > 0 {
 			c.drop(ks.entries[len(ks.entries)-1])
 			c.stats.Invalidations++
 		}
 		c.forgetIdle(ks)
 	}
+	return held
 }
 
 // Flush drops every entry and refuses every read in flight.
@@ -268,7 +327,7 @@ func (c *Cache) Flush() {
 }
 
 func (c *Cache) flushLocked() {
-	c.entries, c.keys = map[string]*entry{}, map[string]*keyState{}
+	c.entries, c.keys = map[uint64]*entry{}, map[string]*keyState{}
 	c.lru.next, c.lru.prev = &c.lru, &c.lru
 	c.bytes = 0
 	c.epoch++
@@ -308,7 +367,7 @@ func (c *Cache) drop(e *entry) {
 
 // remove takes e out of the map, the list and its keys' indexes.
 func (c *Cache) remove(e *entry) {
-	delete(c.entries, e.id)
+	delete(c.entries, e.hash)
 	c.unlink(e)
 	c.bytes -= e.size
 	for _, ks := range e.keys {

@@ -203,3 +203,41 @@ func TestConcurrentFillsNeverServeAnInvalidatedVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A read whose reply came after an announcement on the same connection ran
+// after that change: only changes seen after it refuse the reply.
+func TestFillThatRanAfterAChange(t *testing.T) {
+	c := live(Options{})
+	f := c.Begin([]byte("k"))
+	c.Invalidate([]byte("k")) // announced before the reply
+	f.RanAfter(c.Mark())
+	if !c.Finish(&f, []byte("get k"), []byte("v"), time.Time{}, t0) {
+		t.Fatal("refused a reply read after the change")
+	}
+	f = c.Begin([]byte("k"))
+	f.RanAfter(c.Mark())
+	c.Invalidate([]byte("k")) // announced after the reply, before it is stored
+	if c.Finish(&f, []byte("get k"), []byte("v"), time.Time{}, t0) {
+		t.Fatal("stored a reply a later change made stale")
+	}
+	// A write through this proxy does not refuse it: Redis announces the
+	// write after the reply, and the writer waits for that (held).
+	f = c.Begin([]byte("k"))
+	f.RanAfter(c.Mark())
+	if !c.Written([]byte("k")) {
+		t.Fatal("a key being read is not reported held")
+	}
+	if !c.Finish(&f, []byte("get k"), []byte("v"), time.Time{}, t0) {
+		t.Fatal("refused by a local write")
+	}
+	c.Invalidate([]byte("k")) // the announcement
+	if _, ok := get(c, "get k", t0); ok {
+		t.Fatal("the announcement of the write did not drop the entry")
+	}
+	// A read on the shared connection is refused by a local write.
+	f = c.Begin([]byte("k"))
+	c.Written([]byte("k"))
+	if c.Finish(&f, []byte("get k"), []byte("v"), time.Time{}, t0) {
+		t.Fatal("a shared-connection read in flight survived a local write")
+	}
+}

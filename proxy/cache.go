@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/binary"
+	"strconv"
 	"time"
 
 	"github.com/redverb/redverb/backend"
@@ -18,16 +20,21 @@ import (
 // cachedReads are the commands whose reply depends on their one key (the
 // first argument) and nothing else: no clock, no randomness, no other
 // key. A command joins the cache by a line here. MGET is answered key by
-// key (cachedPerKey): each of its keys has its own entry.
+// key (cachedPerKey): each of its keys has its own entry. cachedPlain
+// marks the replies that RESP3 writes as RESP2 does but for nulls (no
+// map, set or double), which a RESP2 client may read from the tracking
+// connection (see startTrackedFill).
 var cachedReads = map[string]flags{
-	"get": 0, "strlen": 0, "getrange": 0, "getbit": 0, "bitcount": 0, "bitpos": 0,
-	"mget": cachedPerKey,
-	"hget": 0, "hmget": 0, "hgetall": 0, "hexists": 0, "hlen": 0, "hkeys": 0, "hvals": 0, "hstrlen": 0,
-	"smembers": 0, "sismember": 0, "smismember": 0, "scard": 0,
+	"get": cachedPlain, "strlen": cachedPlain, "getrange": cachedPlain, "getbit": cachedPlain,
+	"bitcount": cachedPlain, "bitpos": cachedPlain,
+	"mget":    cachedPerKey | cachedPlain,
+	"hget":    cachedPlain, "hmget": cachedPlain, "hexists": cachedPlain, "hlen": cachedPlain,
+	"hkeys": cachedPlain, "hvals": cachedPlain, "hstrlen": cachedPlain, "hgetall": 0,
+	"smembers": 0, "sismember": cachedPlain, "smismember": cachedPlain, "scard": cachedPlain,
 	"zrange": 0, "zrangebyscore": 0, "zrangebylex": 0, "zrevrange": 0, "zrevrangebyscore": 0, "zrevrangebylex": 0,
-	"zscore": 0, "zmscore": 0, "zcard": 0, "zcount": 0, "zlexcount": 0, "zrank": 0, "zrevrank": 0,
-	"lrange": 0, "llen": 0, "lindex": 0, "lpos": 0,
-	"exists": 0, "type": 0,
+	"zscore": 0, "zmscore": 0, "zcard": cachedPlain, "zcount": cachedPlain, "zlexcount": cachedPlain, "zrank": 0, "zrevrank": 0,
+	"lrange": cachedPlain, "llen": cachedPlain, "lindex": cachedPlain, "lpos": cachedPlain,
+	"exists": cachedPlain, "type": cachedPlain,
 }
 
 // invalidation is what a command's execution means for the cache.
@@ -77,6 +84,90 @@ func (s *Session) cacheable(c *command) bool {
 	return true
 }
 
+// cacheBatch is what runShared knows of the cache in the batch it builds.
+type cacheBatch struct {
+	on      bool
+	now     time.Time
+	lead    int      // hits answered before anything else in the batch
+	verbs   bool     // a verb or INFO is in the batch: their replies are rewritten otherwise
+	anyKey  bool     // a write in the batch may change any key
+	written [][]byte // keys the batch's writes change
+	read    [][]byte // keys of the batch's tracked reads
+}
+
+func (cb *cacheBatch) reset(on bool) {
+	clear(cb.written)
+	clear(cb.read)
+	*cb = cacheBatch{on: on, written: cb.written[:0], read: cb.read[:0]}
+	if on {
+		cb.now = time.Now()
+	}
+}
+
+// admit decides about c, the n-th command of the batch: answered from the
+// cache or sent as a fill (done), left to the next batch (stop), or sent
+// as usual. A read of a key written earlier in the batch waits for the
+// write, to see it; a write of a key a tracked read in the batch reads
+// waits for the read, which runs on another connection.
+func (s *Session) admit(cb *cacheBatch, c *command, n int, t backend.Target) (done, stop bool) {
+	if c.kind == kindVerb || c.spec.flags&addsProxyInfo != 0 {
+		if cb.lead > 0 || len(s.hits) > 0 || len(s.cacheFills) > 0 || len(cb.read) > 0 {
+			return false, true
+		}
+		cb.verbs, cb.anyKey = true, true
+		return false, false
+	}
+	if s.cacheable(c) {
+		keys := fillKeys(c)
+		if cb.verbs || cb.anyKey || overlap(keys, cb.written) {
+			return false, true
+		}
+		if n == cb.lead { // nothing before it in the batch waits for a reply
+			var hit bool
+			if s.out, hit = s.fromCache(s.out, c, cb.now); hit {
+				cb.lead++
+				return true, false
+			}
+		} else {
+			start := len(s.hitBuf)
+			var hit bool
+			if s.hitBuf, hit = s.fromCache(s.hitBuf, c, cb.now); hit {
+				s.hits = append(s.hits, cachedHit{cmd: n, start: start, end: len(s.hitBuf)})
+				return true, false
+			}
+		}
+		if s.beginFill(c, n, t) {
+			cb.read = append(cb.read, keys...)
+		}
+		if t != backend.NoSlot {
+			s.lastTarget = t
+		}
+		return true, false
+	}
+	switch c.spec.inval {
+	case invNone:
+		return false, false
+	case invKeys:
+		from := len(cb.written)
+		cb.written = c.spec.keys.Keys(c.args, cb.written)
+		return false, overlap(cb.written[from:], cb.read)
+	}
+	cb.anyKey = true
+	return false, len(cb.read) > 0
+}
+
+// overlap reports whether a and b share a key.
+func overlap(a, b [][]byte) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if bytes.Equal(x, y) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // cacheID is the entry of one reply: the client's database, protocol and
 // backend user, and the command (or, per key, its name and the key).
 func (s *Session) cacheID(dst []byte, name string, args [][]byte) []byte {
@@ -117,58 +208,92 @@ func (s *Session) fromCache(dst []byte, c *command, now time.Time) ([]byte, bool
 	return dst, true
 }
 
-// cacheFill is a cached read sent in the batch: its reply, and a PTTL per
-// key after it (an entry must not outlive its key), fill the cache.
+// A cacheFill is a cached read sent in the batch: its reply, and a PTTL
+// per key after it (an entry must not outlive its key), fill the cache.
+//
+// Where it can, a fill goes on the tracking connection of its key's
+// master (a tracked read): there Redis's announcements and the reply come
+// in the order Redis ran them, so a change announced during the read
+// refuses the reply only if announced after it. On the shared connection,
+// any change announced while the read is in flight refuses it, which under
+// frequent writes leaves the hottest keys uncached.
 type cacheFill struct {
 	cmd   *command
-	reply int // index of its reply in the batch
+	index int                  // the command's, in the batch
+	reply int                  // on the shared connection: its reply's index in the request
+	tr    *backend.TrackedRead // or on the tracking connection
 	fills []cache.Fill
 }
 
-// beginFill registers c's read before it is sent, and adds it and its
-// PTTLs to the batch.
-func (s *Session) beginFill(c *command, t backend.Target) {
-	f := cacheFill{cmd: c, reply: len(s.req.Cmds)}
-	keys := c.args[1:2]
+// fillKeys are the keys whose entries c's reply fills.
+func fillKeys(c *command) [][]byte {
 	if c.spec.flags&cachedPerKey != 0 {
-		keys = c.args[1:]
+		return c.args[1:]
 	}
+	return c.args[1:2]
+}
+
+// beginFill registers c's read (the index-th command of the batch) before
+// it is sent, and sends it with its PTTLs: on the tracking connection if
+// it may, else in the batch. It reports whether it used the tracking
+// connection.
+func (s *Session) beginFill(c *command, index int, t backend.Target) (tracked bool) {
+	f := cacheFill{cmd: c, index: index, reply: len(s.req.Cmds)}
+	keys := fillKeys(c)
 	for _, k := range keys {
 		f.fills = append(f.fills, s.srv.Cache.Begin(k))
 	}
-	s.req.Cmds, s.routing.Targets = append(s.req.Cmds, c.raw), append(s.routing.Targets, t)
+	cmds := append(s.fillCmds[:0], c.raw)
 	for _, k := range keys {
-		start := len(s.pttlBuf)
+		// A slice taken here stays right when pttlBuf grows: it keeps
+		// the array it was taken from.
+		from := len(s.pttlBuf)
 		s.pttlBuf = resp.AppendCommand(s.pttlBuf, []byte("PTTL"), k)
-		s.req.Cmds = append(s.req.Cmds, s.pttlBuf[start:len(s.pttlBuf):len(s.pttlBuf)])
-		s.routing.Targets = append(s.routing.Targets, t)
+		cmds = append(cmds, s.pttlBuf[from:len(s.pttlBuf):len(s.pttlBuf)])
+	}
+	s.fillCmds = cmds
+	b := s.srv.Backend
+	if s.db == b.TrackingDB() && s.user == "" && (s.proto == 3 || c.spec.flags&cachedPlain != 0) {
+		f.tr = &backend.TrackedRead{Cmds: append([][]byte(nil), cmds...)}
+		if b.StartTrackedRead(t, f.tr) {
+			s.cacheFills = append(s.cacheFills, f)
+			return true
+		}
+		f.tr = nil
+	}
+	for _, cmd := range cmds {
+		s.req.Cmds, s.routing.Targets = append(s.req.Cmds, cmd), append(s.routing.Targets, t)
 	}
 	s.cacheFills = append(s.cacheFills, f)
+	return false
 }
 
 // finishCached rewrites the replies of cmds[from:] for the client: each
 // hit in its place, and each fill's reply stored and its PTTLs taken out.
 // (The hits before the batch's first sent command are in s.out already.)
 func (s *Session) finishCached(cmds []command, from int, sent time.Time) {
-	req, hits := &s.req, s.hits
+	req, hits, fills := &s.req, s.hits, s.cacheFills
 	out := append(s.rebuf[:0], s.out[:req.Base]...)
 	j, h, f := 0, 0, 0 // next reply, hit, fill
 	for i := from; i < len(cmds); i++ {
-		if h < len(hits) && hits[h].cmd == i {
+		switch {
+		case h < len(hits) && hits[h].cmd == i:
 			out = append(out, s.hitBuf[hits[h].start:hits[h].end]...)
 			h++
-			continue
-		}
-		reply := req.Reply(j)
-		out = append(out, reply...)
-		if f < len(s.cacheFills) && s.cacheFills[f].reply == j {
-			fl := &s.cacheFills[f]
-			j += 1 + len(fl.fills)
-			s.storeFill(fl, reply, req, sent)
+		case f < len(fills) && fills[f].index == i && fills[f].tr != nil:
+			out = s.finishTracked(out, &fills[f], sent)
 			f++
-			continue
+		case f < len(fills) && fills[f].index == i:
+			fl := &fills[f]
+			reply := req.Reply(j)
+			out = append(out, reply...)
+			s.storeFill(fl, reply, func(k int) []byte { return req.Reply(fl.reply + 1 + k) }, sent)
+			j += 1 + len(fl.fills)
+			f++
+		default:
+			out = append(out, req.Reply(j)...)
+			j++
 		}
-		j++
 	}
 	s.rebuf = s.out[:0]
 	if cap(s.rebuf) > 64<<10 {
@@ -178,8 +303,8 @@ func (s *Session) finishCached(cmds []command, from int, sent time.Time) {
 	s.endCached()
 }
 
-// endCached resets the batch's cache work; fills not finished are
-// abandoned (the client passed its output limit).
+// endCached resets the batch's cache work; fills not finished (the client
+// passed its output limit) are abandoned.
 func (s *Session) endCached() {
 	for i := range s.cacheFills {
 		for j := range s.cacheFills[i].fills {
@@ -189,6 +314,79 @@ func (s *Session) endCached() {
 	clear(s.cacheFills)
 	s.cacheFills, s.hits = s.cacheFills[:0], s.hits[:0]
 	s.hitBuf, s.pttlBuf = s.hitBuf[:0], s.pttlBuf[:0]
+	clear(s.fillCmds)
+}
+
+// finishTracked appends the reply of a tracked read to out and stores it.
+// An error reply (a slot that moved, say) or a lost connection sends the
+// command again on the shared path, whose reply the client gets uncached.
+func (s *Session) finishTracked(out []byte, fl *cacheFill, sent time.Time) []byte {
+	tr := fl.tr
+	<-tr.Done
+	var reply []byte
+	if tr.Err == nil && len(tr.Ends) == len(tr.Cmds) {
+		reply = tr.Out[:tr.Ends[0]]
+		if resp.IsError(reply) {
+			reply = nil
+		} else if s.proto == 2 {
+			reply = resp2Of(nil, reply)
+		}
+	}
+	if reply == nil {
+		for i := range fl.fills {
+			s.srv.Cache.Abandon(&fl.fills[i])
+		}
+		t := s.srv.Backend.TargetOf(fl.cmd.spec.keys, fl.cmd.args)
+		return append(out, sendEach(s, [][]byte{fl.cmd.raw}, []backend.Target{t})[0]...)
+	}
+	for i := range fl.fills {
+		fl.fills[i].RanAfter(tr.Mark)
+	}
+	s.storeFill(fl, reply, func(k int) []byte { return tr.Out[tr.Ends[k]:tr.Ends[k+1]] }, sent)
+	return append(out, reply...)
+}
+
+// resp2Of appends to dst reply, a RESP3 reply of a cachedPlain command,
+// as RESP2 writes it: nulls as null bulk strings. It returns nil for any
+// other RESP3 type.
+func resp2Of(dst, reply []byte) []byte {
+	dst, rest := resp2Frame(dst, reply)
+	if dst == nil || len(rest) != 0 {
+		return nil
+	}
+	return dst
+}
+
+func resp2Frame(dst, r []byte) ([]byte, []byte) {
+	line := bytes.IndexByte(r, '\n')
+	if line < 2 {
+		return nil, nil
+	}
+	head := r[:line+1]
+	switch r[0] {
+	case '_':
+		return append(dst, "$-1\r\n"...), r[line+1:]
+	case ':', '+', '-':
+		return append(dst, head...), r[line+1:]
+	case '$':
+		n, err := strconv.Atoi(string(head[1 : len(head)-2]))
+		if err != nil || n < 0 || len(r) < line+1+n+2 {
+			return nil, nil
+		}
+		end := line + 1 + n + 2
+		return append(dst, r[:end]...), r[end:]
+	case '*':
+		n, err := strconv.Atoi(string(head[1 : len(head)-2]))
+		if err != nil {
+			return nil, nil
+		}
+		dst, r = append(dst, head...), r[line+1:]
+		for i := 0; i < n && dst != nil; i++ {
+			dst, r = resp2Frame(dst, r)
+		}
+		return dst, r
+	}
+	return nil, nil
 }
 
 // cachedHit is a hit in a batch: the cmd-th command's reply is
@@ -196,15 +394,16 @@ func (s *Session) endCached() {
 type cachedHit struct{ cmd, start, end int }
 
 // storeFill stores a fill's reply (each key's element, for MGET) with the
-// expiry its PTTL gave; an error reply is not stored.
-func (s *Session) storeFill(fl *cacheFill, reply []byte, req *backend.Request, sent time.Time) {
+// expiry its PTTL (pttl(k) for its k-th key) gave; an error reply is not
+// stored.
+func (s *Session) storeFill(fl *cacheFill, reply []byte, pttl func(k int) []byte, sent time.Time) {
 	cc := s.srv.Cache
 	parts := [][]byte{reply}
 	if fl.cmd.spec.flags&cachedPerKey != 0 {
 		parts = resp.SplitArray(reply)
 	}
 	for i := range fl.fills {
-		ttl := req.Reply(fl.reply + 1 + i)
+		ttl := pttl(i)
 		if resp.IsError(reply) || len(parts) != len(fl.fills) || ttl[0] != ':' || resp.Int(ttl) == -2 && !nullReply(parts[i]) {
 			cc.Abandon(&fl.fills[i]) // an error, or the key went between the read and its PTTL
 			continue
@@ -229,10 +428,13 @@ func nullReply(reply []byte) bool {
 
 // invalidateAfter drops what cmds, just run and not yet answered to the
 // client, changed: a client reads its own writes even before Redis's
-// announcement arrives.
+// announcement arrives. When a key written was cached or being read, it
+// also waits for the announcement: until it arrives, every read of the key
+// begun since would be refused (see cache.Finish), and a hot key would
+// stay uncached while it is written often.
 func (s *Session) invalidateAfter(cmds []command) {
 	cc := s.srv.Cache
-	synced := false
+	sync := false
 	for i := range cmds {
 		c := &cmds[i]
 		inv := c.spec.inval
@@ -242,19 +444,19 @@ func (s *Session) invalidateAfter(cmds []command) {
 		switch inv {
 		case invKeys:
 			s.keysBuf = c.spec.keys.Keys(c.args, s.keysBuf[:0])
-			cc.Invalidate(s.keysBuf...)
+			sync = cc.Written(s.keysBuf...) || sync
 			clear(s.keysBuf)
 		case invVerb:
 			if call, err := c.spec.verb.Resolve(c.args, false); err == nil {
-				cc.Invalidate(call.Keys...)
+				sync = cc.Written(call.Keys...) || sync
 			}
 		case invFlush:
 			cc.Flush()
 		case invSync:
-			if !synced {
-				s.srv.Backend.SyncInvalidations()
-				synced = true
-			}
+			sync = true
 		}
+	}
+	if sync {
+		s.srv.Backend.SyncInvalidations()
 	}
 }

@@ -87,6 +87,8 @@ type scratch struct {
 	hitBuf     []byte
 	cacheFills []cacheFill
 	pttlBuf    []byte
+	fillCmds   [][]byte
+	cb         cacheBatch
 	idBuf      []byte
 	keysBuf    [][]byte
 }
@@ -385,53 +387,23 @@ func (s *Session) runShared(cmds []command) int {
 	n, alone := 0, false
 	var call *verb.Call
 	var callErr error
-	cached, lead, wrote, info := s.srv.Cache != nil, 0, false, false
-	var now time.Time
-	if cached {
-		now = time.Now()
-	}
+	cb := &s.cb
+	cb.reset(s.srv.Cache != nil)
 	for n < len(cmds) && !alone {
 		c := &cmds[n]
 		if c.kind != kindShared && c.kind != kindVerb {
 			break
 		}
 		t := s.srv.Backend.TargetOf(c.spec.keys, c.args)
-		if cached {
-			// A batch either uses the cache or has verbs and INFO, whose
-			// replies are rewritten otherwise; a read after a write in
-			// the batch waits for it, so that it sees it.
-			work := lead > 0 || len(s.hits) > 0 || len(s.cacheFills) > 0
-			if work && (c.kind == kindVerb || c.spec.flags&addsProxyInfo != 0) {
+		if cb.on {
+			done, stop := s.admit(cb, c, n, t)
+			if stop {
 				break
 			}
-			if s.cacheable(c) {
-				if wrote || len(s.inBatch) > 0 || info {
-					break
-				}
-				if len(req.Cmds) == 0 {
-					var hit bool
-					if s.out, hit = s.fromCache(s.out, c, now); hit {
-						lead, n = lead+1, n+1
-						continue
-					}
-				} else {
-					start := len(s.hitBuf)
-					var hit bool
-					if s.hitBuf, hit = s.fromCache(s.hitBuf, c, now); hit {
-						s.hits = append(s.hits, cachedHit{cmd: n, start: start, end: len(s.hitBuf)})
-						n++
-						continue
-					}
-				}
-				s.beginFill(c, t)
-				if t != backend.NoSlot {
-					s.lastTarget = t
-				}
+			if done {
 				n++
 				continue
 			}
-			wrote = wrote || c.kind == kindVerb || c.spec.inval != invNone
-			info = info || c.spec.flags&addsProxyInfo != 0
 		}
 		raw := c.raw
 		if c.kind == kindVerb {
@@ -486,7 +458,7 @@ func (s *Session) runShared(cmds []command) int {
 	s.fcallBuf = s.fcallBuf[:0]
 	if len(s.hits) > 0 || len(s.cacheFills) > 0 {
 		if !req.Overflow {
-			s.finishCached(cmds[:n], lead, sent)
+			s.finishCached(cmds[:n], cb.lead, sent)
 		}
 		s.endCached()
 	}
@@ -516,6 +488,8 @@ func (s *Session) sendShared() {
 	req.Out = s.out
 	if len(req.Cmds) > 0 {
 		s.srv.Backend.Do(s.key(), s.id, req, &s.routing)
+	} else {
+		req.Base, req.Ends = len(s.out), req.Ends[:0]
 	}
 	s.out = req.Out
 }

@@ -52,6 +52,7 @@ const (
 	addsProxyInfo                    // INFO: the proxy adds its own section to the reply
 	cachedRead                       // its reply may come from the cache (see cache.go)
 	cachedPerKey                     // cached key by key (MGET)
+	cachedPlain                      // its RESP3 reply is its RESP2 one but for nulls
 )
 
 // cmdSpec is one row of the table.
