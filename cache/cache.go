@@ -49,12 +49,12 @@ type Cache struct {
 	// lru is the entries' list, newest first, for the second-chance
 	// eviction of the oldest: a hit only marks an entry (ref), and the
 	// oldest entry, if marked, goes to the front instead of out.
-	lru entry
-	bytes   int64
-	live    bool
-	epoch   uint64 // bumped by Flush and by going live: older fills are refused
-	seq     uint64 // bumped by every invalidation
-	stats   Stats
+	lru   entry
+	bytes int64
+	live  bool
+	epoch uint64 // bumped by Flush and by going live: older fills are refused
+	seq   uint64 // bumped by every invalidation
+	stats Stats
 }
 
 type entry struct {

@@ -27,8 +27,8 @@ import (
 var cachedReads = map[string]flags{
 	"get": cachedPlain, "strlen": cachedPlain, "getrange": cachedPlain, "getbit": cachedPlain,
 	"bitcount": cachedPlain, "bitpos": cachedPlain,
-	"mget":    cachedPerKey | cachedPlain,
-	"hget":    cachedPlain, "hmget": cachedPlain, "hexists": cachedPlain, "hlen": cachedPlain,
+	"mget": cachedPerKey | cachedPlain,
+	"hget": cachedPlain, "hmget": cachedPlain, "hexists": cachedPlain, "hlen": cachedPlain,
 	"hkeys": cachedPlain, "hvals": cachedPlain, "hstrlen": cachedPlain, "hgetall": 0,
 	"smembers": 0, "sismember": cachedPlain, "smismember": cachedPlain, "scard": cachedPlain,
 	"zrange": 0, "zrangebyscore": 0, "zrangebylex": 0, "zrevrange": 0, "zrevrangebyscore": 0, "zrevrangebylex": 0,
