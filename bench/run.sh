@@ -14,6 +14,12 @@
 # Latency: bench/load sends GET at a fixed rate, half of what direct Redis
 # peaks at (P1, 50 clients), and reports p50/p99/p99.9 from each request's
 # due time. Memory: bench/idle holds 10,000 idle clients on each proxy.
+# Cache: bench/zipf, a Zipf load (exponent 0.99 over 100,000 keys of 1 KiB,
+# 50 clients, 95% GET, pipeline 1 and 16) against Redis directly, redverb,
+# and redverb --cache, with the commands that reach Redis, the cache's
+# memory and how long a direct write takes to reach a client of the cache.
+#
+#   CACHE_ONLY=1 bench/run.sh          # the cache rows alone, about 4 minutes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +28,9 @@ N=${N:-200000}
 LAT_DURATION=${LAT_DURATION:-5s}
 IDLE=${IDLE:-10000}
 PNG=${PNG:-bench/results.png}
+CACHE_ONLY=${CACHE_ONLY:-}
+ZIPF_DURATION=${ZIPF_DURATION:-5s}
+CACHE_MEM=${CACHE_MEM:-256mb}
 
 for tool in redis-server redis-benchmark redis-cli nutcracker go python3; do
   command -v "$tool" >/dev/null || { echo "bench: $tool not found (apt-get install -y redis-server redis-tools nutcracker)" >&2; exit 1; }
@@ -54,7 +63,7 @@ YML
 nutcracker -c "$work/nutcracker.yml" -s "$NUTSTATS" -o "$work/nutcracker.log" >/dev/null 2>&1 & pids+=($!)
 wait_port "$NUT"
 
-for cmd in redverb load idle cas report; do
+for cmd in redverb load idle cas zipf report; do
   pkg=./bench/$cmd; [ "$cmd" = redverb ] && pkg=./cmd/redverb
   go build -o "$work/$cmd" "$pkg"
 done
@@ -66,6 +75,7 @@ results="$work/results.txt"
 say() { echo "$1 $2" >>"$results"; echo "  $1 $2" >&2; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+if [ -z "$CACHE_ONLY" ]; then
 echo "throughput (redis-benchmark, $N requests, $ROUNDS rounds)" >&2
 ops() { redis-benchmark -p "$1" -c "$2" -n "$N" -P "$3" -t "$4" -r 100000 --csv 2>/dev/null | awk -F'","' 'NR==2 {print int($2)}'; }
 # CPU per request: each server's own user+system time (/proc/PID/stat)
@@ -161,6 +171,37 @@ for target in twemproxy redverb; do
   read -r before idle after per <<<"$("$work/idle" -addr "127.0.0.1:$port" -pid "$pid" -n "$IDLE" -settle 4s)"
   say "mem.$target" "$per"; say "mem.$target.before" "$before"; say "mem.$target.peak" "$idle"; say "mem.$target.after" "$after"
 done
+fi
+
+echo "cache (bench/zipf, $ZIPF_DURATION per run, $ROUNDS rounds)" >&2
+RVC=$(free_port)
+"$work/redverb" --listen "127.0.0.1:$RVC" --backend "redis://127.0.0.1:$REDIS" --cache --cache-max-memory "$CACHE_MEM" \
+  --log-level warn >"$work/redverb-cache.log" 2>&1 & pids+=($!)
+wait_port "$RVC"
+declare -A ZPORT=([redis]=$REDIS [redverb]=$RV [cache]=$RVC)
+"$work/zipf" -addr "127.0.0.1:$REDIS" -prefill -duration 0 >/dev/null
+# The cache starts empty: a first run fills it, as a service's would.
+"$work/zipf" -addr "127.0.0.1:$RVC" -redis "127.0.0.1:$REDIS" -pipeline 16 -duration 10s >/dev/null
+for P in 1 16; do
+  declare -A zr=()
+  for _ in $(seq "$ROUNDS"); do
+    for target in redis redverb cache; do
+      zr[$target]+="$("$work/zipf" -addr "127.0.0.1:${ZPORT[$target]}" -redis "127.0.0.1:$REDIS" -pipeline "$P" -duration "$ZIPF_DURATION"),"
+    done
+  done
+  for target in redis redverb cache; do
+    for i in 1 2 3 4; do
+      name=$(cut -d' ' -f"$i" <<<"ops p50 p99 backend")
+      say "zipf.$P.$target.$name" "$(tr ',' '\n' <<<"${zr[$target]}" | grep . | awk -v f="$i" '{print $f}' | median)"
+    done
+  done
+  unset zr
+done
+info() { redis-cli -p "$RVC" INFO cache | tr -d '\r' | awk -F: -v k="$1" '$1==k {print $2}'; }
+say cache.bytes "$(info cache_used_memory)"; say cache.max "$(info cache_max_memory)"
+say cache.entries "$(info cache_entries)"; say cache.hitratio "$(info cache_hit_ratio)"
+read -r p50 p99 <<<"$("$work/zipf" -addr "127.0.0.1:$RVC" -redis "127.0.0.1:$REDIS" -lag 2000)"
+say cache.lag.p50 "$p50"; say cache.lag.p99 "$p99"
 
 "$work/report" -in "$results" -png "$PNG" \
   -title "$(date -u +%Y-%m-%d), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), \`ROUNDS=$ROUNDS N=$N bench/run.sh\`"

@@ -37,11 +37,38 @@ func main() {
 		fmt.Println(*title)
 		fmt.Println()
 	}
-	table(f)
-	if err := chart(f, *png); err != nil {
-		fmt.Fprintln(os.Stderr, "report:", err)
-		os.Exit(1)
+	if f["tput.get.1.50.redis"] > 0 {
+		table(f)
+		if err := chart(f, *png); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(1)
+		}
 	}
+	if f["zipf.1.redis.ops"] > 0 {
+		cacheTable(f)
+	}
+}
+
+// cacheTable is the Zipf load's rows: direct Redis, redverb, and redverb
+// with --cache.
+func cacheTable(f figures) {
+	fmt.Println()
+	fmt.Println("| Zipf 0.99, 100,000 keys of 1 KiB, 50 clients, 95% GET | direct Redis | redverb | redverb --cache | cache vs Redis | cache vs redverb |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|")
+	for _, p := range []string{"1", "16"} {
+		v := func(target, name string) float64 { return f["zipf."+p+"."+target+"."+name] }
+		fmt.Printf("| P%s throughput (ops/s) | %s | %s | %s | %s | %s |\n", p,
+			num(v("redis", "ops")), num(v("redverb", "ops")), num(v("cache", "ops")), ratio(v("cache", "ops"), v("redis", "ops")), ratio(v("cache", "ops"), v("redverb", "ops")))
+		for _, q := range []string{"p50", "p99"} {
+			fmt.Printf("| P%s latency %s (µs) | %s | %s | %s | %s | %s |\n", p, q,
+				num(v("redis", q)), num(v("redverb", q)), num(v("cache", q)), ratio(v("cache", q), v("redis", q)), ratio(v("cache", q), v("redverb", q)))
+		}
+		fmt.Printf("| P%s commands reaching Redis per request | %.3f | %.3f | %.3f | %.0f%% fewer | |\n", p,
+			v("redis", "backend"), v("redverb", "backend"), v("cache", "backend"), 100*(1-v("cache", "backend")/v("redis", "backend")))
+	}
+	fmt.Printf("| cache memory held / cache-max-memory (bytes) | | | %s / %s | | |\n", num(f["cache.bytes"]), num(f["cache.max"]))
+	fmt.Printf("| cache entries, hit ratio over the whole run | | | %s, %.3f | | |\n", num(f["cache.entries"]), f["cache.hitratio"])
+	fmt.Printf("| a direct SET until a client of the cache reads it, p50 / p99 (µs) | | | %s / %s | | |\n", num(f["cache.lag.p50"]), num(f["cache.lag.p99"]))
 }
 
 func read(path string) (figures, error) {
