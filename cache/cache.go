@@ -46,6 +46,9 @@ type Cache struct {
 	// cheaper to search than by a long string); a hit compares the id.
 	entries map[uint64]*entry
 	keys    map[string]*keyState
+	// reading are the fills in flight by the hash of the entry they
+	// fill; a channel closes when its fill ends (see Join).
+	reading map[uint64]chan struct{}
 	// lru is the entries' list, newest first, for the second-chance
 	// eviction of the oldest: a hit only marks an entry (ref), and the
 	// oldest entry, if marked, goes to the front instead of out.
@@ -81,6 +84,8 @@ type keyState struct {
 
 // Stats are the cache's counters and size.
 type Stats struct {
+	// Hits and Misses count lookups; a read that waited for another's
+	// (Join) counts as a miss, and as a hit too if that one was stored.
 	Hits, Misses  uint64
 	Stored        uint64 // replies cached
 	Refused       uint64 // replies not cached: an invalidation came first, or the cache was not live
@@ -99,7 +104,7 @@ func New(opts Options) *Cache {
 	if opts.MaxMemory <= 0 {
 		opts.MaxMemory = DefaultMaxMemory
 	}
-	c := &Cache{opts: opts, entries: map[uint64]*entry{}, keys: map[string]*keyState{}}
+	c := &Cache{opts: opts, entries: map[uint64]*entry{}, keys: map[string]*keyState{}, reading: map[uint64]chan struct{}{}}
 	c.lru.next, c.lru.prev = &c.lru, &c.lru
 	return c
 }
@@ -123,6 +128,15 @@ func (c *Cache) Covers(key []byte) bool {
 
 // Get appends the reply cached under id to dst.
 func (c *Cache) Get(id []byte, dst []byte, now time.Time) ([]byte, bool) {
+	return c.get(id, dst, now, true)
+}
+
+// GetJoined is Get after Join: a miss is not counted again.
+func (c *Cache) GetJoined(id []byte, dst []byte, now time.Time) ([]byte, bool) {
+	return c.get(id, dst, now, false)
+}
+
+func (c *Cache) get(id []byte, dst []byte, now time.Time, countMiss bool) ([]byte, bool) {
 	h := xxh3.Hash(id)
 	c.mu.Lock()
 	e := c.entries[h]
@@ -135,7 +149,9 @@ func (c *Cache) Get(id []byte, dst []byte, now time.Time) ([]byte, bool) {
 		e = nil
 	}
 	if e == nil {
-		c.stats.Misses++
+		if countMiss {
+			c.stats.Misses++
+		}
 		c.mu.Unlock()
 		return dst, false
 	}
@@ -153,6 +169,8 @@ type Fill struct {
 	keys  []*keyState
 	ok    bool
 	after bool // RanAfter: only Redis's later announcements refuse it
+	id    uint64
+	done  chan struct{} // if it fills an entry others may Join
 }
 
 // Mark returns a mark of the changes seen so far, for Fill.RanAfter.
@@ -191,6 +209,42 @@ func (c *Cache) Begin(keys ...[]byte) Fill {
 		f.keys[i] = ks
 	}
 	return f
+}
+
+// BeginEntry is Begin for a read that fills the entry id, which reads of
+// the same entry may Join while it is in flight.
+func (c *Cache) BeginEntry(id []byte, keys ...[]byte) Fill {
+	f := c.Begin(keys...)
+	if !f.ok {
+		return f
+	}
+	h := xxh3.Hash(id)
+	c.mu.Lock()
+	if c.reading[h] == nil {
+		f.id, f.done = h, make(chan struct{})
+		c.reading[h] = f.done
+	}
+	c.mu.Unlock()
+	return f
+}
+
+// Join returns, if a read that fills the entry id is in flight, a channel
+// closed when it ends; the entry is then looked up again. A hot key's
+// entry, dropped by a change, is so read once instead of by every client
+// that asks for it meanwhile. A read that waits for another is answered
+// with a value no older than if it had been sent itself, provided that
+// its client waited for the announcement of its own last write of the key
+// (see Written): that write ran before the fill's read, or the
+// announcement, which came after the fill's reply, keeps the fill from
+// being stored.
+func (c *Cache) Join(id []byte) <-chan struct{} {
+	h := xxh3.Hash(id)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch := c.reading[h]; ch != nil {
+		return ch
+	}
+	return nil
 }
 
 // Finish stores reply under id if no key of the fill changed since Begin;
@@ -271,6 +325,13 @@ func (c *Cache) Abandon(f *Fill) {
 // forgets its keys' states that are left idle.
 func (c *Cache) done(f *Fill) bool {
 	f.ok = false
+	if f.done != nil { // those waiting look the entry up once it is stored: the caller holds c.mu
+		if c.reading[f.id] == f.done {
+			delete(c.reading, f.id)
+		}
+		close(f.done)
+		f.done = nil
+	}
 	if f.epoch != c.epoch {
 		return false // a flush dropped the fill's keys
 	}
@@ -328,6 +389,8 @@ func (c *Cache) Flush() {
 
 func (c *Cache) flushLocked() {
 	c.entries, c.keys = map[uint64]*entry{}, map[string]*keyState{}
+	// The fills in flight keep their channels: each closes its own.
+	c.reading = map[uint64]chan struct{}{}
 	c.lru.next, c.lru.prev = &c.lru, &c.lru
 	c.bytes = 0
 	c.epoch++

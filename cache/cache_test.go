@@ -241,3 +241,35 @@ func TestFillThatRanAfterAChange(t *testing.T) {
 		t.Fatal("a shared-connection read in flight survived a local write")
 	}
 }
+
+// A read of an entry another read is filling waits for it, then finds the
+// entry, or none if that fill was refused.
+func TestJoin(t *testing.T) {
+	c := live(Options{})
+	if c.Join([]byte("get k")) != nil {
+		t.Fatal("a join with no fill in flight")
+	}
+	f := c.BeginEntry([]byte("get k"), []byte("k"))
+	ch := c.Join([]byte("get k"))
+	if ch == nil {
+		t.Fatal("no join while the fill is in flight")
+	}
+	second := c.BeginEntry([]byte("get k"), []byte("k")) // a second fill of the entry does not replace the first's channel
+	c.Finish(&f, []byte("get k"), []byte("v"), time.Time{}, t0)
+	<-ch
+	if r, ok := c.GetJoined([]byte("get k"), nil, t0); !ok || string(r) != "v" {
+		t.Fatalf("after the fill: %q %v", r, ok)
+	}
+	c.Abandon(&second)
+	f = c.BeginEntry([]byte("get k"), []byte("k"))
+	ch = c.Join([]byte("get k"))
+	c.Invalidate([]byte("k"))
+	c.Finish(&f, []byte("get k"), []byte("old"), time.Time{}, t0) // refused
+	<-ch
+	if _, ok := c.GetJoined([]byte("get k"), nil, t0); ok {
+		t.Fatal("a refused fill's reply was found")
+	}
+	if st := c.Stats(); st.Misses != 0 || st.Hits != 1 || len(c.reading) != 0 {
+		t.Fatalf("stats %+v, %d reading", st, len(c.reading))
+	}
+}

@@ -136,6 +136,12 @@ func (s *Session) admit(cb *cacheBatch, c *command, n int, t backend.Target) (do
 				return true, false
 			}
 		}
+		if c.spec.flags&cachedPerKey == 0 {
+			if ch := s.srv.Cache.Join(s.idBuf); ch != nil { // s.idBuf: fromCache's lookup
+				s.cacheFills = append(s.cacheFills, cacheFill{cmd: c, index: n, join: ch})
+				return true, false
+			}
+		}
 		if s.beginFill(c, n, t) {
 			cb.read = append(cb.read, keys...)
 		}
@@ -223,6 +229,10 @@ type cacheFill struct {
 	reply int                  // on the shared connection: its reply's index in the request
 	tr    *backend.TrackedRead // or on the tracking connection
 	fills []cache.Fill
+	// join, if set, is another client's read of the same entry, which
+	// this one waits for instead of reading (see cache.Join).
+	join <-chan struct{}
+	out  []byte // the reply for the client, once in
 }
 
 // fillKeys are the keys whose entries c's reply fills.
@@ -240,8 +250,13 @@ func fillKeys(c *command) [][]byte {
 func (s *Session) beginFill(c *command, index int, t backend.Target) (tracked bool) {
 	f := cacheFill{cmd: c, index: index, reply: len(s.req.Cmds)}
 	keys := fillKeys(c)
-	for _, k := range keys {
-		f.fills = append(f.fills, s.srv.Cache.Begin(k))
+	if c.spec.flags&cachedPerKey == 0 {
+		s.idBuf = s.cacheID(s.idBuf[:0], c.spec.name, c.args[1:])
+		f.fills = append(f.fills, s.srv.Cache.BeginEntry(s.idBuf, keys[0]))
+	} else {
+		for _, k := range keys {
+			f.fills = append(f.fills, s.srv.Cache.Begin(k))
+		}
 	}
 	cmds := append(s.fillCmds[:0], c.raw)
 	for _, k := range keys {
@@ -271,8 +286,21 @@ func (s *Session) beginFill(c *command, index int, t backend.Target) (tracked bo
 // finishCached rewrites the replies of cmds[from:] for the client: each
 // hit in its place, and each fill's reply stored and its PTTLs taken out.
 // (The hits before the batch's first sent command are in s.out already.)
+// The session's own fills are stored before it waits for any other
+// client's: two clients each waiting for the other's cannot happen.
 func (s *Session) finishCached(cmds []command, from int, sent time.Time) {
 	req, hits, fills := &s.req, s.hits, s.cacheFills
+	for i := range fills {
+		fl := &fills[i]
+		switch {
+		case fl.join != nil:
+		case fl.tr != nil:
+			fl.out = s.finishTracked(fl, sent)
+		default:
+			fl.out = req.Reply(fl.reply)
+			s.storeFill(fl, fl.out, func(k int) []byte { return req.Reply(fl.reply + 1 + k) }, sent)
+		}
+	}
 	out := append(s.rebuf[:0], s.out[:req.Base]...)
 	j, h, f := 0, 0, 0 // next reply, hit, fill
 	for i := from; i < len(cmds); i++ {
@@ -280,15 +308,16 @@ func (s *Session) finishCached(cmds []command, from int, sent time.Time) {
 		case h < len(hits) && hits[h].cmd == i:
 			out = append(out, s.hitBuf[hits[h].start:hits[h].end]...)
 			h++
-		case f < len(fills) && fills[f].index == i && fills[f].tr != nil:
-			out = s.finishTracked(out, &fills[f], sent)
-			f++
 		case f < len(fills) && fills[f].index == i:
 			fl := &fills[f]
-			reply := req.Reply(j)
-			out = append(out, reply...)
-			s.storeFill(fl, reply, func(k int) []byte { return req.Reply(fl.reply + 1 + k) }, sent)
-			j += 1 + len(fl.fills)
+			if fl.join != nil {
+				out = s.finishJoined(out, fl)
+			} else {
+				out = append(out, fl.out...)
+			}
+			if fl.join == nil && fl.tr == nil {
+				j += 1 + len(fl.fills)
+			}
 			f++
 		default:
 			out = append(out, req.Reply(j)...)
@@ -317,10 +346,25 @@ func (s *Session) endCached() {
 	clear(s.fillCmds)
 }
 
-// finishTracked appends the reply of a tracked read to out and stores it.
-// An error reply (a slot that moved, say) or a lost connection sends the
-// command again on the shared path, whose reply the client gets uncached.
-func (s *Session) finishTracked(out []byte, fl *cacheFill, sent time.Time) []byte {
+// finishJoined appends the reply of a read that waited for another
+// client's read of its entry: the entry that one stored or, if it stored
+// none, the reply of the command sent now (not cached).
+func (s *Session) finishJoined(out []byte, fl *cacheFill) []byte {
+	<-fl.join
+	c := fl.cmd
+	s.idBuf = s.cacheID(s.idBuf[:0], c.spec.name, c.args[1:])
+	if out, hit := s.srv.Cache.GetJoined(s.idBuf, out, time.Now()); hit {
+		return out
+	}
+	t := s.srv.Backend.TargetOf(c.spec.keys, c.args)
+	return append(out, sendEach(s, [][]byte{c.raw}, []backend.Target{t})[0]...)
+}
+
+// finishTracked returns the reply of a tracked read for the client, and
+// stores it. An error reply (a slot that moved, say) or a lost connection
+// sends the command again on the shared path, whose reply the client gets
+// uncached.
+func (s *Session) finishTracked(fl *cacheFill, sent time.Time) []byte {
 	tr := fl.tr
 	<-tr.Done
 	var reply []byte
@@ -337,13 +381,13 @@ func (s *Session) finishTracked(out []byte, fl *cacheFill, sent time.Time) []byt
 			s.srv.Cache.Abandon(&fl.fills[i])
 		}
 		t := s.srv.Backend.TargetOf(fl.cmd.spec.keys, fl.cmd.args)
-		return append(out, sendEach(s, [][]byte{fl.cmd.raw}, []backend.Target{t})[0]...)
+		return sendEach(s, [][]byte{fl.cmd.raw}, []backend.Target{t})[0]
 	}
 	for i := range fl.fills {
 		fl.fills[i].RanAfter(tr.Mark)
 	}
 	s.storeFill(fl, reply, func(k int) []byte { return tr.Out[tr.Ends[k]:tr.Ends[k+1]] }, sent)
-	return append(out, reply...)
+	return reply
 }
 
 // resp2Of appends to dst reply, a RESP3 reply of a cachedPlain command,
