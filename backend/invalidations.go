@@ -47,8 +47,19 @@ type invalidations struct {
 	stop     chan struct{}
 
 	mu       sync.Mutex
-	trackers map[string]*tracker // by master address
+	trackers map[string]*tracker  // by master address
+	failing  map[string]failure   // masters that refused or could not be reached
 }
+
+// failure is a master's last failed attempt to track its keys.
+type failure struct {
+	at      time.Time
+	refused bool // by the server itself (no tracking, no permission): asked again after retryFailing
+}
+
+// retryFailing is how often a master that refused tracking (a server
+// without it, or without the permission) is asked again.
+const retryFailing = 5 * time.Second
 
 // tracker is one master's tracking connection. Besides announcements it
 // carries PINGs, whose replies follow every announcement made before them,
@@ -84,7 +95,7 @@ type TrackedRead struct {
 // passes what they announce to sink, until Close.
 func (b *Backend) WatchInvalidations(prefixes []string, sink InvalidationSink) {
 	w := &invalidations{b: b, prefixes: prefixes, sink: sink, kick: make(chan struct{}, 1),
-		stop: make(chan struct{}), trackers: map[string]*tracker{}}
+		stop: make(chan struct{}), trackers: map[string]*tracker{}, failing: map[string]failure{}}
 	b.mu.Lock()
 	b.inval = w
 	b.mu.Unlock()
@@ -136,11 +147,24 @@ func (w *invalidations) check() {
 			continue
 		}
 		changed = true
-		t, err := w.dial(addr)
-		if err != nil {
-			w.b.log.Warn("cache: cannot track a master's keys; the cache stays empty until it can", zap.String("node", addr), zap.Error(err))
+		last, failed := w.failing[addr]
+		if last.refused && time.Since(last.at) < retryFailing {
 			complete = false
 			continue
+		}
+		t, err := w.dial(addr)
+		if err != nil {
+			if !failed {
+				w.b.log.Warn("cache: cannot track a master's keys; the cache stays empty until it can", zap.String("node", addr), zap.Error(err))
+			}
+			var refused ReplyError
+			w.failing[addr] = failure{at: time.Now(), refused: errors.As(err, &refused)}
+			complete = false
+			continue
+		}
+		if failed {
+			w.b.log.Info("cache: tracking a master's keys again", zap.String("node", addr))
+			delete(w.failing, addr)
 		}
 		w.trackers[addr] = t
 	}
