@@ -47,8 +47,8 @@ type invalidations struct {
 	stop     chan struct{}
 
 	mu       sync.Mutex
-	trackers map[string]*tracker  // by master address
-	failing  map[string]failure   // masters that refused or could not be reached
+	trackers map[string]*tracker // by master address
+	failing  map[string]failure  // masters that refused or could not be reached
 }
 
 // failure is a master's last failed attempt to track its keys.

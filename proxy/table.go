@@ -275,7 +275,9 @@ func buildTable(b commandFacts, verbs verb.Set) *table {
 		t.addVerbs(b, verbs)
 	}
 	for name, f := range cachedReads {
-		if sp := t.byName[name]; sp != nil && sp.keys != nil && sp.keys.ReadOnly && sp.kind == kindShared {
+		// A cluster-wide MGET is cached when its keys share a slot (it
+		// then runs as a shared command).
+		if sp := t.byName[name]; sp != nil && sp.keys != nil && sp.keys.ReadOnly && (sp.kind == kindShared || sp.wide.split != nil) {
 			sp.flags |= cachedRead | f
 		}
 	}

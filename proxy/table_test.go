@@ -52,6 +52,7 @@ func redis7Facts(cluster bool) facts {
 		"xread": backendCommand("xread", 0), "ping": backendCommand("ping", 0), "client": client, "client|list": backendCommand("client|list", 0),
 		"client|help": backendCommand("client|help", 0), "script": script, "script|kill": backendCommand("script|kill", 0),
 		"script|load": backendCommand("script|load", 0), "eval": backendCommand("eval", 0),
+		"swapdb": backendCommand("swapdb", 0, "write"),
 	}}
 }
 
@@ -65,8 +66,8 @@ func TestClassify(t *testing.T) {
 		name    string // the row's name; "" for an unknown command
 		flags   flags
 	}{
-		{false, "GET k", kindShared, "get", 0},
-		{false, "get k", kindShared, "get", 0},
+		{false, "GET k", kindShared, "get", cachedRead | cachedPlain},
+		{false, "get k", kindShared, "get", cachedRead | cachedPlain},
 		{false, "SET k v", kindShared, "set", heldByPause},
 		{false, "SET k v ifeq x", kindVerb, "set", heldByPause},
 		{false, "CAS k a b", kindVerb, "cas", 0},
@@ -82,15 +83,15 @@ func TestClassify(t *testing.T) {
 		{false, "XREAD BLOCK 0 STREAMS s 0", kindBlocking, "xread", 0},
 		{false, "XREAD STREAMS block 0", kindShared, "xread", 0},
 		{false, "EVAL x 0", kindUnbounded, "eval", runsScript},
-		{false, "MGET a b c", kindShared, "mget", 0},
+		{false, "MGET a b c", kindShared, "mget", cachedRead | cachedPerKey | cachedPlain},
 		{false, "DBSIZE", kindShared, "dbsize", 0},
 		{false, "PUBLISH c m", kindShared, "publish", heldByPause},
-		{true, "MGET a b c", kindClusterWide, "mget", 0},
-		{true, "MGET {a}1 {a}2", kindShared, "mget", 0},
+		{true, "MGET a b c", kindClusterWide, "mget", cachedRead | cachedPerKey | cachedPlain},
+		{true, "MGET {a}1 {a}2", kindShared, "mget", cachedRead | cachedPerKey | cachedPlain},
 		{true, "MSET a 1 b", kindClusterWide, "mset", 0},
 		{true, "DBSIZE", kindClusterWide, "dbsize", 0},
 		{true, "SCRIPT KILL", kindClusterWide, "script|kill", allowedBusy},
-		{true, "GET k", kindShared, "get", 0},
+		{true, "GET k", kindShared, "get", cachedRead | cachedPlain},
 	} {
 		tab := buildTable(redis7Facts(tc.cluster), vs)
 		c := tab.lookup(bytesFields(tc.call))
@@ -134,4 +135,18 @@ func bytesFields(s string) [][]byte {
 		args = append(args, []byte(f))
 	}
 	return args
+}
+
+// What running a command means for the cache is decided with its row.
+func TestInvalidationOfRows(t *testing.T) {
+	vs := verbs{fakeVerb{Name: "cas", Keys: 1}}
+	tab := buildTable(redis7Facts(false), vs)
+	for call, want := range map[string]invalidation{
+		"GET k": invNone, "PING": invNone, "AUTH pw": invNone, "SET k v": invKeys, "CAS k a b": invVerb,
+		"EVAL x 0": invSync, "NOSUCH k": invSync, "FLUSHALL": invFlush, "SWAPDB 0 1": invFlush,
+	} {
+		if c := tab.lookup(bytesFields(call)); c.spec.inval != want {
+			t.Errorf("%q: %d, want %d", call, c.spec.inval, want)
+		}
+	}
 }
