@@ -340,9 +340,7 @@ func (r *TrackedRead) fail(err error) {
 // reports false, having sent nothing, when that master has no tracking
 // connection; the caller then sends the commands as usual.
 func (b *Backend) StartTrackedRead(t Target, r *TrackedRead) bool {
-	b.mu.Lock()
-	w := b.inval
-	b.mu.Unlock()
+	w := b.watcher()
 	if w == nil {
 		return false
 	}
@@ -379,9 +377,7 @@ var pingCmd = resp.AppendCommand(nil, []byte("PING"))
 // which makes the sink not live): after a write whose keys redverb cannot
 // name (a script, EXEC), the writer then reads its own write.
 func (b *Backend) SyncInvalidations() {
-	b.mu.Lock()
-	w := b.inval
-	b.mu.Unlock()
+	w := b.watcher()
 	if w == nil {
 		return
 	}
@@ -399,9 +395,7 @@ func (b *Backend) SyncInvalidations() {
 // trackersChanged asks for a check of the trackers now (a slot moved: a
 // new master may serve it).
 func (b *Backend) trackersChanged() {
-	b.mu.Lock()
-	w := b.inval
-	b.mu.Unlock()
+	w := b.watcher()
 	if w == nil {
 		return
 	}
@@ -409,6 +403,13 @@ func (b *Backend) trackersChanged() {
 	case w.kick <- struct{}{}:
 	default:
 	}
+}
+
+// watcher is the invalidations WatchInvalidations started, or nil.
+func (b *Backend) watcher() *invalidations {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.inval
 }
 
 // close ends the trackers.
