@@ -201,6 +201,10 @@ func (w *invalidations) dial(addr string) (*tracker, error) {
 		c.Close()
 		return nil, err
 	}
+	// MONITOR and SLOWLOG leave its commands out, as go-redis's topology
+	// reads: PINGs, PTTLs, and the fills of a cache whose hits they do not
+	// show either.
+	w.b.monitor.topology.Store(c.nc.LocalAddr().String(), struct{}{})
 	t := &tracker{addr: addr, c: c, dead: make(chan struct{})}
 	go w.read(t)
 	return t, nil
