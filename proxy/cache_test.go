@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -646,4 +647,87 @@ func TestCacheHitsInsidePipelines(t *testing.T) {
 	if st := p.Server.Cache.Stats(); st.Hits < 10 {
 		t.Fatalf("%d hits: the pipeline was not answered from the cache", st.Hits)
 	}
+}
+
+// Real clients get the same answers from a caching redverb as from a plain
+// one, for the whole corpus with its reads repeated (so that the repeats
+// are hits): go-redis v9 (RESP3) command by command, and redis-cli reading
+// the corpus from its standard input, in RESP2 and RESP3.
+func TestRealClientsSeeTheSameWithCache(t *testing.T) {
+	all, shapeOnly := parseCorpus(t)
+	var cmds [][]string
+	for i, args := range all {
+		if !shapeOnly[i] { // time-dependent replies, which differ run to run
+			cmds = append(cmds, args)
+		}
+	}
+	cmds, _ = readTwice(cmds, make([]bool, len(cmds)))
+	plain := redistest.StartProxy(t, redistest.StartRedis(t).URL(), redistest.WithVerbs(t, ""))
+	cached := cachingProxy(t, redistest.StartRedis(t).URL(), cache.Options{})
+	flush := func() {
+		for _, p := range []*redistest.Proxy{plain, cached} {
+			redistest.Dial(t, p.Addr()).Do("FLUSHALL")
+		}
+	}
+
+	t.Run("go-redis", func(t *testing.T) {
+		flush()
+		ctx := context.Background()
+		answers := func(addr string) []string {
+			rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 1})
+			defer rdb.Close()
+			var out []string
+			for _, args := range cmds {
+				a := make([]any, len(args))
+				for i := range args {
+					a[i] = args[i]
+				}
+				v, err := rdb.Do(ctx, a...).Result()
+				out = append(out, fmt.Sprintf("%#v %v", v, err))
+			}
+			return out
+		}
+		want, got := answers(plain.Addr()), answers(cached.Addr())
+		for i := range want {
+			if want[i] != got[i] {
+				t.Errorf("%q:\n plain:  %s\n cached: %s", strings.Join(cmds[i], " "), want[i], got[i])
+			}
+		}
+	})
+	for _, proto := range []string{"-2", "-3"} {
+		t.Run("redis-cli "+proto, func(t *testing.T) {
+			flush()
+			var input strings.Builder
+			for _, args := range cmds {
+				for i, a := range args {
+					if i > 0 {
+						input.WriteByte(' ')
+					}
+					input.WriteString(strconv.QuoteToASCII(a))
+				}
+				input.WriteByte('\n')
+			}
+			output := func(addr string) string {
+				_, port, _ := strings.Cut(addr, ":")
+				cmd := exec.Command("redis-cli", proto, "-p", port)
+				cmd.Stdin = strings.NewReader(input.String())
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Fatalf("redis-cli: %v\n%s", err, out)
+				}
+				return string(out)
+			}
+			want, got := output(plain.Addr()), output(cached.Addr())
+			if want != got {
+				w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+				for i := 0; i < min(len(w), len(g)); i++ {
+					if w[i] != g[i] {
+						t.Fatalf("output differs from line %d:\n plain:  %q\n cached: %q", i+1, w[i], g[i])
+					}
+				}
+				t.Fatalf("outputs of %d and %d lines", len(w), len(g))
+			}
+		})
+	}
+	requireHits(t, cached)
 }
