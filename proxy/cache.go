@@ -56,10 +56,10 @@ func invalidationOf(sp *cmdSpec) invalidation {
 	case sp.name == "flushall" || sp.name == "flushdb" || sp.name == "swapdb":
 		// Redis announces a flush, but not SWAPDB.
 		return invFlush
-	case sp.flags&(runsScript|runsFunction) != 0 || sp.name == "exec" || sp.keys == nil && sp.verb == nil:
-		return invSync
 	case sp.kind == kindVerb:
 		return invVerb
+	case sp.flags&(runsScript|runsFunction) != 0 || sp.name == "exec" || sp.keys == nil:
+		return invSync // a script may touch keys it does not declare; nil: a command the backend did not describe
 	case sp.keys.Write:
 		return invKeys
 	}

@@ -140,6 +140,8 @@ func bytesFields(s string) [][]byte {
 // What running a command means for the cache is decided with its row.
 func TestInvalidationOfRows(t *testing.T) {
 	vs := verbs{fakeVerb{Name: "cas", Keys: 1}}
+	// Unreachable backend: no facts at all, the verbs' stand-ins included.
+	buildTable(facts{}, verbs{fakeVerb{Name: "set", Emulates: &verb.Emulation{Options: []string{"IFEQ"}}}, fakeVerb{Name: "cas", Keys: 1}})
 	tab := buildTable(redis7Facts(false), vs)
 	for call, want := range map[string]invalidation{
 		"GET k": invNone, "PING": invNone, "AUTH pw": invNone, "SET k v": invKeys, "CAS k a b": invVerb,
