@@ -80,6 +80,9 @@ type tracker struct {
 // A TrackedRead is commands sent on a tracking connection.
 type TrackedRead struct {
 	Cmds [][]byte
+	// Client is how many of Cmds, first, are a client's; MONITOR through
+	// redverb leaves the others, redverb's own, out.
+	Client int
 	Out  []byte // the replies, appended (RESP3)
 	Ends []int  // Ends[i] is len(Out) after reply i
 	// Mark is the sink's Mark when the last reply was read: the
@@ -201,10 +204,6 @@ func (w *invalidations) dial(addr string) (*tracker, error) {
 		c.Close()
 		return nil, err
 	}
-	// MONITOR and SLOWLOG leave its commands out, as go-redis's topology
-	// reads: PINGs, PTTLs, and the fills of a cache whose hits they do not
-	// show either.
-	w.b.monitor.topology.Store(c.nc.LocalAddr().String(), struct{}{})
 	t := &tracker{addr: addr, c: c, dead: make(chan struct{})}
 	go w.read(t)
 	return t, nil
@@ -320,6 +319,7 @@ func (t *tracker) sendPing(waiters []chan struct{}) {
 
 // sendLocked queues r and writes its commands (t.mu held).
 func (t *tracker) sendLocked(r *TrackedRead) {
+	t.c.NoteOwn(r.Cmds[r.Client:]...)
 	t.queue = append(t.queue, r)
 	var buf []byte
 	for _, c := range r.Cmds {

@@ -269,7 +269,7 @@ func (s *Session) beginFill(c *command, index int, t backend.Target) (tracked bo
 	s.fillCmds = cmds
 	b := s.srv.Backend
 	if s.db == b.TrackingDB() && s.user == "" && (s.proto == 3 || c.spec.flags&cachedPlain != 0) {
-		f.tr = &backend.TrackedRead{Cmds: append([][]byte(nil), cmds...)}
+		f.tr = &backend.TrackedRead{Cmds: append([][]byte(nil), cmds...), Client: 1}
 		if b.StartTrackedRead(t, f.tr) {
 			s.cacheFills = append(s.cacheFills, f)
 			return true
@@ -473,17 +473,46 @@ func nullReply(reply []byte) bool {
 // invalidateAfter drops what cmds, just run and not yet answered to the
 // client, changed: a client reads its own writes even before Redis's
 // announcement arrives. When a key written was cached or being read, it
-// also waits for the announcement: until it arrives, every read of the key
-// begun since would be refused (see cache.Finish), and a hot key would
-// stay uncached while it is written often.
+// also waits for the announcement: until it arrives, a read that ran
+// before the write may still be stored. A transaction's writes count at
+// its EXEC, with the keys of the commands queued.
 func (s *Session) invalidateAfter(cmds []command) {
 	cc := s.srv.Cache
 	sync := false
 	for i := range cmds {
 		c := &cmds[i]
+		switch c.spec.name {
+		case "multi", "discard", "reset":
+			s.cacheTx.open = c.spec.name == "multi"
+			clear(s.cacheTx.keys)
+			s.cacheTx.keys, s.cacheTx.anyKey = s.cacheTx.keys[:0], false
+			continue
+		case "exec":
+			if s.cacheTx.open {
+				s.cacheTx.open = false
+				if s.cacheTx.anyKey {
+					sync = true
+				} else {
+					sync = cc.Written(s.cacheTx.keys...) || sync
+				}
+				continue
+			}
+		}
 		inv := c.spec.inval
 		if c.kind == kindVerb {
 			inv = invVerb
+		}
+		if s.cacheTx.open { // queued: it runs at EXEC
+			switch inv {
+			case invNone:
+			case invKeys:
+				for _, k := range c.spec.keys.Keys(c.args, s.keysBuf[:0]) {
+					s.cacheTx.keys = append(s.cacheTx.keys, bytes.Clone(k))
+				}
+			default:
+				s.cacheTx.anyKey = true
+			}
+			continue
 		}
 		switch inv {
 		case invKeys:
@@ -503,4 +532,11 @@ func (s *Session) invalidateAfter(cmds []command) {
 	if sync {
 		s.srv.Backend.SyncInvalidations()
 	}
+}
+
+// cacheTx is what a client's open transaction will change, for the cache.
+type cacheTx struct {
+	open   bool
+	keys   [][]byte // written by the commands queued
+	anyKey bool     // a queued command may change keys redverb cannot name
 }

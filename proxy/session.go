@@ -55,6 +55,7 @@ type Session struct {
 	replies    replyMode     // CLIENT REPLY
 	user, pass string        // the backend identity AUTH gave (--auth backend only)
 	track      trackingState // CLIENT TRACKING (see tracking.go)
+	cacheTx    cacheTx       // with a cache: what MULTI's queued commands will write
 	fl         flights       // batches sent and not yet answered (see stream.go)
 	// streamIDs are the backend's CLIENT IDs of a subscribed session's
 	// connections, per master, for other clients' CLIENT TRACKING
