@@ -92,7 +92,7 @@ type cacheBatch struct {
 	verbs   bool     // a verb or INFO is in the batch: their replies are rewritten otherwise
 	anyKey  bool     // a write in the batch may change any key
 	written [][]byte // keys the batch's writes change
-	read    [][]byte // keys of the batch's tracked reads
+	read    [][]byte // keys of the batch's reads on other connections (tracked, or joined)
 }
 
 func (cb *cacheBatch) reset(on bool) {
@@ -107,8 +107,8 @@ func (cb *cacheBatch) reset(on bool) {
 // admit decides about c, the n-th command of the batch: answered from the
 // cache or sent as a fill (done), left to the next batch (stop), or sent
 // as usual. A read of a key written earlier in the batch waits for the
-// write, to see it; a write of a key a tracked read in the batch reads
-// waits for the read, which runs on another connection.
+// write, to see it; a write of a key a tracked or joined read in the batch
+// reads waits for the read, which runs on another connection.
 func (s *Session) admit(cb *cacheBatch, c *command, n int, t backend.Target) (done, stop bool) {
 	if c.kind == kindVerb || c.spec.flags&addsProxyInfo != 0 {
 		if cb.lead > 0 || len(s.hits) > 0 || len(s.cacheFills) > 0 || len(cb.read) > 0 {
@@ -139,6 +139,7 @@ func (s *Session) admit(cb *cacheBatch, c *command, n int, t backend.Target) (do
 		if c.spec.flags&cachedPerKey == 0 {
 			if ch := s.srv.Cache.Join(s.idBuf); ch != nil { // s.idBuf: fromCache's lookup
 				s.cacheFills = append(s.cacheFills, cacheFill{cmd: c, index: n, join: ch})
+				cb.read = append(cb.read, keys...) // another client's read: a write of the key waits for it too
 				return true, false
 			}
 		}
