@@ -83,8 +83,8 @@ type TrackedRead struct {
 	// Client is how many of Cmds, first, are a client's; MONITOR through
 	// redverb leaves the others, redverb's own, out.
 	Client int
-	Out  []byte // the replies, appended (RESP3)
-	Ends []int  // Ends[i] is len(Out) after reply i
+	Out    []byte // the replies, appended (RESP3)
+	Ends   []int  // Ends[i] is len(Out) after reply i
 	// Mark is the sink's Mark when the last reply was read: the
 	// announcements read before it.
 	Mark uint64
