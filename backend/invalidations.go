@@ -253,10 +253,7 @@ func (w *invalidations) read(t *tracker) {
 	case <-w.stop:
 	default:
 		w.b.log.Warn("cache: lost a tracking connection; cache flushed", zap.String("node", t.addr), zap.Error(err))
-		select {
-		case w.kick <- struct{}{}:
-		default:
-		}
+		w.poke()
 	}
 }
 
@@ -399,10 +396,13 @@ func (b *Backend) SyncInvalidations() {
 // trackersChanged asks for a check of the trackers now (a slot moved: a
 // new master may serve it).
 func (b *Backend) trackersChanged() {
-	w := b.watcher()
-	if w == nil {
-		return
+	if w := b.watcher(); w != nil {
+		w.poke()
 	}
+}
+
+// poke asks for a check of the trackers now, unless one is asked already.
+func (w *invalidations) poke() {
 	select {
 	case w.kick <- struct{}{}:
 	default:

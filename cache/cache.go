@@ -47,7 +47,7 @@ type Cache struct {
 	entries map[uint64]*entry
 	keys    map[string]*keyState
 	// reading are the fills in flight by the hash of the entry they
-	// fill; a channel closes when its fill ends (see Join).
+	// fill; a channel closes when its fill ends (see BeginEntry).
 	reading map[uint64]chan struct{}
 	// lru is the entries' list, newest first, for the second-chance
 	// eviction of the oldest: a hit only marks an entry (ref), and the
@@ -85,7 +85,7 @@ type keyState struct {
 // Stats are the cache's counters and size.
 type Stats struct {
 	// Hits and Misses count lookups; a read that waited for another's
-	// (Join) counts as a miss, and as a hit too if that one was stored.
+	// (BeginEntry) counts as a miss, and as a hit too if that one was stored.
 	Hits, Misses  uint64
 	Stored        uint64 // replies cached
 	Refused       uint64 // replies not cached: an invalidation came first, or the cache was not live
@@ -131,7 +131,8 @@ func (c *Cache) Get(id []byte, dst []byte, now time.Time) ([]byte, bool) {
 	return c.get(id, dst, now, true)
 }
 
-// GetJoined is Get after Join: a miss is not counted again.
+// GetJoined is Get after waiting for another read (BeginEntry): a miss is
+// not counted again.
 func (c *Cache) GetJoined(id []byte, dst []byte, now time.Time) ([]byte, bool) {
 	return c.get(id, dst, now, false)
 }
@@ -170,7 +171,7 @@ type Fill struct {
 	ok    bool
 	after bool // RanAfter: only Redis's later announcements refuse it
 	id    uint64
-	done  chan struct{} // if it fills an entry others may Join
+	done  chan struct{} // if it fills an entry other reads may wait for (BeginEntry)
 }
 
 // Mark returns a mark of the changes seen so far, for Fill.RanAfter.
@@ -195,6 +196,10 @@ func (f *Fill) RanAfter(mark uint64) {
 func (c *Cache) Begin(keys ...[]byte) Fill {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.beginLocked(keys)
+}
+
+func (c *Cache) beginLocked(keys [][]byte) Fill {
 	if !c.live {
 		return Fill{}
 	}
@@ -211,40 +216,29 @@ func (c *Cache) Begin(keys ...[]byte) Fill {
 	return f
 }
 
-// BeginEntry is Begin for a read that fills the entry id, which reads of
-// the same entry may Join while it is in flight.
-func (c *Cache) BeginEntry(id []byte, keys ...[]byte) Fill {
-	f := c.Begin(keys...)
-	if !f.ok {
-		return f
-	}
-	h := xxh3.Hash(id)
-	c.mu.Lock()
-	if c.reading[h] == nil {
-		f.id, f.done = h, make(chan struct{})
-		c.reading[h] = f.done
-	}
-	c.mu.Unlock()
-	return f
-}
-
-// Join returns, if a read that fills the entry id is in flight, a channel
-// closed when it ends; the entry is then looked up again. A hot key's
-// entry, dropped by a change, is so read once instead of by every client
-// that asks for it meanwhile. A read that waits for another is answered
-// with a value no older than if it had been sent itself, provided that
-// its client waited for the announcement of its own last write of the key
-// (see Written): that write ran before the fill's read, or the
-// announcement, which came after the fill's reply, keeps the fill from
-// being stored.
-func (c *Cache) Join(id []byte) <-chan struct{} {
+// BeginEntry is Begin for a read that fills the entry id. If another read
+// of that entry is in flight, it registers nothing and returns instead a
+// channel closed when that read ends; the entry is then looked up again
+// (GetJoined). A hot key's entry, dropped by a change, is so read once
+// instead of by every client that asks for it meanwhile. A read that waits
+// for another is answered with a value no older than if it had been sent
+// itself, provided that its client waited for the announcement of its own
+// last write of the key (see Written): that write ran before the other
+// read, or its announcement, which came after that read's reply, keeps the
+// reply from being stored.
+func (c *Cache) BeginEntry(id []byte, keys ...[]byte) (Fill, <-chan struct{}) {
 	h := xxh3.Hash(id)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if ch := c.reading[h]; ch != nil {
-		return ch
+		return Fill{}, ch
 	}
-	return nil
+	f := c.beginLocked(keys)
+	if f.ok {
+		f.id, f.done = h, make(chan struct{})
+		c.reading[h] = f.done
+	}
+	return f, nil
 }
 
 // Finish stores reply under id if no key of the fill changed since Begin;
@@ -326,7 +320,7 @@ func (c *Cache) Abandon(f *Fill) {
 func (c *Cache) done(f *Fill) bool {
 	f.ok = false
 	if f.done != nil { // those waiting look the entry up once it is stored: the caller holds c.mu
-		if c.reading[f.id] == f.done {
+		if c.reading[f.id] == f.done { // a flush may have dropped it
 			delete(c.reading, f.id)
 		}
 		close(f.done)

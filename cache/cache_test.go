@@ -246,23 +246,21 @@ func TestFillThatRanAfterAChange(t *testing.T) {
 // entry, or none if that fill was refused.
 func TestJoin(t *testing.T) {
 	c := live(Options{})
-	if c.Join([]byte("get k")) != nil {
+	f, ch := c.BeginEntry([]byte("get k"), []byte("k"))
+	if ch != nil || !f.ok {
 		t.Fatal("a join with no fill in flight")
 	}
-	f := c.BeginEntry([]byte("get k"), []byte("k"))
-	ch := c.Join([]byte("get k"))
-	if ch == nil {
+	second, ch := c.BeginEntry([]byte("get k"), []byte("k"))
+	if ch == nil || second.ok {
 		t.Fatal("no join while the fill is in flight")
 	}
-	second := c.BeginEntry([]byte("get k"), []byte("k")) // a second fill of the entry does not replace the first's channel
 	c.Finish(&f, []byte("get k"), []byte("v"), time.Time{}, t0)
 	<-ch
 	if r, ok := c.GetJoined([]byte("get k"), nil, t0); !ok || string(r) != "v" {
 		t.Fatalf("after the fill: %q %v", r, ok)
 	}
-	c.Abandon(&second)
-	f = c.BeginEntry([]byte("get k"), []byte("k"))
-	ch = c.Join([]byte("get k"))
+	f, _ = c.BeginEntry([]byte("get k"), []byte("k"))
+	_, ch = c.BeginEntry([]byte("get k"), []byte("k"))
 	c.Invalidate([]byte("k"))
 	c.Finish(&f, []byte("get k"), []byte("old"), time.Time{}, t0) // refused
 	<-ch

@@ -48,6 +48,19 @@ const (
 	invFlush                     // changes every key (FLUSHALL, SWAPDB)
 )
 
+// txRole is what a command does to a client's transaction, as the cache
+// follows it: the writes queued after MULTI count at EXEC.
+type txRole uint8
+
+const (
+	txNone  txRole = iota
+	txOpen         // MULTI
+	txClose        // DISCARD, RESET
+	txExec         // EXEC
+)
+
+var txRoles = map[string]txRole{"multi": txOpen, "discard": txClose, "reset": txClose, "exec": txExec}
+
 // invalidationOf decides a row's invalidation when the table is built.
 func invalidationOf(sp *cmdSpec) invalidation {
 	switch {
@@ -87,12 +100,12 @@ func (s *Session) cacheable(c *command) bool {
 // cacheBatch is what runShared knows of the cache in the batch it builds.
 type cacheBatch struct {
 	on      bool
-	now     time.Time
-	lead    int      // hits answered before anything else in the batch
-	verbs   bool     // a verb or INFO is in the batch: their replies are rewritten otherwise
-	anyKey  bool     // a write in the batch may change any key
-	written [][]byte // keys the batch's writes change
-	read    [][]byte // keys of the batch's reads on other connections (tracked, or joined)
+	now     time.Time // when the batch was built: before it was sent, as PTTL-bounded expiries need
+	lead    int       // hits answered before anything else in the batch
+	verbs   bool      // a verb or INFO is in the batch: their replies are rewritten otherwise
+	anyKey  bool      // a write in the batch may change any key
+	written [][]byte  // keys the batch's writes change
+	read    [][]byte  // keys of the batch's reads on other connections (tracked, or joined)
 }
 
 func (cb *cacheBatch) reset(on bool) {
@@ -133,13 +146,6 @@ func (s *Session) admit(cb *cacheBatch, c *command, n int, t backend.Target) (do
 			var hit bool
 			if s.hitBuf, hit = s.fromCache(s.hitBuf, c, cb.now); hit {
 				s.hits = append(s.hits, cachedHit{cmd: n, start: start, end: len(s.hitBuf)})
-				return true, false
-			}
-		}
-		if c.spec.flags&cachedPerKey == 0 {
-			if ch := s.srv.Cache.Join(s.idBuf); ch != nil { // s.idBuf: fromCache's lookup
-				s.cacheFills = append(s.cacheFills, cacheFill{cmd: c, index: n, join: ch})
-				cb.read = append(cb.read, keys...) // another client's read: a write of the key waits for it too
 				return true, false
 			}
 		}
@@ -231,7 +237,7 @@ type cacheFill struct {
 	tr    *backend.TrackedRead // or on the tracking connection
 	fills []cache.Fill
 	// join, if set, is another client's read of the same entry, which
-	// this one waits for instead of reading (see cache.Join).
+	// this one waits for instead of reading (see cache.BeginEntry).
 	join <-chan struct{}
 	out  []byte // the reply for the client, once in
 }
@@ -246,14 +252,21 @@ func fillKeys(c *command) [][]byte {
 
 // beginFill registers c's read (the index-th command of the batch) before
 // it is sent, and sends it with its PTTLs: on the tracking connection if
-// it may, else in the batch. It reports whether it used the tracking
-// connection.
-func (s *Session) beginFill(c *command, index int, t backend.Target) (tracked bool) {
+// it may, else in the batch; or, when another client is reading the same
+// entry, it waits for that read instead. It reports whether c's reply
+// comes from another connection than the batch's (tracked, or waited
+// for): a write of the key later in the batch must then wait for it.
+func (s *Session) beginFill(c *command, index int, t backend.Target) (elsewhere bool) {
 	f := cacheFill{cmd: c, index: index, reply: len(s.req.Cmds)}
 	keys := fillKeys(c)
 	if c.spec.flags&cachedPerKey == 0 {
 		s.idBuf = s.cacheID(s.idBuf[:0], c.spec.name, c.args[1:])
-		f.fills = append(f.fills, s.srv.Cache.BeginEntry(s.idBuf, keys[0]))
+		fill, other := s.srv.Cache.BeginEntry(s.idBuf, keys[0])
+		if other != nil {
+			s.cacheFills = append(s.cacheFills, cacheFill{cmd: c, index: index, join: other})
+			return true
+		}
+		f.fills = append(f.fills, fill)
 	} else {
 		for _, k := range keys {
 			f.fills = append(f.fills, s.srv.Cache.Begin(k))
@@ -285,7 +298,8 @@ func (s *Session) beginFill(c *command, index int, t backend.Target) (tracked bo
 }
 
 // finishCached rewrites the replies of cmds[from:] for the client: each
-// hit in its place, and each fill's reply stored and its PTTLs taken out.
+// hit in its place, and each fill's reply stored and its PTTLs taken out;
+// sent is no later than when the batch was sent, for the PTTLs.
 // (The hits before the batch's first sent command are in s.out already.)
 // The session's own fills are stored before it waits for any other
 // client's: two clients each waiting for the other's cannot happen.
@@ -330,7 +344,6 @@ func (s *Session) finishCached(cmds []command, from int, sent time.Time) {
 		s.rebuf = nil
 	}
 	s.out, req.Out = out, out
-	s.endCached()
 }
 
 // endCached resets the batch's cache work; fills not finished (the client
@@ -357,8 +370,14 @@ func (s *Session) finishJoined(out []byte, fl *cacheFill) []byte {
 	if out, hit := s.srv.Cache.GetJoined(s.idBuf, out, time.Now()); hit {
 		return out
 	}
+	return append(out, s.sendAgain(c)...)
+}
+
+// sendAgain sends c alone on the shared path and returns its reply: for a
+// read whose cache work gave no reply to store or serve.
+func (s *Session) sendAgain(c *command) []byte {
 	t := s.srv.Backend.TargetOf(c.spec.keys, c.args)
-	return append(out, sendEach(s, [][]byte{c.raw}, []backend.Target{t})[0]...)
+	return sendEach(s, [][]byte{c.raw}, []backend.Target{t})[0]
 }
 
 // finishTracked returns the reply of a tracked read for the client, and
@@ -381,8 +400,7 @@ func (s *Session) finishTracked(fl *cacheFill, sent time.Time) []byte {
 		for i := range fl.fills {
 			s.srv.Cache.Abandon(&fl.fills[i])
 		}
-		t := s.srv.Backend.TargetOf(fl.cmd.spec.keys, fl.cmd.args)
-		return sendEach(s, [][]byte{fl.cmd.raw}, []backend.Target{t})[0]
+		return s.sendAgain(fl.cmd)
 	}
 	for i := range fl.fills {
 		fl.fills[i].RanAfter(tr.Mark)
@@ -482,13 +500,13 @@ func (s *Session) invalidateAfter(cmds []command) {
 	sync := false
 	for i := range cmds {
 		c := &cmds[i]
-		switch c.spec.name {
-		case "multi", "discard", "reset":
-			s.cacheTx.open = c.spec.name == "multi"
+		switch c.spec.txRole {
+		case txOpen, txClose:
+			s.cacheTx.open = c.spec.txRole == txOpen
 			clear(s.cacheTx.keys)
 			s.cacheTx.keys, s.cacheTx.anyKey = s.cacheTx.keys[:0], false
 			continue
-		case "exec":
+		case txExec:
 			if s.cacheTx.open {
 				s.cacheTx.open = false
 				if s.cacheTx.anyKey {

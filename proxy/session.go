@@ -451,7 +451,6 @@ func (s *Session) runShared(cmds []command) int {
 		woken, done = s.srv.wake.register(call.WakeChannel, call.Wake)
 		defer done()
 	}
-	sent := time.Now()
 	s.sendShared()
 	if len(s.inBatch) > 0 && !req.Overflow {
 		s.finishFunctions()
@@ -459,7 +458,7 @@ func (s *Session) runShared(cmds []command) int {
 	s.fcallBuf = s.fcallBuf[:0]
 	if len(s.hits) > 0 || len(s.cacheFills) > 0 {
 		if !req.Overflow {
-			s.finishCached(cmds[:n], cb.lead, sent)
+			s.finishCached(cmds[:n], cb.lead, cb.now)
 		}
 		s.endCached()
 	}

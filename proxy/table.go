@@ -69,6 +69,7 @@ type cmdSpec struct {
 	standIn []string
 	subs    map[string]*cmdSpec // by lower-case subcommand
 	inval   invalidation        // what running it means for the cache
+	txRole  txRole              // MULTI, EXEC, DISCARD or RESET, for the cache's view of a transaction
 	stats   atomic.Pointer[stats.CommandStats]
 }
 
@@ -282,6 +283,11 @@ func buildTable(b commandFacts, verbs verb.Set) *table {
 		}
 	}
 	t.unknown.inval = invalidationOf(t.unknown)
+	for name, role := range txRoles {
+		if sp := t.byName[name]; sp != nil {
+			sp.txRole = role
+		}
+	}
 	for _, sp := range t.byName {
 		sp.inval = invalidationOf(sp)
 		for _, sub := range sp.subs {

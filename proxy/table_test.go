@@ -52,7 +52,7 @@ func redis7Facts(cluster bool) facts {
 		"xread": backendCommand("xread", 0), "ping": backendCommand("ping", 0), "client": client, "client|list": backendCommand("client|list", 0),
 		"client|help": backendCommand("client|help", 0), "script": script, "script|kill": backendCommand("script|kill", 0),
 		"script|load": backendCommand("script|load", 0), "eval": backendCommand("eval", 0),
-		"swapdb": backendCommand("swapdb", 0, "write"),
+		"swapdb": backendCommand("swapdb", 0, "write"), "exec": backendCommand("exec", 0),
 	}}
 }
 
@@ -149,6 +149,11 @@ func TestInvalidationOfRows(t *testing.T) {
 	} {
 		if c := tab.lookup(bytesFields(call)); c.spec.inval != want {
 			t.Errorf("%q: %d, want %d", call, c.spec.inval, want)
+		}
+	}
+	for call, want := range map[string]txRole{"MULTI": txOpen, "exec": txExec, "DISCARD": txClose, "RESET": txClose, "SET k v": txNone} {
+		if c := tab.lookup(bytesFields(call)); c.spec.txRole != want {
+			t.Errorf("%q: transaction role %d, want %d", call, c.spec.txRole, want)
 		}
 	}
 }
